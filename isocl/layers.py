@@ -1,0 +1,144 @@
+"""One hidden layer of an isotropic MLP with its intrinsic length (doc §2).
+
+Layout shared by every module of isocl: a layer's ``linear`` reads the
+previous layer's features ``[a; a_o]``, i.e. its weight is the *augmented*
+incoming matrix ``[W_in | w_o,prev]`` of doc §3 (the intrinsic column last,
+present only when the previous layer emits one). The layer emits
+``[a; a_o]`` when its intrinsic output is read (``intrinsic_out != "off"``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from isocl.activations import ElementwiseActivation, _shape, isotropic
+
+__all__ = ["INTRINSIC_MODES", "IsotropicLayer", "inverse_softplus"]
+
+INTRINSIC_MODES = ("off", "constant", "trainable")
+
+
+def inverse_softplus(y: float | Tensor) -> Tensor:
+    """p with softplus(p) = y, for y > 0 (stable for small and large y)."""
+    y = torch.as_tensor(y, dtype=torch.float64)
+    return y + torch.log(-torch.expm1(-y))
+
+
+def _check_mode(name: str, value: str) -> str:
+    if value not in INTRINSIC_MODES:
+        raise ValueError(f"{name} must be one of {INTRINSIC_MODES}, instead got {name} = {value!r}")
+    return value
+
+
+class IsotropicLayer(nn.Module):
+    """Affine map then activation: ``z = linear([a_prev; a_o,prev])``, ``f([z; o])``.
+
+    ``intrinsic`` sets the intrinsic length o (doc §2): ``off`` (no extra
+    coordinate), ``constant`` (a buffer), ``trainable`` (o = softplus(p), so it
+    stays positive). ``intrinsic_out`` sets the column by which the *next* map
+    reads ``a_o``: ``off`` (norm-only: o enters r only), ``constant`` (column
+    kept at its value by zeroing its gradient) or ``trainable``. The column
+    itself lives in the consumer's weight (last column). With
+    ``isotropic=False`` the layer is the elementwise baseline and has no
+    intrinsic length.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        width: int,
+        *,
+        shape: str = "tanh",
+        isotropic: bool = True,
+        bias: bool = True,
+        intrinsic: str = "trainable",
+        intrinsic_out: str = "trainable",
+        o_init: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if width < 1:
+            raise ValueError(f"a layer needs width >= 1, instead got width = {width}")
+        _shape(shape)
+        _check_mode("intrinsic", intrinsic)
+        _check_mode("intrinsic_out", intrinsic_out)
+        if not isotropic:
+            intrinsic, intrinsic_out = "off", "off"
+        if intrinsic == "off":
+            intrinsic_out = "off"
+        if o_init <= 0:
+            raise ValueError(f"o_init must be > 0, instead got o_init = {o_init}")
+        self.shape = shape
+        self.isotropic = isotropic
+        self.intrinsic = intrinsic
+        self.intrinsic_out = intrinsic_out
+        self.linear = nn.Linear(in_features, width, bias=bias)
+        self.elementwise = None if isotropic else ElementwiseActivation(shape)
+        if intrinsic == "trainable":
+            self.o_raw = nn.Parameter(inverse_softplus(o_init).to(torch.get_default_dtype()).reshape(()))
+        elif intrinsic == "constant":
+            self.register_buffer("o_const", torch.tensor(float(o_init)))
+
+    @property
+    def width(self) -> int:
+        return self.linear.out_features
+
+    @property
+    def has_intrinsic(self) -> bool:
+        return self.intrinsic != "off"
+
+    @property
+    def emits_intrinsic(self) -> bool:
+        """Whether the next map reads ``a_o`` through its own (last) column."""
+        return self.intrinsic_out != "off"
+
+    @property
+    def out_features(self) -> int:
+        return self.width + int(self.emits_intrinsic)
+
+    def o(self) -> Tensor | None:
+        """The intrinsic length o >= 0 (a 0-dim tensor), or None when off."""
+        if self.intrinsic == "trainable":
+            return nn.functional.softplus(self.o_raw)
+        if self.intrinsic == "constant":
+            return self.o_const
+        return None
+
+    @torch.no_grad()
+    def set_o(self, value: Tensor) -> None:
+        """Set o exactly (used by the merge move, doc §3(c))."""
+        if self.intrinsic == "trainable":
+            self.o_raw.copy_(inverse_softplus(value.detach()).to(self.o_raw))
+        elif self.intrinsic == "constant":
+            self.o_const.copy_(value)
+        else:
+            raise ValueError("this layer has no intrinsic length (intrinsic = 'off')")
+
+    def activate(self, z: Tensor) -> Tensor:
+        """Features ``[a; a_o]`` (or ``a``) from pre-activations ``z``."""
+        if not self.isotropic:
+            return self.elementwise(z)
+        o = self.o()
+        a, a_o = isotropic(z, None if o is None else o.to(z), self.shape)
+        if self.emits_intrinsic:
+            a = torch.cat([a, a_o.expand(*z.shape[:-1], 1)], dim=-1)
+        return a
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.activate(self.linear(x))
+
+    def extra_repr(self) -> str:
+        kind = "isotropic" if self.isotropic else "elementwise"
+        return f"{kind} {self.shape}, intrinsic={self.intrinsic}, intrinsic_out={self.intrinsic_out}"
+
+
+def orthogonal_(weight: Tensor, gain: float = 1.0) -> Tensor:
+    """Orthogonal initialisation of a (possibly wide or tall) weight."""
+    return nn.init.orthogonal_(weight, gain=gain)
+
+
+def kaiming_uniform_(weight: Tensor) -> Tensor:
+    """PyTorch's default Linear initialisation."""
+    return nn.init.kaiming_uniform_(weight, a=math.sqrt(5))

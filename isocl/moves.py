@@ -1,0 +1,472 @@
+"""Structural moves on isotropic MLPs (doc §3-5).
+
+Each move acts in place on a model from :mod:`isocl.models` and returns a
+:class:`MoveRecord`. Exact moves (rotation, diagonalisation, neurogenesis,
+merge) leave the function unchanged up to float rounding; neurodegeneration
+(:func:`prune_layer`) is approximate and reports the a-priori bound of
+doc §3(d) beside the measured change on a probe batch. Pass a
+:class:`~isocl.optim.ParamEditor` holding the optimiser(s) so that their
+state follows every edit (doc §5).
+
+Conventions: hidden layer ``l`` has ``layers[l].linear`` whose weight is the
+augmented incoming matrix ``[W_in | w_o,prev]``; its *consumers* (the next
+layer's Linear, or every head) read its ``n`` neurons in columns ``0..n-1``
+and its intrinsic output in column ``n`` when it emits one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from isocl.optim import ParamEditor
+
+__all__ = [
+    "MoveRecord",
+    "rotate_layer",
+    "diagonalise_layer",
+    "grow_layer",
+    "merge_constant_neurons",
+    "prune_layer",
+    "buffer_rule",
+    "alternating_diagonalise",
+    "CRITERIA",
+]
+
+CRITERIA = ("sv", "sv_out")
+THRESHOLD_MODES = ("relative", "absolute")
+
+
+@dataclass
+class MoveRecord:
+    """What a move did. ``bound`` is set for approximate moves only."""
+
+    kind: str  # rotate | diagonalise | grow | merge | prune | adaptive_grow | adaptive_prune | alternating
+    layer: int | None
+    neurons_before: int
+    neurons_after: int
+    exact: bool = True
+    sigmas: list[float] = field(default_factory=list)  # spectrum before the move (diagonalise / prune)
+    removed_sigmas: list[float] = field(default_factory=list)
+    bound: float | None = None  # a-priori bound on max |delta logit| (doc §3(d))
+    max_logit_change: float | None = None  # measured on the probe batch, when one is given
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------- helpers
+def _layers(model) -> nn.ModuleList:
+    layers = model.backbone.layers
+    for i, layer in enumerate(layers):
+        if not layer.isotropic:
+            raise TypeError(
+                f"structural moves need isotropic layers; hidden layer {i} is elementwise "
+                "(only isotropic activations make these moves exact, doc §1)"
+            )
+    return layers
+
+
+def _check_layer(model, index: int) -> None:
+    n = len(model.backbone.layers)
+    if not 0 <= index < n:
+        raise IndexError(f"hidden layer index {index} out of range; the model has {n} hidden layers")
+
+
+def _editor(editor: ParamEditor | None) -> ParamEditor:
+    return editor if editor is not None else ParamEditor()
+
+
+def _sync_shapes(model, index: int) -> None:
+    """Refresh the ``in_features`` / ``out_features`` attributes after an edit."""
+    layer = model.backbone.layers[index]
+    layer.linear.out_features = layer.linear.weight.shape[0]
+    for lin in model.consumers(index):
+        lin.in_features = lin.weight.shape[1]
+    if index == len(model.backbone.layers) - 1 and hasattr(model.head, "in_features"):
+        model.head.in_features = layer.out_features  # new Avalanche heads read this
+
+
+@torch.no_grad()
+def _probe_logits(model, probe: Tensor | None) -> Tensor | None:
+    if probe is None:
+        return None
+    was_training = model.training
+    model.eval()
+    out = model.logits_all(probe)
+    model.train(was_training)
+    return out
+
+
+def _max_change(before: Tensor | None, after: Tensor | None) -> float | None:
+    if before is None or after is None:
+        return None
+    return float((after - before).abs().max())
+
+
+@torch.no_grad()
+def _layer_input(model, index: int, probe: Tensor) -> Tensor:
+    """Input ``x_in`` of hidden layer ``index`` (with the previous a_o appended)."""
+    x = probe.flatten(1)
+    for layer in model.backbone.layers[:index]:
+        x = layer(x)
+    return x
+
+
+# ------------------------------------------------------------ exact moves
+@torch.no_grad()
+def rotate_layer(model, index: int, q: Tensor, editor: ParamEditor | None = None) -> MoveRecord:
+    """Rotate layer ``index``'s neuron basis by orthogonal Q (doc §3(a), exact).
+
+    ``W_in <- Q^T W_in``, ``b_in <- Q^T b_in``, consumers ``W_out <- W_out Q``.
+    """
+    layers = _layers(model)
+    _check_layer(model, index)
+    ed = _editor(editor)
+    layer = layers[index]
+    n = layer.width
+    if q.shape != (n, n):
+        raise ValueError(f"Q must be {n} x {n} for hidden layer {index}, instead got shape {tuple(q.shape)}")
+    ed.rotate_rows(layer.linear.weight, q)
+    if layer.linear.bias is not None:
+        ed.rotate_rows(layer.linear.bias, q)
+    for lin in model.consumers(index):
+        ed.rotate_cols(lin.weight, q, n)
+    return MoveRecord("rotate", index, n, n)
+
+
+def _rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
+    if s.numel() == 0:
+        return 0.0
+    return float(s.max()) * max(shape) * torch.finfo(s.dtype).eps
+
+
+@torch.no_grad()
+def diagonalise_layer(model, index: int, editor: ParamEditor | None = None) -> MoveRecord:
+    """Partial diagonalisation of one layer (doc §4), exact.
+
+    SVD of the augmented incoming matrix ``[W_in | w_o,prev] = U S V^T`` and
+    move (a) with Q = U: row i becomes ``sigma_i v_i^T`` (sorted descending).
+    Rows beyond the rank (or with sigma under numpy's rank tolerance) are set
+    to exactly zero, so those neurons are constant and
+    :func:`merge_constant_neurons` removes them exactly. Returns the n
+    singular values (zeros for rows beyond ``min(n, d)``) in ``sigmas``.
+    """
+    layers = _layers(model)
+    _check_layer(model, index)
+    ed = _editor(editor)
+    layer = layers[index]
+    w = layer.linear.weight
+    n, d = w.shape
+    u, s, vh = torch.linalg.svd(w.data, full_matrices=True)  # u: (n, n), s: (min(n, d),)
+    sig = torch.zeros(n, dtype=w.dtype, device=w.device)
+    sig[: s.numel()] = s
+    sig[sig <= _rank_tolerance(s, (n, d))] = 0
+    rotate_layer(model, index, u, ed)
+    # Row i of U^T W is sigma_i v_i^T; write it exactly so zero rows are zero.
+    k = s.numel()
+    exact_rows = torch.zeros_like(w.data)
+    exact_rows[:k] = sig[:k, None] * vh[:k]
+    ed.assign(w, exact_rows, changed=torch.zeros_like(w.data, dtype=torch.bool))
+    _sync_shapes(model, index)
+    return MoveRecord("diagonalise", index, n, n, sigmas=sig.tolist())
+
+
+@torch.no_grad()
+def grow_layer(
+    model,
+    index: int,
+    k: int,
+    *,
+    out_scale: float = 0.05,
+    generator: torch.Generator | None = None,
+    editor: ParamEditor | None = None,
+) -> MoveRecord:
+    """Neurogenesis: append ``k`` scaffold neurons to layer ``index`` (doc §3(b), exact).
+
+    Zero incoming rows and bias, so their pre-activation is 0 and they change
+    neither r nor the output; outgoing columns are N(0, out_scale^2), never
+    zero, so that they receive gradient and learn.
+    """
+    layers = _layers(model)
+    _check_layer(model, index)
+    if int(k) != k or k < 0:
+        raise ValueError(f"k must be a non-negative int, instead got k = {k!r}")
+    if not out_scale > 0:
+        raise ValueError(
+            f"out_scale must be > 0 (a zero outgoing column makes a dead neuron, doc §3(b)), "
+            f"instead got out_scale = {out_scale}"
+        )
+    layer = layers[index]
+    n = layer.width
+    if k == 0:
+        return MoveRecord("grow", index, n, n)
+    ed = _editor(editor)
+    w = layer.linear.weight
+    ed.insert(w, 0, n, torch.zeros(k, w.shape[1], dtype=w.dtype, device=w.device))
+    if layer.linear.bias is not None:
+        ed.insert(layer.linear.bias, 0, n, torch.zeros(k, dtype=w.dtype, device=w.device))
+    for lin in model.consumers(index):
+        cols = torch.randn(lin.weight.shape[0], k, generator=generator, dtype=torch.float64)
+        ed.insert(lin.weight, 1, n, (cols * out_scale).to(lin.weight))
+    _sync_shapes(model, index)
+    return MoveRecord("grow", index, n, n + k, details={"out_scale": out_scale})
+
+
+@torch.no_grad()
+def merge_constant_neurons(
+    model,
+    index: int,
+    neurons: list[int] | Tensor | None = None,
+    *,
+    allow_inexact: bool = False,
+    editor: ParamEditor | None = None,
+) -> MoveRecord:
+    """Fold constant neurons into the intrinsic coordinate and delete them (doc §3(c)).
+
+    ``neurons`` default to those whose incoming row is exactly zero. With
+    biases b_P: ``o' = sqrt(o^2 + ||b_P||^2)``,
+    ``w_o' = (o w_o + W_out[:, P] b_P) / o'``. Exact when the layer has an
+    intrinsic length read through a column, or when b_P = 0. Otherwise the
+    neurons are simply deleted if ``allow_inexact`` (their constant value
+    ``||b_P||`` is lost; the record says ``exact=False``), else ValueError.
+    """
+    layers = _layers(model)
+    _check_layer(model, index)
+    ed = _editor(editor)
+    layer = layers[index]
+    lin = layer.linear
+    n = layer.width
+    w = lin.weight
+    if neurons is None:
+        idx = torch.nonzero(~w.data.ne(0).any(dim=1)).flatten()
+    else:
+        idx = torch.as_tensor(neurons, dtype=torch.long).flatten()
+        if idx.numel() and (idx.min() < 0 or idx.max() >= n):
+            raise IndexError(f"neurons {idx.tolist()} out of range for hidden layer {index} of width {n}")
+        nonzero = [int(i) for i in idx if w.data[i].ne(0).any()]
+        if nonzero:
+            raise ValueError(
+                f"neurons {nonzero} of hidden layer {index} have non-zero incoming rows; only constant "
+                "neurons merge exactly (zero their rows first, as prune_layer does)"
+            )
+    if idx.numel() == 0:
+        return MoveRecord("merge", index, n, n)
+    if idx.numel() >= n:
+        raise ValueError(f"merging {idx.numel()} neurons would leave hidden layer {index} empty (width {n})")
+    b_p = lin.bias.data[idx] if lin.bias is not None else torch.zeros(idx.numel(), dtype=w.dtype, device=w.device)
+    lost = float(b_p.norm())
+    exact = True
+    if lost > 0:
+        if layer.has_intrinsic and layer.emits_intrinsic:
+            o = layer.o().to(w)
+            o_new = torch.sqrt(o * o + b_p @ b_p)
+            for cons in model.consumers(index):
+                cw = cons.weight
+                new = cw.data.clone()
+                new[:, n] = (o * cw.data[:, n] + cw.data[:, idx] @ b_p) / o_new
+                changed = torch.zeros_like(cw.data, dtype=torch.bool)
+                changed[:, n] = True
+                ed.assign(cw, new, changed)
+            if layer.intrinsic == "trainable":
+                ed.assign(layer.o_raw, layer.o_raw.data, None)  # o is re-set below; its state resets
+            layer.set_o(o_new)
+        elif allow_inexact:
+            exact = False
+        else:
+            raise ValueError(
+                f"hidden layer {index} cannot absorb constant neurons with non-zero bias exactly: it needs "
+                f"intrinsic != 'off' and intrinsic_out != 'off' (got intrinsic={layer.intrinsic!r}, "
+                f"intrinsic_out={layer.intrinsic_out!r})"
+            )
+    keep = torch.tensor([i for i in range(n) if i not in set(idx.tolist())], dtype=torch.long)
+    ed.keep(w, 0, keep.to(w.device))
+    if lin.bias is not None:
+        ed.keep(lin.bias, 0, keep.to(w.device))
+    for cons in model.consumers(index):
+        cols = torch.cat([keep, torch.arange(n, cons.weight.shape[1])]).to(w.device)
+        ed.keep(cons.weight, 1, cols)
+    _sync_shapes(model, index)
+    return MoveRecord("merge", index, n, n - idx.numel(), exact=exact, details={"lost_bias_norm": 0.0 if exact else lost})
+
+
+# ----------------------------------------------------- approximate moves
+def _spectral_norm(w: Tensor) -> float:
+    return float(torch.linalg.matrix_norm(w.double(), ord=2)) if w.numel() else 0.0
+
+
+@torch.no_grad()
+def lipschitz_after(model, index: int) -> float:
+    """Product of the spectral norms of every map after hidden layer ``index`` (doc §3(d)).
+
+    Heads are alternatives, not a chain: the largest head norm counts.
+    """
+    layers = model.backbone.layers
+    prod = 1.0
+    for layer in layers[index + 1 :]:
+        prod *= _spectral_norm(layer.linear.weight)
+    return prod * max(_spectral_norm(h.weight) for h in model.head_linears())
+
+
+def _scores(model, index: int, sig: Tensor, criterion: str) -> Tensor:
+    if criterion == "sv":
+        return sig
+    n = len(sig)
+    out = torch.cat([c.weight.data[:, :n] for c in model.consumers(index)], dim=0)
+    return sig * out.double().norm(dim=0).to(sig)
+
+
+def _select_weak(score: Tensor, threshold: float, mode: str, min_width: int) -> list[int]:
+    n = score.numel()
+    if mode == "relative":
+        top = float(score.max()) if n else 0.0
+        weak = score < threshold * top if top > 0 else torch.ones(n, dtype=torch.bool)
+        if threshold == 0:
+            weak = score <= 0
+    else:
+        weak = score <= threshold
+    order = torch.argsort(score, descending=True, stable=True)  # strongest first
+    keep_first = order[: max(min_width, 1)]
+    weak[keep_first] = False
+    return sorted(int(i) for i in torch.nonzero(weak).flatten())
+
+
+@torch.no_grad()
+def prune_layer(
+    model,
+    index: int,
+    threshold: float,
+    *,
+    mode: str = "relative",
+    criterion: str = "sv",
+    min_width: int = 1,
+    probe: Tensor | None = None,
+    editor: ParamEditor | None = None,
+    neurons: list[int] | None = None,
+) -> MoveRecord:
+    """Neurodegeneration: diagonalise, zero weak rows, merge (doc §3(d), §4).
+
+    A neuron is weak when its score (``sv``: sigma_i; ``sv_out``:
+    sigma_i * ||W_out[:, i]||) is below ``threshold`` times the largest score
+    (``mode="relative"``) or at most ``threshold`` (``"absolute"``). The
+    ``min_width`` strongest neurons always stay. ``neurons`` overrides the
+    selection (indices after diagonalisation). With a ``probe`` batch the
+    record carries the a-priori bound
+    ``prod_k ||[W_k | w_o]||_2 * max ||x_in|| * sqrt(sum sigma_removed^2)``
+    (plus the lost constant ``||b_P||`` when the merge cannot be exact) and the
+    measured max |delta logit|. Pruning only sigma = 0 neurons is exact.
+    """
+    layers = _layers(model)
+    _check_layer(model, index)
+    if mode not in THRESHOLD_MODES:
+        raise ValueError(f"mode must be one of {THRESHOLD_MODES}, instead got mode = {mode!r}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, instead got criterion = {criterion!r}")
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be >= 0, instead got threshold = {threshold}")
+    if min_width < 1:
+        raise ValueError(f"min_width must be >= 1, instead got min_width = {min_width}")
+    ed = _editor(editor)
+    before = _probe_logits(model, probe)
+    x_norm = float(_layer_input(model, index, probe).norm(dim=1).max()) if probe is not None else None
+    diag = diagonalise_layer(model, index, ed)
+    sig = torch.tensor(diag.sigmas, dtype=torch.float64)
+    n = len(sig)
+    if neurons is None:
+        weak = _select_weak(_scores(model, index, sig, criterion), threshold, mode, min_width)
+    else:
+        weak = sorted(set(int(i) for i in neurons))
+    lin = layers[index].linear
+    if not weak:
+        return MoveRecord("prune", index, n, n, exact=True, sigmas=diag.sigmas, bound=0.0 if probe is not None else None,
+                          max_logit_change=_max_change(before, _probe_logits(model, probe)))
+    zero_rows = torch.zeros(n, dtype=torch.bool)
+    zero_rows[weak] = True
+    mask = zero_rows[:, None].expand_as(lin.weight).to(lin.weight.device)
+    ed.assign(lin.weight, lin.weight.data.masked_fill(mask, 0.0), mask)
+    merge = merge_constant_neurons(model, index, weak, allow_inexact=True, editor=ed)
+    removed = sig[weak]
+    bound = None
+    if probe is not None:
+        lost = merge.details.get("lost_bias_norm", 0.0)
+        bound = lipschitz_after(model, index) * (x_norm * float(removed.norm()) + lost)
+    exact = bool(removed.abs().max() == 0) and merge.exact
+    return MoveRecord(
+        "prune", index, n, n - len(weak), exact=exact, sigmas=diag.sigmas, removed_sigmas=removed.tolist(),
+        bound=bound, max_logit_change=_max_change(before, _probe_logits(model, probe)),
+        details={"threshold": threshold, "mode": mode, "criterion": criterion},
+    )
+
+
+@torch.no_grad()
+def buffer_rule(
+    model,
+    *,
+    threshold: float = 0.95,
+    buffer: int = 5,
+    out_scale: float = 0.05,
+    min_width: int = 1,
+    probe: Tensor | None = None,
+    generator: torch.Generator | None = None,
+    editor: ParamEditor | None = None,
+) -> list[MoveRecord]:
+    """The paper author's adaptive rule (doc §5), last hidden layer first.
+
+    Diagonalise; count neurons with sigma <= ``threshold`` (absolute); add
+    scaffold neurons until the count equals ``buffer``, or remove the weakest
+    while it exceeds it (never below ``min_width``).
+    """
+    layers = _layers(model)
+    if buffer < 0:
+        raise ValueError(f"buffer must be >= 0, instead got buffer = {buffer}")
+    records: list[MoveRecord] = []
+    for index in reversed(range(len(layers))):
+        before = _probe_logits(model, probe)
+        diag = diagonalise_layer(model, index, editor)
+        sig = torch.tensor(diag.sigmas, dtype=torch.float64)
+        weak = torch.nonzero(sig <= threshold).flatten()
+        count = weak.numel()
+        if count < buffer:
+            rec = grow_layer(model, index, buffer - count, out_scale=out_scale, generator=generator, editor=editor)
+            rec.kind = "adaptive_grow"
+            rec.sigmas = diag.sigmas
+            rec.max_logit_change = _max_change(before, _probe_logits(model, probe))
+            records.append(rec)
+        elif count > buffer:
+            excess = min(count - buffer, len(sig) - min_width)
+            if excess > 0:
+                weakest = torch.argsort(sig)[:excess].tolist()  # ascending sigma
+                rec = prune_layer(model, index, 0.0, mode="absolute", probe=probe, editor=editor, neurons=weakest)
+                rec.kind = "adaptive_prune"
+                records.append(rec)
+    return records
+
+
+# ------------------------------------------------------ full diagonalisation
+@torch.no_grad()
+def alternating_diagonalise(model, editor: ParamEditor | None = None) -> MoveRecord:
+    """Alternating diagonalisation of the whole network (doc §4), exact.
+
+    For every other map between hidden layers (layer j reads layer j-1,
+    j = 1, 3, 5, ...): ``W = U S V^T`` on its neuron block; rotate layer j-1
+    by V and layer j by U, so the block becomes the rectangular diagonal S
+    (written exactly). Biases and intrinsic columns stay dense.
+    """
+    layers = _layers(model)
+    diagonal = []
+    for j in range(1, len(layers), 2):
+        n_prev = layers[j - 1].width
+        w = layers[j].linear.weight
+        u, s, vh = torch.linalg.svd(w.data[:, :n_prev], full_matrices=True)
+        rotate_layer(model, j - 1, vh.T.contiguous(), editor)
+        rotate_layer(model, j, u, editor)
+        block = torch.zeros_like(w.data)
+        block[:, n_prev:] = w.data[:, n_prev:]
+        k = s.numel()
+        block[torch.arange(k), torch.arange(k)] = s
+        changed = torch.zeros_like(w.data, dtype=torch.bool)
+        _editor(editor).assign(w, block, changed)
+        diagonal.append(j)
+    widths = [layer.width for layer in layers]
+    return MoveRecord("alternating", None, sum(widths), sum(widths), details={"diagonal_layers": diagonal})
