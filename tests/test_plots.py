@@ -1,0 +1,343 @@
+"""Figures (isocl.plots) and the comparison report (isocl.report).
+
+The results directories are synthetic, generated into tmp paths by
+tests/fixtures/make_results.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from isocl import plots
+from isocl.report import NotAResultsDir, ReportResult, build_report
+
+_spec = importlib.util.spec_from_file_location(
+    "isocl_test_make_results", Path(__file__).parent / "fixtures" / "make_results.py")
+make_results_mod = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = make_results_mod
+_spec.loader.exec_module(make_results_mod)
+make_results = make_results_mod.make_results
+make_study = make_results_mod.make_study
+
+CORE_STEMS = ["accuracy-matrices", "average-accuracy", "final-accuracy-forgetting",
+              "width-params", "spectra", "accuracy-vs-params"]
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        return im.size
+
+
+def _read(results: Path) -> dict[str, pd.DataFrame]:
+    text = {"strategy": str, "status": str, "widths": str, "error": str, "sigmas": str,
+            "removed_sigmas": str}
+    out = {}
+    for name in ("summary", "metrics", "experiences", "structure"):
+        df = pd.read_csv(results / f"{name}.csv")
+        out[name] = pd.read_csv(results / f"{name}.csv",
+                                dtype={c: t for c, t in text.items() if c in df.columns})
+    return out
+
+
+# --------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory) -> Path:
+    return make_results(tmp_path_factory.mktemp("run") / "results", study="sqlite")
+
+
+@pytest.fixture(scope="module")
+def report(results_dir) -> ReportResult:
+    return build_report([results_dir])
+
+
+@pytest.fixture(scope="module")
+def frames(results_dir):
+    return _read(results_dir)
+
+
+# --------------------------------------------------------------------------
+# helpers and palette
+# --------------------------------------------------------------------------
+
+
+def test_palette_is_stable_and_twins_share_hue():
+    names = ["naive", "ewc", "neuro-grow-prune", "fixed-final:neuro-grow-prune",
+             "fixed-max:neuro-grow-prune", "replay"]
+    pal = plots.strategy_palette(names)
+    assert pal == plots.strategy_palette(list(reversed(names)))
+    assert list(pal) == sorted(names)
+    bases = ["ewc", "naive", "neuro-grow-prune", "replay"]
+    assert len({pal[b] for b in bases}) == len(bases)
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    hue = lambda c: colorsys.rgb_to_hls(*to_rgb(c))  # noqa: E731
+    h, l_base, _ = hue(pal["neuro-grow-prune"])
+    h_final, l_final, _ = hue(pal["fixed-final:neuro-grow-prune"])
+    h_max, l_max, _ = hue(pal["fixed-max:neuro-grow-prune"])
+    assert abs(h - h_final) < 0.02 and abs(h - h_max) < 0.02
+    assert l_final > l_base > l_max
+    assert plots.strategy_linestyle("neuro-grow-prune") == "-"
+    assert plots.strategy_linestyle("fixed-final:neuro-grow-prune") == "--"
+    assert plots.strategy_linestyle("fixed-max:neuro-grow-prune") == ":"
+    # many strategies still get distinct colours
+    many = plots.strategy_palette([f"s{i}" for i in range(14)])
+    assert len(set(many.values())) == 14
+    # directory prefixes keep the family together
+    assert plots.base_strategy("run-a/fixed-max:neuro") == "run-a/neuro"
+
+
+def test_helpers():
+    assert plots.parse_widths("256-128") == [256, 128]
+    assert plots.parse_widths(float("nan")) == []
+    np.testing.assert_allclose(plots.parse_list("3;2.5;1e-3"), [3, 2.5, 1e-3])
+    assert plots.parse_list("").size == 0
+    np.testing.assert_allclose(plots.spectrum_after([5, 4, 3, 0.1, 0.01], [0.01, 0.1]),
+                               [5, 4, 3])
+    np.testing.assert_allclose(plots.spectrum_after([2, 1, 1], [1]), [2, 1])
+    # minimise x, maximise y: (1, 50) and (3, 70) and (10, 80) are the frontier
+    front = plots.pareto_frontier([1, 2, 3, 10, 12], [50, 40, 70, 80, 75])
+    assert front == [0, 2, 3]
+    exps = pd.DataFrame({"strategy": ["a", "a", "b", "b", "neuro-x", "neuro-x"],
+                         "seed": [0] * 6, "experience": [0, 1] * 3,
+                         "params": [10, 10, 5, 7, 3, 3]})
+    assert plots.dynamic_strategies(exps) == ["b", "neuro-x"]
+
+
+# --------------------------------------------------------------------------
+# every figure renders at the requested pixel size
+# --------------------------------------------------------------------------
+
+
+FRAME_FIGURES = [
+    (plots.plot_accuracy_matrices, "metrics"),
+    (plots.plot_average_accuracy, "experiences"),
+    (plots.plot_final_accuracy_forgetting, "summary"),
+    (plots.plot_width_and_params, "experiences"),
+    (plots.plot_spectra, "structure"),
+    (plots.plot_accuracy_vs_params, "summary"),
+]
+
+
+@pytest.mark.parametrize("func,frame", FRAME_FIGURES, ids=[f.__name__ for f, _ in FRAME_FIGURES])
+def test_figure_renders_at_size(func, frame, frames, tmp_path):
+    palette = plots.strategy_palette(frames["summary"]["strategy"])
+    out = func(frames[frame], palette, tmp_path / "fig.png", figsize=(6.0, 4.0), dpi=40)
+    assert out == tmp_path / "fig.png"
+    assert out.stat().st_size > 1000
+    assert _png_size(out) == (240, 160)
+
+
+def test_optuna_figures_render(results_dir, tmp_path):
+    import optuna
+
+    storage = f"sqlite:///{results_dir / 'study' / 'study.db'}"
+    single = optuna.load_study(study_name="neuro-lr", storage=storage)
+    multi = optuna.load_study(study_name="neuro-size", storage=storage)
+    for func, study in ((plots.plot_optuna_history, single),
+                        (plots.plot_optuna_importances, single),
+                        (plots.plot_optuna_pareto, multi)):
+        out = func(study, tmp_path / f"{func.__name__}.png", figsize=(5.0, 4.0), dpi=40)
+        assert _png_size(out) == (200, 160)
+    with pytest.raises(plots.NothingToPlot):
+        plots.plot_optuna_pareto(single, tmp_path / "x.png")
+
+
+def test_empty_frames_raise_nothing_to_plot(tmp_path):
+    empty = pd.DataFrame(columns=["strategy", "seed", "experience", "params", "widths"])
+    with pytest.raises(plots.NothingToPlot):
+        plots.plot_width_and_params(empty, {}, tmp_path / "x.png")
+    fixed = pd.DataFrame({"strategy": ["naive"] * 2, "seed": [0, 0], "experience": [0, 1],
+                          "params": [100, 100], "widths": ["8-8", "8-8"]})
+    with pytest.raises(plots.NothingToPlot, match="no dynamic strategy"):
+        plots.plot_width_and_params(fixed, {}, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+# --------------------------------------------------------------------------
+# the report of one directory
+# --------------------------------------------------------------------------
+
+
+def test_report_writes_every_figure(report, results_dir):
+    assert report.out_dir == results_dir
+    assert report.markdown == results_dir / "report.md"
+    assert report.html == results_dir / "report.html"
+    names = [p.name for p in report.figures]
+    for stem in CORE_STEMS:
+        assert f"{stem}.png" in names
+    optuna_names = {n for n in names if n.startswith("optuna-")}
+    assert optuna_names == {
+        "optuna-neuro-lr-history.png", "optuna-neuro-lr-importances.png",
+        "optuna-neuro-size-history-0.png", "optuna-neuro-size-history-1.png",
+        "optuna-neuro-size-importances.png", "optuna-neuro-size-pareto.png"}
+    for p in report.figures:
+        assert p.parent == results_dir / "figures"
+        assert p.is_file() and p.stat().st_size > 5000
+        w, h = _png_size(p)
+        assert w >= 400 and h >= 250
+    # the fixed-size figures come out at figsize * dpi
+    for func, stem in ((plots.plot_average_accuracy, "average-accuracy"),
+                       (plots.plot_width_and_params, "width-params"),
+                       (plots.plot_accuracy_vs_params, "accuracy-vs-params")):
+        fw, fh = inspect.signature(func).parameters["figsize"].default
+        assert _png_size(results_dir / "figures" / f"{stem}.png") == (
+            round(fw * plots.DPI), round(fh * plots.DPI))
+
+
+def test_report_markdown(report):
+    md = report.markdown.read_text()
+    assert md.startswith("# isocl report: split-cifar10-small")
+    for p in report.figures:
+        assert f"](figures/{p.name})" in md
+    assert md.count("*Figure ") == len(report.figures)
+    header = ("| strategy | n seeds | final accuracy (%) | avg incremental accuracy (%) | "
+              "forgetting (%) | BWT (%) | params | max params | failed |")
+    assert header in md
+    rows = {line.split(" | ")[0][2:]: line for line in md.splitlines()
+            if line.startswith("| ") and " ± " in line}
+    assert set(rows) == {"ewc", "naive", "neuro-grow-prune", "fixed-final:neuro-grow-prune"}
+    # the neuroplastic strategy wins final accuracy in the fixture, bold, in %
+    cell = rows["neuro-grow-prune"].split(" | ")[2]
+    assert re.fullmatch(r"\*\*\d\d\.\d ± \d\.\d\*\*", cell)
+    assert rows["ewc"].split(" | ")[1] == "2"  # one failed seed
+    assert "## Failed units" in md and "CUDA out of memory" in md
+    assert "&lt;torch.cuda.OutOfMemoryError&gt;" in md and "\\|" in md
+    assert "```toml" in md and 'dataset = "split-cifar10"' in md
+    assert "## Warnings" in md and "ewc seed 2 failed" in md
+    assert "## Environment" in md and "0123456789abcdef" in md
+
+
+def test_report_html_is_self_contained(report):
+    page = report.html.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(uris) == len(report.figures)
+    assert base64.b64decode(uris[0])[:8] == b"\x89PNG\r\n\x1a\n"
+    for p in report.figures:
+        assert f"figures/{p.name}" in page
+    assert "<strong>" in page and "<th>final accuracy (%)</th>" in page
+    # user text is escaped
+    assert "&lt;torch.cuda.OutOfMemoryError&gt; &amp; &#x27;ewc&#x27;" in page
+    assert "<torch." not in page
+    assert "&lt;small&gt; &amp; fast" in page  # from config.toml
+    assert "<h2>Warnings</h2>" in page and "<h2>Environment</h2>" in page
+
+
+def test_report_warnings(report):
+    assert any("ewc seed 2 failed" in w for w in report.warnings)
+    assert not any("spectra" in w for w in report.warnings)
+
+
+# --------------------------------------------------------------------------
+# robustness
+# --------------------------------------------------------------------------
+
+
+def test_missing_structure_skips_spectra(tmp_path):
+    res = make_results(tmp_path / "nostruct", structure=False, study=None)
+    (res / "figures").mkdir()
+    (res / "figures" / "spectra.png").write_bytes(b"stale")  # from an earlier report
+    rep = build_report([res])
+    names = [p.name for p in rep.figures]
+    assert "spectra.png" not in names
+    assert not (res / "figures" / "spectra.png").exists()
+    assert set(CORE_STEMS) - {"spectra"} <= {n[:-4] for n in names}
+    assert any("structure.csv" in w and "spectra" in w for w in rep.warnings)
+    md = rep.markdown.read_text()
+    assert "structure.csv" in md and "spectra.png" not in md
+
+
+def test_minimal_directory_and_empty_study(tmp_path):
+    """Only summary.csv + config.toml, every unit failed, a study without a
+    completed trial, pdf figures: warnings, no crash."""
+    res = tmp_path / "minimal"
+    res.mkdir()
+    (res / "config.toml").write_text('name = "tiny"\n')
+    pd.DataFrame({"strategy": ["naive", "neuro-x"], "seed": [0, 0],
+                  "status": ["failed", "failed"], "final_accuracy": [None, None],
+                  "error": ["boom", "Traceback:\n  line 1\nValueError: <bad>"]}
+                 ).to_csv(res / "summary.csv", index=False)
+    make_study(res / "study", kind="empty")
+    rep = build_report([res], out=tmp_path / "out", fmt="pdf")
+    assert rep.out_dir == tmp_path / "out"
+    assert rep.figures == []
+    text = " ".join(rep.warnings)
+    assert "no completed trial" in text
+    assert "no metrics.csv" in text and "no manifest.json" in text
+    assert "neuro-x: no successful unit" in text
+    md = rep.markdown.read_text()
+    assert "ValueError: &lt;bad&gt;" in md
+    page = rep.html.read_text()
+    assert "ValueError: &lt;bad&gt;" in page and "No figure could be drawn" in page
+
+
+def test_journal_study_and_pdf_links(tmp_path):
+    res = tmp_path / "j"
+    res.mkdir()
+    (res / "config.toml").write_text('name = "tiny"\n')
+    pd.DataFrame({"strategy": ["naive"], "seed": [0], "status": ["ok"],
+                  "final_accuracy": [0.5], "forgetting": [0.2], "params": [1000]}
+                 ).to_csv(res / "summary.csv", index=False)
+    make_study(res / "study", kind="journal", n_trials=3)
+    rep = build_report([res], fmt="pdf")
+    names = {p.name for p in rep.figures}
+    assert {"optuna-neuro-lr-history.pdf", "optuna-neuro-size-pareto.pdf",
+            "final-accuracy-forgetting.pdf", "accuracy-vs-params.pdf"} <= names
+    for p in rep.figures:
+        assert p.read_bytes()[:5] == b"%PDF-"
+    page = rep.html.read_text()
+    assert 'href="figures/optuna-neuro-lr-history.pdf"' in page
+    assert "data:image" not in page
+
+
+def test_not_a_results_dir(tmp_path):
+    with pytest.raises(NotAResultsDir) as err:
+        build_report([tmp_path])
+    assert str(err.value) == (f"{tmp_path}: not an isocl results directory (missing "
+                              "summary.csv); expected the --out folder of `isocl run`")
+    assert isinstance(err.value, ValueError)
+    (tmp_path / "summary.csv").write_text("strategy,seed,status\n")
+    with pytest.raises(NotAResultsDir, match="missing config.toml"):
+        build_report([tmp_path])
+
+
+def test_bad_format(tmp_path):
+    with pytest.raises(ValueError, match="'jpg'"):
+        build_report([tmp_path], fmt="jpg")
+
+
+def test_two_directories_compare(tmp_path):
+    a = make_results(tmp_path / "a" / "results", study=None)
+    b = make_results(tmp_path / "b" / "results", study=None, name="other-bench",
+                     strategies=("naive", "replay", "neuro-grow-prune"), failed=False,
+                     rng_seed=3)
+    rep = build_report([a, b], fmt="svg")
+    assert rep.out_dir == tmp_path / "a" / "comparison"
+    assert rep.markdown == rep.out_dir / "report.md"
+    assert {p.name for p in rep.figures} == {f"{s}.svg" for s in CORE_STEMS}
+    md = rep.markdown.read_text()
+    assert "split-cifar10-small" in md and "other-bench" in md
+    # colliding names are prefixed, twins follow their strategy, unique ones are not
+    for name in ("a/results/naive", "b/results/naive", "a/results/neuro-grow-prune",
+                 "b/results/neuro-grow-prune", "a/results/fixed-final:neuro-grow-prune"):
+        assert f"| {name} |" in md
+    assert "| ewc | a/results |" in md and "| replay | b/results |" in md
+    page = rep.html.read_text()
+    assert page.count('src="data:image/svg+xml;base64,') == len(CORE_STEMS)
