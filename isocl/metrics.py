@@ -1,0 +1,124 @@
+"""Avalanche metrics and plugins the runner adds to every strategy.
+
+Accuracy, loss, forgetting and BWT are Avalanche's own
+(:func:`default_evaluator`); here are only what Avalanche lacks: model size
+(parameters and hidden widths after each experience, as Avalanche metrics),
+a guard that stops a unit on a NaN/inf loss, and tqdm progress over epochs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from avalanche.evaluation import PluginMetric
+from avalanche.evaluation.metric_results import MetricValue
+from avalanche.evaluation.metrics import accuracy_metrics, bwt_metrics, forgetting_metrics, loss_metrics
+from avalanche.training.plugins import EvaluationPlugin, SupervisedPlugin
+from tqdm.auto import tqdm
+
+__all__ = [
+    "EpochProgress",
+    "ModelSizeMetric",
+    "NonFiniteLoss",
+    "NonFiniteLossGuard",
+    "default_evaluator",
+    "hidden_widths",
+    "stream_metric",
+]
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+def hidden_widths(model: torch.nn.Module) -> list[int]:
+    """Hidden widths of an isotropic MLP, or of the Linear layers of any other model."""
+    if hasattr(model, "widths"):
+        return list(model.widths)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    return [m.out_features for m in linears[:-1]]
+
+
+class ModelSizeMetric(PluginMetric[float]):
+    """Parameter count and hidden widths after each training experience."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self._values = {}
+
+    def result(self) -> dict[str, float]:
+        return dict(self._values)
+
+    def after_training_exp(self, strategy) -> list[MetricValue]:
+        model = strategy.model
+        exp = strategy.experience.current_experience
+        self._values = {"Params": float(sum(p.numel() for p in model.parameters()))}
+        for i, w in enumerate(hidden_widths(model)):
+            self._values[f"Width_L{i}"] = float(w)
+        step = strategy.clock.train_iterations
+        return [MetricValue(self, f"{k}/train_phase/Exp{exp:03d}", v, step) for k, v in self._values.items()]
+
+    def __str__(self) -> str:
+        return "ModelSize"
+
+
+class NonFiniteLossGuard(SupervisedPlugin):
+    """Stop the unit with :class:`NonFiniteLoss` as soon as the loss is NaN or inf."""
+
+    def after_forward(self, strategy, **kwargs) -> None:
+        loss = strategy.loss
+        if torch.is_tensor(loss) and not bool(torch.isfinite(loss.detach()).all()):
+            raise NonFiniteLoss(
+                f"non-finite training loss {float(loss.detach())} at experience "
+                f"{strategy.experience.current_experience}, epoch {strategy.clock.train_exp_epochs}, "
+                f"iteration {strategy.clock.train_epoch_iterations}"
+            )
+
+
+class EpochProgress(SupervisedPlugin):
+    """A tqdm bar over the epochs of the current experience."""
+
+    def __init__(self, position: int = 2, disable: bool = False) -> None:
+        super().__init__()
+        self.position, self.disable, self.bar = position, disable, None
+
+    def before_training_exp(self, strategy, **kwargs) -> None:
+        self.bar = tqdm(total=strategy.train_epochs, desc="epochs", position=self.position, leave=False,
+                        disable=self.disable)
+
+    def after_training_epoch(self, strategy, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            loss = strategy.loss
+            if torch.is_tensor(loss):
+                self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
+
+    def after_training_exp(self, strategy, **kwargs) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def default_evaluator() -> EvaluationPlugin:
+    """Avalanche's accuracy, loss, forgetting and BWT, plus model size; no loggers."""
+    return EvaluationPlugin(
+        accuracy_metrics(experience=True, stream=True),
+        loss_metrics(experience=True, stream=True),
+        forgetting_metrics(experience=True, stream=True),
+        bwt_metrics(experience=True, stream=True),
+        ModelSizeMetric(),
+        loggers=[],
+    )
+
+
+def stream_metric(results: dict[str, float], metric: str, stream: str) -> float:
+    """A stream-level value from the dict that ``strategy.eval`` returns (NaN if absent)."""
+    key = f"{metric}/eval_phase/{stream}"
+    for k, v in results.items():
+        if k == key or k.startswith(key + "/"):
+            return float(v)
+    return math.nan

@@ -1,0 +1,10 @@
+"""Learning without forgetting (Avalanche's LwFPlugin) on the isotropic MLP."""
+
+from avalanche.training.plugins import LwFPlugin
+
+from isocl.registry import register_strategy
+
+
+@register_strategy("lwf", defaults={"alpha": 1.0, "temperature": 2.0}, description="LwF (Li & Hoiem 2016)")
+def build(ctx, alpha, temperature):
+    return ctx.template(ctx.make_model(), [LwFPlugin(alpha=alpha, temperature=temperature)])

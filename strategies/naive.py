@@ -1,0 +1,10 @@
+"""Naive fine-tuning of the isotropic MLP (no protection against forgetting)."""
+
+from avalanche.training.templates import SupervisedTemplate
+
+from isocl.registry import register_strategy
+
+
+@register_strategy("naive", description="fine-tuning of the fixed-width isotropic MLP")
+def build(ctx):
+    return ctx.template(ctx.make_model(), cls=SupervisedTemplate)

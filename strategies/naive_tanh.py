@@ -1,0 +1,8 @@
+"""Naive fine-tuning of the elementwise-tanh MLP: the neuron-by-neuron baseline."""
+
+from isocl.registry import register_strategy
+
+
+@register_strategy("naive-tanh", description="fine-tuning of the fixed-width elementwise-tanh MLP")
+def build(ctx):
+    return ctx.template(ctx.make_model(isotropic=False))

@@ -1,0 +1,31 @@
+"""PackNet (Avalanche's PackNetModel + PackNetPlugin) with a shared task-relative head.
+
+Avalanche 0.6's PackNet cannot wrap a MultiHeadClassifier ('_PnLinear' object
+has no attribute 'in_features'), so the whole ReLU MLP, including one shared
+output layer with as many units as classes per task, is wrapped; PackNet's
+per-task masks make that layer task-specific.
+"""
+
+from avalanche.models.packnet import PackNetModel, PackNetPlugin
+from torch import nn
+
+from isocl.config import ConfigError
+from isocl.registry import register_strategy
+
+
+@register_strategy("packnet", defaults={"post_prune_epochs": 1, "prune_proportion": 0.5}, settings=("task_il",),
+                   description="PackNet (Mallya & Lazebnik 2018), Avalanche's implementation")
+def build(ctx, post_prune_epochs, prune_proportion):
+    if post_prune_epochs >= ctx.epochs:
+        raise ConfigError(
+            f"packnet: post_prune_epochs = {post_prune_epochs} must be below the training epochs ({ctx.epochs})"
+        )
+    widths = ctx.model_config().widths
+    layers, fan_in = [nn.Flatten()], 3 * 32 * 32
+    for w in widths:
+        layers += [nn.Linear(fan_in, w), nn.ReLU()]
+        fan_in = w
+    layers.append(nn.Linear(fan_in, ctx.classes_per_experience))
+    model = PackNetModel(nn.Sequential(*layers)).to(ctx.device)
+    plugin = PackNetPlugin(post_prune_epochs=post_prune_epochs, prune_proportion=prune_proportion)
+    return ctx.template(model, [plugin])

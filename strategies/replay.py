@@ -1,0 +1,16 @@
+"""Experience replay (Avalanche's ReplayPlugin, class-balanced buffer) on the isotropic MLP."""
+
+from avalanche.training.plugins import ReplayPlugin
+from avalanche.training.storage_policy import ClassBalancedBuffer
+
+from isocl.registry import register_strategy
+
+
+def replay_plugin(mem_size: int) -> ReplayPlugin:
+    """A replay plugin with a class-balanced buffer of ``mem_size`` samples."""
+    return ReplayPlugin(mem_size=mem_size, storage_policy=ClassBalancedBuffer(mem_size, adaptive_size=True))
+
+
+@register_strategy("replay", defaults={"mem_size": 500}, description="experience replay, class-balanced buffer")
+def build(ctx, mem_size):
+    return ctx.template(ctx.make_model(), [replay_plugin(mem_size)])

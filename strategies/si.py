@@ -1,0 +1,10 @@
+"""Synaptic intelligence (Avalanche's SynapticIntelligencePlugin) on the isotropic MLP."""
+
+from avalanche.training.plugins import SynapticIntelligencePlugin
+
+from isocl.registry import register_strategy
+
+
+@register_strategy("si", defaults={"si_lambda": 1.0, "eps": 1e-7}, description="SI (Zenke et al. 2017)")
+def build(ctx, si_lambda, eps):
+    return ctx.template(ctx.make_model(), [SynapticIntelligencePlugin(si_lambda, eps=eps)])
