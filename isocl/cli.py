@@ -1,0 +1,170 @@
+"""The ``isocl`` command: run, list, plot, tune, evaluate, speed.
+
+Each sub-command is a small function registered in ``COMMANDS`` (Optuna's
+CLI pattern). Heavy modules are imported inside the commands. Bad input
+(configuration, unknown strategy, missing data, not a results directory)
+prints one clear line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints like 0,1,2, got {text!r}") from None
+
+
+def _name_list(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _default_out(bench_path: str) -> Path:
+    return Path("results") / Path(bench_path).stem
+
+
+def cmd_run(args) -> int:
+    from isocl.config import load_benchmark
+    from isocl.runner import print_summary, run_benchmark
+
+    bench = load_benchmark(args.benchmark)
+    out = Path(args.out) if args.out else _default_out(args.benchmark)
+    df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
+                       device=args.device, progress=not args.quiet, command=sys.argv)
+    print(print_summary(df, out))
+    if not args.no_plot:
+        from isocl.report import build_report
+
+        rep = build_report([out])
+        for w in rep.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        print(f"report: {rep.markdown} and {rep.html}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from isocl.registry import list_strategies
+
+    bench_dir = Path(args.benchmarks)
+    print("benchmarks:")
+    for path in sorted(bench_dir.glob("*.toml")):
+        from isocl.config import ConfigError, load_benchmark
+
+        try:
+            b = load_benchmark(path)
+            print(f"  {path}  {b.scenario['setting']}, {len(b.strategies)} strategies  {b.description}")
+        except ConfigError as exc:
+            print(f"  {path}  INVALID: {exc}")
+    print("strategies:")
+    for spec in list_strategies():
+        extra = " [task_il only]" if spec.settings == ("task_il",) else ""
+        extra += " [neuroplastic]" if spec.neuroplastic else ""
+        params = ", ".join(f"{k}={v!r}" for k, v in spec.defaults.items())
+        print(f"  {spec.name:28s} {spec.description}{extra}")
+        if params:
+            print(f"  {'':28s} params: {params}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from isocl.report import build_report
+
+    rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format)
+    for w in rep.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"{len(rep.figures)} figures in {rep.out_dir}; report: {rep.markdown} and {rep.html}")
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from isocl.tuning import tune_command
+
+    return tune_command(args)
+
+
+def cmd_evaluate(args) -> int:
+    from isocl.tuning import evaluate_command
+
+    return evaluate_command(args)
+
+
+def cmd_speed(args) -> int:
+    from isocl.speed import speed_command
+
+    return speed_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="isocl", description="Continual-learning benchmarks for isotropic networks.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a benchmark (every strategy x seed) into a results directory")
+    r.add_argument("benchmark", help="benchmark TOML file, e.g. benchmarks/split_cifar10_class_il.toml")
+    r.add_argument("--strategies", type=_name_list, help="comma-separated strategy names (default: the file's)")
+    r.add_argument("--seeds", type=_int_list, help="comma-separated seeds (default: the file's)")
+    r.add_argument("--epochs", type=int, help="epochs per experience (default: the file's)")
+    r.add_argument("--device", help="cpu or cuda (default: the file's)")
+    r.add_argument("--out", help="results directory (default: results/<benchmark name>)")
+    r.add_argument("--no-plot", action="store_true", help="skip the figures and report")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_run)
+
+    ls = sub.add_parser("list", help="list benchmarks and strategies")
+    ls.add_argument("--benchmarks", default="benchmarks", help="folder of benchmark TOML files")
+    ls.set_defaults(func=cmd_list)
+
+    pl = sub.add_parser("plot", help="figures and report for one or more results directories")
+    pl.add_argument("results", nargs="+")
+    pl.add_argument("--out", help="output folder (default: the results directory)")
+    pl.add_argument("--format", default="png", choices=["png", "pdf", "svg"])
+    pl.set_defaults(func=cmd_plot)
+
+    try:
+        from isocl.tuning import add_tune_parsers
+    except ImportError:  # tuning not installed in this checkout
+        add_tune_parsers = None
+    if add_tune_parsers is not None:
+        add_tune_parsers(sub, cmd_tune, cmd_evaluate)
+
+    sp = sub.add_parser("speed", help="harness vs plain PyTorch loop on the same naive training (prints the ratio)")
+    sp.add_argument("--epochs", type=int, default=1)
+    sp.add_argument("--train-per-class", type=int, default=1000, help="training images per class (default 1000)")
+    sp.add_argument("--repeats", type=int, default=3)
+    sp.set_defaults(func=cmd_speed)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*QP solver.*")
+    args = build_parser().parse_args(argv)
+    from isocl.config import ConfigError
+    from isocl.data import DataError
+
+    user_errors: tuple[type[BaseException], ...] = (ConfigError, DataError)
+    try:
+        from isocl.report import NotAResultsDir
+
+        user_errors += (NotAResultsDir,)
+    except ImportError:
+        pass
+    from isocl.registry import UnknownStrategy
+
+    user_errors += (UnknownStrategy,)
+    try:
+        return args.func(args)
+    except user_errors as exc:
+        print(f"isocl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
