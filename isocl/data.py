@@ -55,12 +55,13 @@ class DataError(ValueError):
     """The data set is missing or not in the expected format."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CIFAR10Tensors:
     """CIFAR-10 normalised with the training set's per-channel mean and std.
 
     ``x_*`` are float32 ``N x 3 x 32 x 32``, ``y_*`` int64 class ids;
     ``mean``/``std`` are the raw statistics on the [0, 1] pixel scale.
+    (``eq=False``: equality is identity, as tensors have no truth value.)
     """
 
     x_train: torch.Tensor
@@ -77,8 +78,12 @@ class CIFAR10Tensors:
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
-    from numpy._core import multiarray as _ma  # numpy >= 2
     import _codecs
+
+    try:
+        from numpy._core import multiarray as _ma  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray as _ma
 
     allowed: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
@@ -90,7 +95,10 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         ("_codecs", "encode"): _codecs.encode,
     }
     try:  # ... and arrays pickled with protocol 5.
-        from numpy._core.numeric import _frombuffer
+        try:
+            from numpy._core.numeric import _frombuffer
+        except ImportError:  # pragma: no cover - numpy 1.x
+            from numpy.core.numeric import _frombuffer
 
         allowed[("numpy.core.numeric", "_frombuffer")] = _frombuffer
         allowed[("numpy._core.numeric", "_frombuffer")] = _frombuffer
@@ -237,7 +245,10 @@ def _clean_stale_tmp(parent: Path) -> None:
     for p in parent.glob(_TMP_PREFIX + "*"):
         try:
             if now - p.stat().st_mtime > _STALE_TMP_S:
-                shutil.rmtree(p, ignore_errors=True)
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:  # partial download
+                    p.unlink()
         except OSError:
             pass
 
@@ -252,9 +263,15 @@ def _extract_atomically(archive: Path, cache: Path) -> Path:
     final = cache / "cifar10" / _archive_key(archive)
     if _is_batches_dir(final / BATCHES_DIR):
         return final / BATCHES_DIR
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale_tmp(final.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _clean_stale_tmp(final.parent)
+        tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=final.parent))
+    except OSError as exc:
+        raise DataError(
+            f"cannot extract {archive} into cache {final.parent}: {exc}; "
+            "set ISOCL_CACHE (or cache_dir) to a writable directory"
+        ) from exc
     try:
         try:
             with tarfile.open(archive, "r:gz") as tar:
@@ -277,9 +294,12 @@ def _extract_atomically(archive: Path, cache: Path) -> Path:
             )
         try:
             os.rename(tmp, final)
-        except OSError:
+        except OSError as exc:
             if not _is_batches_dir(final / BATCHES_DIR):
-                raise
+                raise DataError(
+                    f"cannot move the extraction of {archive} to {final}: {exc}; "
+                    f"remove {final} if it is a broken leftover"
+                ) from exc
             # Another process finished first: use its copy.
     finally:
         if tmp.exists():
@@ -309,8 +329,11 @@ def _download(cache: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     # Download under a temp name so a partial file never looks like the archive.
     tmp_name = f"{_TMP_PREFIX}{os.getpid()}-{ARCHIVE_NAME}"
-    download_url(URL, str(target), filename=tmp_name, md5=MD5)
-    os.replace(target / tmp_name, target / ARCHIVE_NAME)
+    try:
+        download_url(URL, str(target), filename=tmp_name, md5=MD5)
+        os.replace(target / tmp_name, target / ARCHIVE_NAME)
+    finally:
+        (target / tmp_name).unlink(missing_ok=True)
     return target / ARCHIVE_NAME
 
 
@@ -475,3 +498,17 @@ def tensor_subset_per_class(
         raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
     idx = subset_indices_per_class(y, per_class, seed)
     return x[idx], y[idx]
+
+
+if __name__ == "__main__":  # python -m isocl.data [DATA_ROOT]: time a load
+    import sys
+
+    root = sys.argv[1] if len(sys.argv) > 1 else None
+    found = find_batches_dir(root)
+    t0 = time.perf_counter()
+    loaded = load_batches_dir(found)
+    print(
+        f"{found}: {time.perf_counter() - t0:.2f} s to normalised tensors; "
+        f"mean {tuple(round(m, 4) for m in loaded.mean)}, "
+        f"std {tuple(round(v, 4) for v in loaded.std)}"
+    )

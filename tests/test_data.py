@@ -112,20 +112,23 @@ def test_real_archive_shapes_counts_and_stats(cifar10: CIFAR10Tensors) -> None:
 def test_real_extracted_dir_matches_archive(
     cifar10: CIFAR10Tensors, cifar10_source: Path, cifar10_cache: Path
 ) -> None:
-    # The session fixture extracted the archive into the cache; finding it
-    # again reuses that extraction.
+    # The session fixture loaded via the archive, extracting it into the
+    # cache; finding it again reuses that extraction.
     batches = find_batches_dir(cifar10_source, cache_dir=cifar10_cache, download=False)
     assert batches.name == BATCHES_DIR
     assert all((batches / f).is_file() for f in ALL_FILES)
-    t0 = time.perf_counter()
-    again = load_cifar10(batches.parent, download=False)
-    elapsed = time.perf_counter() - t0
-    print(f"load from extracted dir: {elapsed:.2f} s")
-    assert torch.equal(again.y_train, cifar10.y_train)
-    assert torch.equal(again.x_test, cifar10.x_test)
-    assert again.mean == cifar10.mean
-    # The batches dir itself is accepted as well.
-    assert find_batches_dir(batches, cache_dir=cifar10_cache) == batches
+    # An extracted dir is used in place: its parent or the dir itself.
+    assert find_batches_dir(batches.parent, cache_dir=cifar10_cache / "unused") == batches
+    assert find_batches_dir(batches, cache_dir=cifar10_cache / "unused") == batches
+    assert not (cifar10_cache / "unused").exists()
+    # Its test batch, normalised with the training statistics, is x_test.
+    raw = read_batch(batches / "test_batch")
+    assert raw["labels"][:500] == cifar10.y_test[:500].tolist()
+    x = torch.from_numpy(raw["data"][:500]).view(-1, 3, 32, 32).double() / 255
+    mean = torch.tensor(cifar10.mean, dtype=torch.float64).view(1, 3, 1, 1)
+    std = torch.tensor(cifar10.std, dtype=torch.float64).view(1, 3, 1, 1)
+    expected = ((x - mean) / std).float()
+    torch.testing.assert_close(cifar10.x_test[:500], expected, atol=1e-5, rtol=0)
 
 
 def test_isocl_data_env_is_used(
@@ -339,6 +342,22 @@ def test_concurrent_winner_is_reused(
     assert found == final / BATCHES_DIR
     assert (found / "data_batch_1").read_bytes() == b"winner"
     assert [p.name for p in (cache / "cifar10").iterdir()] == [final.name]
+
+
+def test_unusable_cache_is_data_error(tmp_path: Path) -> None:
+    archive = _fake_archive(tmp_path)
+    not_a_dir = tmp_path / "cache-file"
+    not_a_dir.write_text("x")
+    with pytest.raises(DataError, match="set ISOCL_CACHE"):
+        find_batches_dir(archive, cache_dir=not_a_dir)
+    # A broken (incomplete) final dir not made by us is reported, not used.
+    cache = tmp_path / "cache"
+    broken = cache / "cifar10" / data._archive_key(archive) / BATCHES_DIR
+    broken.mkdir(parents=True)
+    (broken / "data_batch_1").write_bytes(b"?")
+    with pytest.raises(DataError, match="broken leftover"):
+        find_batches_dir(archive, cache_dir=cache)
+    assert [p.name for p in (cache / "cifar10").iterdir()] == [broken.parent.name]
 
 
 def test_not_found_without_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
