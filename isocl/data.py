@@ -416,9 +416,9 @@ def _normalise(x: torch.Tensor, mean: np.ndarray, std: np.ndarray) -> torch.Tens
 def _stack(dir_: Path, files: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
     datas, labels = [], []
     for f in files:
-        d, l = _check_batch(f, read_batch(dir_ / f))
-        datas.append(d)
-        labels.append(l)
+        batch_data, batch_labels = _check_batch(f, read_batch(dir_ / f))
+        datas.append(batch_data)
+        labels.append(batch_labels)
     data = np.concatenate(datas) if len(datas) > 1 else datas[0]
     y = np.concatenate(labels) if len(labels) > 1 else labels[0]
     x = torch.from_numpy(data).view(-1, *IMAGE_SHAPE)

@@ -293,7 +293,10 @@ def _gather(node: Any, idx: np.ndarray, group: str | None, kind: str) -> torch.T
     if isinstance(node, FlatData):
         if isinstance(node, _FlatDataWithTransform):
             for groups in (node._transform_groups, node._frozen_transform_groups):
-                if groups is not None and groups.transform_groups.get(group) is not None:
+                if (
+                    groups is not None
+                    and groups.transform_groups.get(group) is not None
+                ):
                     raise _Unsupported("transforms")
         if node._indices is not None:
             idx = _index_array(node._indices)[idx]

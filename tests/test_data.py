@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import tarfile
@@ -118,7 +117,9 @@ def test_real_extracted_dir_matches_archive(
     assert batches.name == BATCHES_DIR
     assert all((batches / f).is_file() for f in ALL_FILES)
     # An extracted dir is used in place: its parent or the dir itself.
-    assert find_batches_dir(batches.parent, cache_dir=cifar10_cache / "unused") == batches
+    assert (
+        find_batches_dir(batches.parent, cache_dir=cifar10_cache / "unused") == batches
+    )
     assert find_batches_dir(batches, cache_dir=cifar10_cache / "unused") == batches
     assert not (cifar10_cache / "unused").exists()
     # Its test batch, normalised with the training statistics, is x_test.
@@ -156,7 +157,10 @@ def test_wrong_data_shape_names_file_and_shape(tmp_path: Path) -> None:
 
 def test_bad_label_names_file_value_and_index(tmp_path: Path) -> None:
     d = _fake_dir(tmp_path, batch1=_fake_batch(label=10))
-    with pytest.raises(DataError, match=r"data_batch_1: expected labels in 0\.\.9, got 10 at index 7"):
+    with pytest.raises(
+        DataError,
+        match=r"data_batch_1: expected labels in 0\.\.9, got 10 at index 7",
+    ):
         load_batches_dir(d)
 
 
@@ -164,7 +168,10 @@ def test_wrong_label_count_and_missing_key(tmp_path: Path) -> None:
     batch = _fake_batch()
     batch["labels"] = batch["labels"][:9999]
     d = _fake_dir(tmp_path / "a", batch1=batch)
-    with pytest.raises(DataError, match=r"data_batch_1: expected 'labels' as 10000 ints, got shape \(9999,\)"):
+    with pytest.raises(
+        DataError,
+        match=r"data_batch_1: expected 'labels' as 10000 ints, got shape \(9999,\)",
+    ):
         load_batches_dir(d)
     batch = _fake_batch()
     del batch["labels"]
@@ -175,7 +182,9 @@ def test_wrong_label_count_and_missing_key(tmp_path: Path) -> None:
 
 def test_bad_meta_and_missing_files(tmp_path: Path) -> None:
     d = _fake_dir(tmp_path / "a", meta={"label_names": CLASSES[:9]})
-    with pytest.raises(DataError, match="batches.meta: expected 'label_names' as a list of 10"):
+    with pytest.raises(
+        DataError, match="batches.meta: expected 'label_names' as a list of 10"
+    ):
         load_batches_dir(d)
     d = _fake_dir(tmp_path / "b", batch1=_fake_batch())
     (d / "test_batch").unlink()
@@ -187,7 +196,11 @@ def test_class_counts_checked() -> None:
     labels = np.repeat(np.arange(10), 1000)
     data._check_counts("test_batch", labels, 1000)
     labels[0] = 1
-    with pytest.raises(DataError, match=r"test_batch: expected 1000 images per class, got per-class counts \[999, 1001,"):
+    with pytest.raises(
+        DataError,
+        match=r"test_batch: expected 1000 images per class, got per-class "
+        r"counts \[999, 1001,",
+    ):
         data._check_counts("test_batch", labels, 1000)
 
 
@@ -230,7 +243,10 @@ def test_restricted_unpickler_refuses_exec_payload(tmp_path: Path) -> None:
 
     p = tmp_path / "data_batch_1"
     p.write_bytes(blob)
-    with pytest.raises(DataError, match=r"refusing to unpickle global builtins\.exec in data_batch_1"):
+    with pytest.raises(
+        DataError,
+        match=r"refusing to unpickle global builtins\.exec in data_batch_1",
+    ):
         read_batch(p)
     assert not marker.exists()
 
@@ -239,13 +255,18 @@ def test_restricted_unpickler_refuses_os_system(tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     p = tmp_path / "test_batch"
     p.write_bytes(pickle.dumps(_SystemPayload(marker), protocol=2))
-    with pytest.raises(DataError, match=r"refusing to unpickle global (posix|os)\.system in test_batch"):
+    with pytest.raises(
+        DataError,
+        match=r"refusing to unpickle global (posix|os)\.system in test_batch",
+    ):
         read_batch(p)
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("protocol", [2, 4, 5])
-def test_restricted_unpickler_reads_numpy_batches(tmp_path: Path, protocol: int) -> None:
+def test_restricted_unpickler_reads_numpy_batches(
+    tmp_path: Path, protocol: int
+) -> None:
     batch = _fake_batch(n=20)
     batch["data"] = np.arange(20 * 3072, dtype=np.uint8).reshape(20, 3072)
     p = tmp_path / "data_batch_1"
@@ -360,7 +381,9 @@ def test_unusable_cache_is_data_error(tmp_path: Path) -> None:
     assert [p.name for p in (cache / "cifar10").iterdir()] == [broken.parent.name]
 
 
-def test_not_found_without_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_found_without_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ISOCL_DATA", raising=False)
     with pytest.raises(DataError) as err:
         load_cifar10(cache_dir=tmp_path / "cache", download=False)
@@ -369,7 +392,9 @@ def test_not_found_without_download(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert str(tmp_path / "cache" / "cifar10") in msg
 
 
-def test_failed_download_is_data_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_download_is_data_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torchvision.datasets.utils as tvu
 
     calls = []
@@ -381,7 +406,10 @@ def test_failed_download_is_data_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(tvu, "download_url", no_network)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(DataError, match=r"download from .* failed .*network unreachable.*ISOCL_DATA"):
+    with pytest.raises(
+        DataError,
+        match=r"download from .* failed .*network unreachable.*ISOCL_DATA",
+    ):
         load_cifar10(empty, cache_dir=tmp_path / "cache")
     assert calls == [(data.URL, data.MD5)]
     assert not (tmp_path / "cache" / "cifar10" / data.ARCHIVE_NAME).exists()
@@ -403,7 +431,9 @@ def test_tensor_subset_per_class() -> None:
     assert not torch.equal(xs, xs3)
     idx = subset_indices_per_class(y, 4, seed=3)
     assert torch.equal(idx, torch.sort(idx).values)
-    with pytest.raises(ValueError, match="per_class=31 exceeds the 30 samples of class 0"):
+    with pytest.raises(
+        ValueError, match="per_class=31 exceeds the 30 samples of class 0"
+    ):
         subset_indices_per_class(y, 31, seed=0)
     with pytest.raises(ValueError, match="per_class must be >= 1"):
         subset_indices_per_class(y, 0, seed=0)

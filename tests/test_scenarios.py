@@ -44,7 +44,7 @@ def test_class_il_structure(synth: CIFAR10Tensors) -> None:
     assert bm.n_experiences == 5
     assert not hasattr(bm, "valid_stream")
     assert len(bm.train_stream) == len(bm.test_stream) == 5
-    for e, (tr, te) in enumerate(zip(bm.train_stream, bm.test_stream)):
+    for e, (tr, te) in enumerate(zip(bm.train_stream, bm.test_stream, strict=True)):
         assert tr.current_experience == te.current_experience == e
         assert tr.classes_in_this_experience == [2 * e, 2 * e + 1]
         assert te.classes_in_this_experience == [2 * e, 2 * e + 1]
@@ -70,7 +70,11 @@ def test_class_order_fixed_seeded_natural(synth: CIFAR10Tensors) -> None:
     bm = make_split_cifar10(synth, setting="class_il", class_order=order)
     assert bm.classes_order == order
     assert [exp.classes_in_this_experience for exp in bm.train_stream] == [
-        [3, 8], [0, 1], [2, 9], [5, 7], [4, 6]
+        [3, 8],
+        [0, 1],
+        [2, 9],
+        [5, 7],
+        [4, 6],
     ]
     assert bm.original_classes_in_exp == [[3, 8], [1, 0], [9, 2], [7, 5], [4, 6]]
     s0a = make_split_cifar10(synth, setting="class_il", seed=0).classes_order
@@ -92,7 +96,9 @@ def test_other_experience_counts(synth: CIFAR10Tensors) -> None:
     for n_exp, k in ((1, 10), (2, 5), (10, 1)):
         bm = make_split_cifar10(synth, setting="class_il", n_experiences=n_exp)
         assert len(bm.train_stream) == n_exp
-        assert [len(exp.classes_in_this_experience) for exp in bm.train_stream] == [k] * n_exp
+        assert [len(exp.classes_in_this_experience) for exp in bm.train_stream] == [
+            k
+        ] * n_exp
         assert sum(len(exp.dataset) for exp in bm.train_stream) == 10 * N_TRAIN
 
 
@@ -132,7 +138,7 @@ def test_validation_stream(synth: CIFAR10Tensors, setting: str) -> None:
     assert len(bm.valid_stream) == 5
     n_val_per_class = int(frac * N_TRAIN)  # 5
     for e, (tr, va, tr_full) in enumerate(
-        zip(bm.train_stream, bm.valid_stream, plain.train_stream)
+        zip(bm.train_stream, bm.valid_stream, plain.train_stream, strict=True)
     ):
         assert len(va.dataset) == 2 * n_val_per_class
         assert len(tr.dataset) == 2 * (N_TRAIN - n_val_per_class)
@@ -141,16 +147,21 @@ def test_validation_stream(synth: CIFAR10Tensors, setting: str) -> None:
         xt, yt, _ = stream_tensors(tr.dataset)
         xv, yv, tv = stream_tensors(va.dataset)
         assert torch.unique(yv, return_counts=True)[1].tolist() == [n_val_per_class] * 2
-        assert torch.unique(yt, return_counts=True)[1].tolist() == [N_TRAIN - n_val_per_class] * 2
+        assert (
+            torch.unique(yt, return_counts=True)[1].tolist()
+            == [N_TRAIN - n_val_per_class] * 2
+        )
         assert set(tv.tolist()) == {e if setting == "task_il" else 0}
         rows_t = set(_rows_of(xt, synth.x_train))
         rows_v = set(_rows_of(xv, synth.x_train))
         assert not rows_t & rows_v
-        assert rows_t | rows_v == set(_rows_of(stream_tensors(tr_full.dataset)[0], synth.x_train))
+        assert rows_t | rows_v == set(
+            _rows_of(stream_tensors(tr_full.dataset)[0], synth.x_train)
+        )
     # The test stream is untouched.
-    for te, te_plain in zip(bm.test_stream, plain.test_stream):
+    for te, te_plain in zip(bm.test_stream, plain.test_stream, strict=True):
         a, b = stream_tensors(te.dataset), stream_tensors(te_plain.dataset)
-        assert all(torch.equal(u, v) for u, v in zip(a, b))
+        assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     # Seeded: the same split again.
     again = make_split_cifar10(synth, setting=setting, seed=3, validation_fraction=frac)
     assert torch.equal(
@@ -161,7 +172,11 @@ def test_validation_stream(synth: CIFAR10Tensors, setting: str) -> None:
 
 def test_per_class_subsampling(synth: CIFAR10Tensors) -> None:
     bm = make_split_cifar10(
-        synth, setting="class_il", train_per_class=6, test_per_class=3, validation_fraction=0.5
+        synth,
+        setting="class_il",
+        train_per_class=6,
+        test_per_class=3,
+        validation_fraction=0.5,
     )
     assert [len(exp.dataset) for exp in bm.train_stream] == [6] * 5
     assert [len(exp.dataset) for exp in bm.valid_stream] == [6] * 5
@@ -176,21 +191,51 @@ def test_per_class_subsampling(synth: CIFAR10Tensors) -> None:
     ("kwargs", "exc", "pattern"),
     [
         ({"setting": "domain_il"}, ValueError, "setting must be one of"),
-        ({"n_experiences": 3}, ValueError, "n_experiences must divide the 10 classes, got 3"),
+        (
+            {"n_experiences": 3},
+            ValueError,
+            "n_experiences must divide the 10 classes, got 3",
+        ),
         ({"n_experiences": 0}, ValueError, "n_experiences must be >= 1, got 0"),
         ({"n_experiences": 2.5}, TypeError, "n_experiences must be an int"),
-        ({"class_order": [0] * 10}, ValueError, r"class_order must be a permutation of 0\.\.9"),
-        ({"class_order": list(range(9))}, ValueError, "class_order must be a permutation"),
-        ({"class_order": list(range(1, 11))}, ValueError, "class_order must be a permutation"),
-        ({"validation_fraction": 1.0}, ValueError, r"validation_fraction must be in \[0, 1\), got 1.0"),
+        (
+            {"class_order": [0] * 10},
+            ValueError,
+            r"class_order must be a permutation of 0\.\.9",
+        ),
+        (
+            {"class_order": list(range(9))},
+            ValueError,
+            "class_order must be a permutation",
+        ),
+        (
+            {"class_order": list(range(1, 11))},
+            ValueError,
+            "class_order must be a permutation",
+        ),
+        (
+            {"validation_fraction": 1.0},
+            ValueError,
+            r"validation_fraction must be in \[0, 1\), got 1.0",
+        ),
         ({"validation_fraction": -0.1}, ValueError, "validation_fraction must be in"),
-        ({"validation_fraction": "0.1"}, TypeError, "validation_fraction must be a float"),
-        ({"train_per_class": 21}, ValueError, r"train_per_class=21 exceeds the smallest class \(20 samples\)"),
+        (
+            {"validation_fraction": "0.1"},
+            TypeError,
+            "validation_fraction must be a float",
+        ),
+        (
+            {"train_per_class": 21},
+            ValueError,
+            r"train_per_class=21 exceeds the smallest class \(20 samples\)",
+        ),
         ({"test_per_class": 0}, ValueError, "test_per_class must be >= 1, got 0"),
         ({"seed": "1"}, TypeError, "seed must be an int or None"),
     ],
 )
-def test_invalid_arguments(synth: CIFAR10Tensors, kwargs: dict, exc: type, pattern: str) -> None:
+def test_invalid_arguments(
+    synth: CIFAR10Tensors, kwargs: dict, exc: type, pattern: str
+) -> None:
     kwargs = {"setting": "class_il", **kwargs}
     with pytest.raises(exc, match=pattern):
         make_split_cifar10(synth, **kwargs)
@@ -245,7 +290,11 @@ def test_stream_tensors_falls_back_when_transformed(synth: CIFAR10Tensors) -> No
 def test_naive_strategy_runs(synth: CIFAR10Tensors, setting: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from avalanche.models import IncrementalClassifier, MultiHeadClassifier, MultiTaskModule
+        from avalanche.models import (
+            IncrementalClassifier,
+            MultiHeadClassifier,
+            MultiTaskModule,
+        )
         from avalanche.training import Naive
         from avalanche.training.plugins import EvaluationPlugin
 
@@ -286,7 +335,9 @@ def test_naive_strategy_runs(synth: CIFAR10Tensors, setting: str) -> None:
         assert model.head.classifier.out_features == max(bm.classes_order[:4]) + 1
     else:
         assert sorted(model.head.classifiers.keys()) == ["0", "1"]
-        assert all(h.classifier.out_features == 2 for h in model.head.classifiers.values())
+        assert all(
+            h.classifier.out_features == 2 for h in model.head.classifiers.values()
+        )
 
 
 # --------------------------------------------------------------------------
@@ -295,7 +346,9 @@ def test_naive_strategy_runs(synth: CIFAR10Tensors, setting: str) -> None:
 
 def test_real_split_counts(cifar10: CIFAR10Tensors) -> None:
     t0 = time.perf_counter()
-    bm = make_split_cifar10(cifar10, setting="class_il", seed=0, validation_fraction=0.1)
+    bm = make_split_cifar10(
+        cifar10, setting="class_il", seed=0, validation_fraction=0.1
+    )
     build = time.perf_counter() - t0
     assert [len(e.dataset) for e in bm.train_stream] == [9000] * 5
     assert [len(e.dataset) for e in bm.valid_stream] == [1000] * 5
