@@ -49,6 +49,7 @@ __all__ = [
     "strategy_linestyle",
     "strategy_marker",
     "parse_list",
+    "bootstrap_ci",
     "parse_widths",
     "spectrum_after",
     "pareto_frontier",
@@ -135,7 +136,7 @@ def strategy_palette(strategies: Iterable[str]) -> dict[str, str]:
     """One stable colour (hex string) per strategy, used by every figure.
 
     Hues are assigned to the sorted distinct base strategies (twins removed):
-    seaborn's ``colorblind`` palette for up to 10, evenly spaced ``husl`` hues
+    seaborn's ``tab10`` palette for up to 10, evenly spaced ``husl`` hues
     beyond.  A ``fixed-final:X`` twin gets a lighter shade of ``X``'s hue and a
     ``fixed-max:X`` twin a darker one (their lines are also dashed / dotted,
     see :func:`strategy_linestyle`).  The result depends only on the set of
@@ -144,7 +145,7 @@ def strategy_palette(strategies: Iterable[str]) -> dict[str, str]:
     names = sorted({str(s) for s in strategies})
     bases = sorted({base_strategy(s) for s in names})
     n = len(bases)
-    colours = sns.color_palette("colorblind", n) if n <= 10 else sns.color_palette("husl", n)
+    colours = sns.color_palette("tab10", n) if n <= 10 else sns.color_palette("husl", n)
     hue = {b: mcolors.to_hex(c) for b, c in zip(bases, colours)}
     palette: dict[str, str] = {}
     for s in names:
@@ -208,6 +209,24 @@ def spectrum_after(sigmas: Sequence[float], removed: Sequence[float]) -> np.ndar
         if abs(left[idx] - float(r)) <= max(tol, 1e-4 * abs(float(r))):
             left.pop(idx)
     return np.asarray(left, dtype=float)
+
+
+def bootstrap_ci(values: np.ndarray, level: float = 95.0, n_boot: int = 1000,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean (vectorised; the
+    same estimate as seaborn's ``errorbar=("ci", level)``).  A single value
+    gives a zero-width interval."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan
+    if values.size == 1:
+        return float(values[0]), float(values[0])
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, size=(n_boot, values.size))].mean(axis=1)
+    half = (100.0 - level) / 2
+    lo, hi = np.percentile(means, [half, 100.0 - half])
+    return float(lo), float(hi)
 
 
 def dynamic_strategies(experiences: pd.DataFrame) -> list[str]:
@@ -286,6 +305,28 @@ def _thousands(value, _pos=None) -> str:
     return f"{value:.3g}"
 
 
+def wrap_label(text: str, width: int) -> str:
+    """Greedy line breaks after ``/``, ``:`` or spaces (after ``-`` only inside
+    a word longer than a line) so that lines stay within ``width`` characters
+    where possible."""
+    import re
+
+    tokens = []
+    for tok in (t for t in re.split(r"(?<=[/: ])", text) if t):
+        # break at hyphens only inside a word that does not fit on a line
+        tokens += [t for t in re.split(r"(?<=-)", tok) if t] if len(tok) > width else [tok]
+    lines, line = [], ""
+    for tok in tokens:
+        if line and len(line) + len(tok.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = tok.lstrip()
+        else:
+            line += tok
+    if line:
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
 def _legend_outside(fig: Figure, handles, labels, title=None, fontsize="small"):
     if handles:
         fig.legend(handles, labels, loc="outside right center", title=title,
@@ -328,16 +369,17 @@ def plot_accuracy_matrices(metrics: pd.DataFrame, palette: dict[str, str], path,
         fig = _figure(figsize, dpi)
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
         for i, (ax, s) in enumerate(zip(axes, strategies)):
-            mat = (df[df["strategy"] == s]
-                   .groupby(["trained_exp", "eval_exp"])["acc"].mean()
+            sub = df[df["strategy"] == s]
+            k = int(max(sub["trained_exp"].max(), sub["eval_exp"].max())) + 1  # its stream
+            mat = (sub.groupby(["trained_exp", "eval_exp"])["acc"].mean()
                    .unstack("eval_exp")
-                   .reindex(index=range(n_exp), columns=range(n_exp)))
+                   .reindex(index=range(k), columns=range(k)))
             n_seeds = df.loc[df["strategy"] == s, "seed"].nunique()
             sns.heatmap(mat, ax=ax, vmin=0, vmax=100, cmap=cmap, cbar=False, square=True,
                         annot=annot, fmt=".0f", annot_kws={"size": font},
                         linewidths=0.5, linecolor="white")
-            ax.set_title(f"{s} ({n_seeds} seed{'s' if n_seeds != 1 else ''})", fontsize=10,
-                         color="black")
+            ax.set_title(wrap_label(f"{s} ({n_seeds}\u00a0seed{'s' if n_seeds != 1 else ''})",
+                                    int(panel * 11)), fontsize=10)
             ax.set_xlabel("evaluated on experience" if i // ncols == nrows - 1 or i + ncols >= n
                           else "")
             ax.set_ylabel("after training experience" if i % ncols == 0 else "")
@@ -374,17 +416,21 @@ def plot_average_accuracy(experiences: pd.DataFrame, palette: dict[str, str], pa
         ax = fig.subplots()
         for s in strategies:
             sub = df[df["strategy"] == s]
-            sns.lineplot(data=sub, x="experience", y="acc", ax=ax, color=_colour(palette, s),
-                         linestyle=strategy_linestyle(s), marker=strategy_marker(s),
-                         markersize=6, linewidth=2, errorbar=("ci", 95), n_boot=1000, seed=0,
-                         legend=False)
+            c = _colour(palette, s)
+            stats = [(x, float(g.mean()), *bootstrap_ci(g.to_numpy(dtype=float)))
+                     for x, g in sub.groupby("experience", sort=True)["acc"]]
+            xs, mean, lo, hi = (np.array(v) for v in zip(*stats))
+            ax.fill_between(xs, lo, hi, color=c, alpha=0.2, linewidth=0)
+            ax.plot(xs, mean, color=c, linestyle=strategy_linestyle(s),
+                    marker=strategy_marker(s), markersize=6, linewidth=2,
+                    markeredgecolor="white")
             handles.append(_strategy_handle(s, palette))
             labels.append(f"{s} (n={sub['seed'].nunique()})")
         ax.set_xlabel("experience (after training it)")
         ax.set_ylabel("average accuracy on seen experiences (%)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, min(100, max(10.0, float(df["acc"].max()) * 1.08)))
-        ax.set_title("Average accuracy after each experience (mean, 95% CI over seeds)")
+        fig.suptitle("Average accuracy after each experience (mean, 95% CI over seeds)")
         _legend_outside(fig, handles, labels, title="strategy")
         return _save(fig, path)
 
@@ -463,6 +509,18 @@ def _widths_long(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["strategy", "seed", "experience", "layer", "width"])
 
 
+def _mean_sd_line(ax, df: pd.DataFrame, x: str, y: str, colour, linestyle, marker) -> None:
+    """Mean of ``y`` per ``x`` as a line, ± sample sd as a band."""
+    g = df.groupby(x, sort=True)[y].agg(["mean", "std"])
+    if g.empty:
+        return
+    sd = g["std"].fillna(0.0).to_numpy()
+    xs, mean = g.index.to_numpy(dtype=float), g["mean"].to_numpy(dtype=float)
+    ax.fill_between(xs, mean - sd, mean + sd, color=colour, alpha=0.2, linewidth=0)
+    ax.plot(xs, mean, color=colour, linestyle=linestyle, marker=marker, markersize=5,
+            linewidth=2, markeredgecolor="white")
+
+
 def _reference_lines(ax, values: dict[str, float], palette) -> None:
     """Horizontal dashed reference lines; baselines sharing a value get
     interleaved dash offsets so that every colour stays visible."""
@@ -507,15 +565,12 @@ def plot_width_and_params(experiences: pd.DataFrame, palette: dict[str, str], pa
             c = _colour(palette, s)
             sub_w = widths[widths["strategy"] == s]
             for layer in sorted(sub_w["layer"].unique()):
-                sns.lineplot(data=sub_w[sub_w["layer"] == layer], x="experience", y="width",
-                             ax=ax_w, color=c, linestyle=_LAYER_STYLES[layer % 4],
-                             marker=_LAYER_MARKERS[layer % 6], markersize=5, linewidth=2,
-                             errorbar="sd", legend=False)
+                _mean_sd_line(ax_w, sub_w[sub_w["layer"] == layer], "experience", "width", c,
+                              _LAYER_STYLES[layer % 4], _LAYER_MARKERS[layer % 6])
             sub_p = df[df["strategy"] == s].dropna(subset=["params"])
             if not sub_p.empty:
-                sns.lineplot(data=sub_p, x="experience", y="params", ax=ax_p, color=c,
-                             linestyle=strategy_linestyle(s), marker=strategy_marker(s),
-                             markersize=5, linewidth=2, errorbar="sd", legend=False)
+                _mean_sd_line(ax_p, sub_p, "experience", "params", c, strategy_linestyle(s),
+                              strategy_marker(s))
             handles.append(_strategy_handle(s, palette))
             labels.append(s)
         if fixed:
@@ -639,7 +694,7 @@ def plot_spectra(structure: pd.DataFrame, palette: dict[str, str], path,
                 else:
                     ax.set_yscale("log")
                 seed_txt = sub["seed"].iloc[0] if not sub.empty else ""
-                ax.set_title(f"{s}, layer {layer} (seed {seed_txt})", fontsize=9)
+                ax.set_title(wrap_label(f"{s}, layer\u00a0{layer} (seed\u00a0{seed_txt})", 48), fontsize=9)
                 ax.set_xlabel("singular value index" if r == nrows - 1 else "")
                 ax.set_ylabel("singular value" if c == 0 else "")
                 ax.tick_params(labelsize=8)
@@ -717,7 +772,7 @@ def plot_accuracy_vs_params(summary: pd.DataFrame, palette: dict[str, str], path
         ymax = float((agg["acc"] + agg["acc_sd"]).max())
         pad = max(2.0, 0.1 * (ymax - ymin))
         ax.set_ylim(max(0.0, ymin - pad), min(100.0, ymax + pad))
-        ax.set_title("Accuracy against model size (mean ± sd over seeds; dots = seeds)")
+        fig.suptitle("Accuracy against model size (mean ± sd over seeds; dots = seeds)")
         _legend_outside(fig, handles, labels, title="strategy")
         return _save(fig, path)
 

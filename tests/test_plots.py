@@ -57,7 +57,7 @@ def _read(results: Path) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def results_dir(tmp_path_factory) -> Path:
-    return make_results(tmp_path_factory.mktemp("run") / "results", study="sqlite")
+    return make_results(tmp_path_factory.mktemp("run") / "results", study="journal")
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +144,14 @@ def test_figure_renders_at_size(func, frame, frames, tmp_path):
     assert _png_size(out) == (240, 160)
 
 
-def test_optuna_figures_render(results_dir, tmp_path):
-    import optuna
+def test_optuna_figures_render_from_sqlite(tmp_path):
+    from isocl.report import _load_studies
 
-    storage = f"sqlite:///{results_dir / 'study' / 'study.db'}"
-    single = optuna.load_study(study_name="neuro-lr", storage=storage)
-    multi = optuna.load_study(study_name="neuro-size", storage=storage)
+    make_study(tmp_path / "study", kind="sqlite", n_trials=4)
+    warn = []
+    studies = {s.study_name: s for s in _load_studies(tmp_path / "study", warn)}
+    assert warn == [] and set(studies) == {"neuro-lr", "neuro-size"}
+    single, multi = studies["neuro-lr"], studies["neuro-size"]
     for func, study in ((plots.plot_optuna_history, single),
                         (plots.plot_optuna_importances, single),
                         (plots.plot_optuna_pareto, multi)):
@@ -251,7 +253,8 @@ def test_report_warnings(report):
 
 
 def test_missing_structure_skips_spectra(tmp_path):
-    res = make_results(tmp_path / "nostruct", structure=False, study=None)
+    res = make_results(tmp_path / "nostruct", structure=False, study=None, seeds=(0, 1),
+                       strategies=("naive", "neuro-grow-prune"), failed=False)
     (res / "figures").mkdir()
     (res / "figures" / "spectra.png").write_bytes(b"stale")  # from an earlier report
     rep = build_report([res])
@@ -288,23 +291,22 @@ def test_minimal_directory_and_empty_study(tmp_path):
     assert "ValueError: &lt;bad&gt;" in page and "No figure could be drawn" in page
 
 
-def test_journal_study_and_pdf_links(tmp_path):
+def test_summary_only_and_pdf_links(tmp_path):
     res = tmp_path / "j"
     res.mkdir()
     (res / "config.toml").write_text('name = "tiny"\n')
-    pd.DataFrame({"strategy": ["naive"], "seed": [0], "status": ["ok"],
-                  "final_accuracy": [0.5], "forgetting": [0.2], "params": [1000]}
-                 ).to_csv(res / "summary.csv", index=False)
-    make_study(res / "study", kind="journal", n_trials=3)
+    pd.DataFrame({"strategy": ["naive", "ewc"], "seed": [0, 0], "status": ["ok", "ok"],
+                  "final_accuracy": [0.5, 0.6], "forgetting": [0.2, 0.1],
+                  "params": [1000, 1000]}).to_csv(res / "summary.csv", index=False)
     rep = build_report([res], fmt="pdf")
-    names = {p.name for p in rep.figures}
-    assert {"optuna-neuro-lr-history.pdf", "optuna-neuro-size-pareto.pdf",
-            "final-accuracy-forgetting.pdf", "accuracy-vs-params.pdf"} <= names
+    assert {p.name for p in rep.figures} == {"final-accuracy-forgetting.pdf",
+                                             "accuracy-vs-params.pdf"}
     for p in rep.figures:
         assert p.read_bytes()[:5] == b"%PDF-"
     page = rep.html.read_text()
-    assert 'href="figures/optuna-neuro-lr-history.pdf"' in page
+    assert 'href="figures/accuracy-vs-params.pdf"' in page
     assert "data:image" not in page
+    assert any("no metrics.csv" in w for w in rep.warnings)
 
 
 def test_not_a_results_dir(tmp_path):
@@ -324,10 +326,12 @@ def test_bad_format(tmp_path):
 
 
 def test_two_directories_compare(tmp_path):
-    a = make_results(tmp_path / "a" / "results", study=None)
+    a = make_results(tmp_path / "a" / "results", study=None, seeds=(0, 1),
+                     strategies=("ewc", "neuro-grow-prune", "fixed-final:neuro-grow-prune"))
+    # a shorter stream in the second directory
     b = make_results(tmp_path / "b" / "results", study=None, name="other-bench",
-                     strategies=("naive", "replay", "neuro-grow-prune"), failed=False,
-                     rng_seed=3)
+                     strategies=("replay", "neuro-grow-prune"), seeds=(0, 1), n_exp=3,
+                     failed=False, rng_seed=3)
     rep = build_report([a, b], fmt="svg")
     assert rep.out_dir == tmp_path / "a" / "comparison"
     assert rep.markdown == rep.out_dir / "report.md"
@@ -335,8 +339,8 @@ def test_two_directories_compare(tmp_path):
     md = rep.markdown.read_text()
     assert "split-cifar10-small" in md and "other-bench" in md
     # colliding names are prefixed, twins follow their strategy, unique ones are not
-    for name in ("a/results/naive", "b/results/naive", "a/results/neuro-grow-prune",
-                 "b/results/neuro-grow-prune", "a/results/fixed-final:neuro-grow-prune"):
+    for name in ("a/results/neuro-grow-prune", "b/results/neuro-grow-prune",
+                 "a/results/fixed-final:neuro-grow-prune"):
         assert f"| {name} |" in md
     assert "| ewc | a/results |" in md and "| replay | b/results |" in md
     page = rep.html.read_text()
