@@ -67,9 +67,15 @@ class ModelSizeMetric(PluginMetric[float]):
 
 
 class NonFiniteLossGuard(SupervisedPlugin):
-    """Stop the unit with :class:`NonFiniteLoss` as soon as the loss is NaN or inf."""
+    """Stop the unit with :class:`NonFiniteLoss` as soon as the loss is NaN or inf.
 
-    def after_forward(self, strategy, **kwargs) -> None:
+    Checked in ``before_backward``: Avalanche's training loop resets
+    ``strategy.loss`` to 0 before the forward pass and adds the criterion only
+    after ``after_forward``, so the loss exists (with any regularisation
+    terms plugins add) only from ``before_backward`` on.
+    """
+
+    def before_backward(self, strategy, **kwargs) -> None:
         loss = strategy.loss
         if torch.is_tensor(loss) and not bool(torch.isfinite(loss.detach()).all()):
             raise NonFiniteLoss(
