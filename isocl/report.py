@@ -44,22 +44,60 @@ import pandas as pd
 
 from isocl import plots
 
-__all__ = ["FORMATS", "NotAResultsDir", "ReportResult", "Results", "build_report",
-           "load_results"]
+__all__ = [
+    "FORMATS",
+    "NotAResultsDir",
+    "ReportResult",
+    "Results",
+    "build_report",
+    "load_results",
+]
 
 FORMATS = ("png", "pdf", "svg")
 
 _REQUIRED = ("summary.csv", "config.toml")
 
 _COLUMNS = {
-    "summary": ["strategy", "seed", "status", "final_accuracy", "avg_incremental_accuracy",
-                "forgetting", "bwt", "params", "max_params", "widths", "wall_time_s", "error"],
+    "summary": [
+        "strategy",
+        "seed",
+        "status",
+        "final_accuracy",
+        "avg_incremental_accuracy",
+        "forgetting",
+        "bwt",
+        "params",
+        "max_params",
+        "widths",
+        "wall_time_s",
+        "error",
+    ],
     "metrics": ["strategy", "seed", "trained_exp", "eval_exp", "accuracy", "loss"],
-    "experiences": ["strategy", "seed", "experience", "avg_accuracy", "params", "widths",
-                    "wall_time_s"],
-    "structure": ["strategy", "seed", "experience", "epoch", "layer", "event", "neurons_before",
-                  "neurons_after", "bound", "max_logit_change", "acc_before", "acc_after",
-                  "removed_sigmas", "sigmas"],
+    "experiences": [
+        "strategy",
+        "seed",
+        "experience",
+        "avg_accuracy",
+        "params",
+        "widths",
+        "wall_time_s",
+    ],
+    "structure": [
+        "strategy",
+        "seed",
+        "experience",
+        "epoch",
+        "layer",
+        "event",
+        "neurons_before",
+        "neurons_after",
+        "bound",
+        "max_logit_change",
+        "acc_before",
+        "acc_after",
+        "removed_sigmas",
+        "sigmas",
+    ],
 }
 # columns a figure cannot do without
 _NEEDED = {
@@ -68,8 +106,15 @@ _NEEDED = {
     "experiences": ["strategy", "seed", "experience"],
     "structure": ["strategy", "seed", "experience", "layer", "event"],
 }
-_TEXT_COLUMNS = {"strategy": str, "status": str, "widths": str, "error": str, "event": str,
-                 "sigmas": str, "removed_sigmas": str}
+_TEXT_COLUMNS = {
+    "strategy": str,
+    "status": str,
+    "widths": str,
+    "error": str,
+    "event": str,
+    "sigmas": str,
+    "removed_sigmas": str,
+}
 
 # the metric table: (column, heading, kind, higher is better)
 _TABLE = [
@@ -81,8 +126,14 @@ _TABLE = [
     ("max_params", "max params", "int", False),
 ]
 
-_FIGURE_STEMS = ("accuracy-matrices", "average-accuracy", "final-accuracy-forgetting",
-                 "width-params", "spectra", "accuracy-vs-params")
+_FIGURE_STEMS = (
+    "accuracy-matrices",
+    "average-accuracy",
+    "final-accuracy-forgetting",
+    "width-params",
+    "spectra",
+    "accuracy-vs-params",
+)
 
 
 class NotAResultsDir(ValueError):
@@ -129,19 +180,21 @@ def _check_dir(path: Path) -> None:
     if missing:  # names the first missing file (summary.csv before config.toml)
         raise NotAResultsDir(
             f"{path}: not an isocl results directory (missing {missing[0]}); "
-            "expected the --out folder of `isocl run`")
+            "expected the --out folder of `isocl run`"
+        )
 
 
 def _read_csv(path: Path, kind: str, warn: list[str]) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        df = pd.read_csv(path, dtype={c: t for c, t in _TEXT_COLUMNS.items()
-                                      if c in _COLUMNS[kind]})
+        df = pd.read_csv(
+            path, dtype={c: t for c, t in _TEXT_COLUMNS.items() if c in _COLUMNS[kind]}
+        )
     except pd.errors.EmptyDataError:
         warn.append(f"{path}: empty file")
         return pd.DataFrame(columns=_COLUMNS[kind])
-    except Exception as exc:  # malformed CSV
+    except Exception as exc:  # noqa: BLE001 - a malformed CSV of any kind
         warn.append(f"{path}: could not be read ({type(exc).__name__}: {exc})")
         return None
     df.columns = [str(c).strip() for c in df.columns]
@@ -155,16 +208,21 @@ def _read_csv(path: Path, kind: str, warn: list[str]) -> pd.DataFrame | None:
 
 
 def _benchmark_name(config: dict, manifest: dict | None, path: Path) -> str:
-    for value in (config.get("name"),
-                  config.get("benchmark", {}).get("name")
-                  if isinstance(config.get("benchmark"), dict) else config.get("benchmark"),
-                  (manifest or {}).get("benchmark")):
+    for value in (
+        config.get("name"),
+        config.get("benchmark", {}).get("name")
+        if isinstance(config.get("benchmark"), dict)
+        else config.get("benchmark"),
+        (manifest or {}).get("benchmark"),
+    ):
         if isinstance(value, str) and value.strip():
             return value.strip()
     return path.name
 
 
-def load_results(path, warn: list[str] | None = None, label: str | None = None) -> Results:
+def load_results(
+    path, warn: list[str] | None = None, label: str | None = None
+) -> Results:
     """Read one results directory; problems other than a missing
     ``summary.csv`` / ``config.toml`` are appended to ``warn``."""
     warn = [] if warn is None else warn
@@ -181,8 +239,8 @@ def load_results(path, warn: list[str] | None = None, label: str | None = None) 
         try:
             manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
             if not isinstance(manifest, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
+                raise TypeError("not a JSON object")
+        except (ValueError, TypeError) as exc:
             warn.append(f"{path / 'manifest.json'}: could not be read ({exc})")
             manifest = None
     else:
@@ -195,15 +253,26 @@ def load_results(path, warn: list[str] | None = None, label: str | None = None) 
     frames = {}
     for kind in ("metrics", "experiences", "structure"):
         frames[kind] = _read_csv(path / f"{kind}.csv", kind, warn)
-        if frames[kind] is None and not (path / f"{kind}.csv").is_file() \
-                and kind != "structure":  # reported with the spectra figure
+        if (
+            frames[kind] is None
+            and not (path / f"{kind}.csv").is_file()
+            and kind != "structure"
+        ):  # reported with the spectra figure
             warn.append(f"{path}: no {kind}.csv")
     study_dir = path / "study" if (path / "study").is_dir() else None
-    return Results(path=path, label=label or path.name,
-                   benchmark=_benchmark_name(config, manifest, path), config=config,
-                   config_text=config_text, manifest=manifest, summary=summary,
-                   metrics=frames["metrics"], experiences=frames["experiences"],
-                   structure=frames["structure"], study_dir=study_dir)
+    return Results(
+        path=path,
+        label=label or path.name,
+        benchmark=_benchmark_name(config, manifest, path),
+        config=config,
+        config_text=config_text,
+        manifest=manifest,
+        summary=summary,
+        metrics=frames["metrics"],
+        experiences=frames["experiences"],
+        structure=frames["structure"],
+        study_dir=study_dir,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -220,8 +289,11 @@ def _labels(paths: Sequence[Path]) -> list[str]:
         label = pp[-1] if pp else str(paths[i])
         for depth in range(1, len(pp) + 1):
             label = "/".join(pp[-depth:]).lstrip("/") or str(paths[i])
-            clash = [j for j, qq in enumerate(parts) if j != i and
-                     "/".join(qq[-depth:]).lstrip("/") == label]
+            clash = [
+                j
+                for j, qq in enumerate(parts)
+                if j != i and "/".join(qq[-depth:]).lstrip("/") == label
+            ]
             if not clash:
                 break
         labels.append(label)
@@ -251,8 +323,11 @@ def _rename_collisions(results: list[Results]) -> None:
         for family in {plots.base_strategy(s) for s in _strategies_of(r)}:
             count[family] = count.get(family, 0) + 1
     for r in results:
-        mapping = {s: f"{r.label}{plots.DIR_SEPARATOR}{s}" for s in _strategies_of(r)
-                   if count[plots.base_strategy(s)] > 1}
+        mapping = {
+            s: f"{r.label}{plots.DIR_SEPARATOR}{s}"
+            for s in _strategies_of(r)
+            if count[plots.base_strategy(s)] > 1
+        }
         if not mapping:
             continue
         for attr in ("summary", "metrics", "experiences", "structure"):
@@ -293,10 +368,13 @@ def _fmt_stat(mean: float, sd: float, kind: str) -> str:
     return text if not np.isfinite(sd) else f"{text} ± {sd:,.0f}"
 
 
-def _metric_table(summary: pd.DataFrame, order: list[str], run_of: dict[str, str],
-                  several: bool) -> tuple[list[str], list[list[str]], list[list[bool]]]:
+def _metric_table(
+    summary: pd.DataFrame, order: list[str], run_of: dict[str, str], several: bool
+) -> tuple[list[str], list[list[str]], list[list[bool]]]:
     """Header, cells and bold flags of the strategy-by-metric table."""
-    ok = summary[summary["status"] == "ok"] if "status" in summary else summary.iloc[0:0]
+    ok = (
+        summary[summary["status"] == "ok"] if "status" in summary else summary.iloc[0:0]
+    )
     header = ["strategy"] + (["results"] if several else []) + ["n seeds"]
     header += [h for _, h, _, _ in _TABLE]
     any_failed = bool((summary["status"] != "ok").any()) if len(summary) else False
@@ -307,15 +385,24 @@ def _metric_table(summary: pd.DataFrame, order: list[str], run_of: dict[str, str
         sub = ok[ok["strategy"] == s]
         stats[s] = {}
         for col, _, kind, _ in _TABLE:
-            vals = pd.to_numeric(sub[col], errors="coerce").dropna() if col in sub else pd.Series(
-                dtype=float)
+            vals = (
+                pd.to_numeric(sub[col], errors="coerce").dropna()
+                if col in sub
+                else pd.Series(dtype=float)
+            )
             mean = float(vals.mean()) if len(vals) else math.nan
             sd = float(vals.std(ddof=1)) if len(vals) > 1 else math.nan
             stats[s][col] = (mean, sd)
     best: dict[str, float] = {}
     for col, _, kind, higher in _TABLE:
-        shown = [round(stats[s][col][0] * (100 if kind == "pct" else 1), 1 if kind == "pct" else 0)
-                 for s in order if np.isfinite(stats[s][col][0])]
+        shown = [
+            round(
+                stats[s][col][0] * (100 if kind == "pct" else 1),
+                1 if kind == "pct" else 0,
+            )
+            for s in order
+            if np.isfinite(stats[s][col][0])
+        ]
         if shown:
             best[col] = max(shown) if higher else min(shown)
     rows, bold = [], []
@@ -327,10 +414,17 @@ def _metric_table(summary: pd.DataFrame, order: list[str], run_of: dict[str, str
         for col, _, kind, _ in _TABLE:
             mean, sd = stats[s][col]
             row.append(_fmt_stat(mean, sd, kind))
-            shown = round(mean * (100 if kind == "pct" else 1), 1 if kind == "pct" else 0) \
-                if np.isfinite(mean) else None
-            flags.append(shown is not None and col in best and shown == best[col]
-                         and len(order) > 1)
+            shown = (
+                round(mean * (100 if kind == "pct" else 1), 1 if kind == "pct" else 0)
+                if np.isfinite(mean)
+                else None
+            )
+            flags.append(
+                shown is not None
+                and col in best
+                and shown == best[col]
+                and len(order) > 1
+            )
         if any_failed:
             row.append(str(len(sub_all) - n_ok))
             flags.append(False)
@@ -357,14 +451,18 @@ def _study_storages(study_dir: Path) -> list[tuple[Path, object]]:
     db_files = [study_dir / "study.db"] if (study_dir / "study.db").is_file() else []
     db_files += sorted(p for p in study_dir.glob("*.db") if p.name != "study.db")
     for p in db_files:
-        found.append((p, lambda p=p: optuna.storages.RDBStorage(f"sqlite:///{p.resolve()}")))
+        found.append(
+            (p, lambda p=p: optuna.storages.RDBStorage(f"sqlite:///{p.resolve()}"))
+        )
     logs = [study_dir / "journal.log"] if (study_dir / "journal.log").is_file() else []
     logs += sorted(p for p in study_dir.glob("*.log") if p.name != "journal.log")
     for p in logs:
+
         def journal(p=p):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
 
             return JournalStorage(JournalFileBackend(str(p.resolve())))
+
         found.append((p, journal))
     return found
 
@@ -375,8 +473,10 @@ def _load_studies(study_dir: Path, warn: list[str]) -> list:
     studies = []
     storages = _study_storages(study_dir)
     if not storages:
-        warn.append(f"{study_dir}: no Optuna storage (study.db or journal.log); "
-                    "study figures skipped")
+        warn.append(
+            f"{study_dir}: no Optuna storage (study.db or journal.log); "
+            "study figures skipped"
+        )
         return studies
     for file, make in storages:
         try:
@@ -388,9 +488,11 @@ def _load_studies(study_dir: Path, warn: list[str]) -> list:
                     warn.append(f"{file}: holds no Optuna study; study figures skipped")
                 for name in names:
                     studies.append(optuna.load_study(study_name=name, storage=storage))
-        except Exception as exc:
-            warn.append(f"{file}: could not load the Optuna studies "
-                        f"({type(exc).__name__}: {_first_line(str(exc))}); study figures skipped")
+        except Exception as exc:  # noqa: BLE001 - any storage problem is a warning
+            warn.append(
+                f"{file}: could not load the Optuna studies "
+                f"({type(exc).__name__}: {_first_line(str(exc))}); study figures skipped"
+            )
     return studies
 
 
@@ -406,8 +508,10 @@ def _md_cell(text) -> str:
 
 
 def _md_table(header: list[str], rows: list[list[str]], bold=None) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        "| " + " | ".join(_md_cell(h) for h in header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     for i, row in enumerate(rows):
         cells = []
         for j, c in enumerate(row):
@@ -471,8 +575,9 @@ figcaption { color: #555; font-style: italic; margin-top: .3em; }
 # --------------------------------------------------------------------------
 
 
-def build_report(results_dirs: list[Path], out: Path | None = None,
-                 fmt: str = "png") -> ReportResult:
+def build_report(
+    results_dirs: list[Path], out: Path | None = None, fmt: str = "png"
+) -> ReportResult:
     """Render the figures and write ``report.md`` and ``report.html``.
 
     ``results_dirs``: one or more results directories (the ``--out`` folders
@@ -486,8 +591,9 @@ def build_report(results_dirs: list[Path], out: Path | None = None,
     list; everything else that goes wrong becomes a warning.
     """
     if not isinstance(fmt, str) or fmt.lower().lstrip(".") not in FORMATS:
-        raise ValueError(f"unsupported figure format {fmt!r}; choose one of "
-                         f"{', '.join(FORMATS)}")
+        raise ValueError(
+            f"unsupported figure format {fmt!r}; choose one of {', '.join(FORMATS)}"
+        )
     fmt = fmt.lower().lstrip(".")
     if isinstance(results_dirs, (str, Path)):
         results_dirs = [results_dirs]
@@ -525,22 +631,37 @@ def build_report(results_dirs: list[Path], out: Path | None = None,
         for rec in bad.itertuples(index=False):
             seed = "" if pd.isna(rec.seed) else f"{rec.seed:g}"
             error = getattr(rec, "error", None)
-            failed_rows.append([rec.strategy, seed, rec.status or "(empty)",
-                                "" if error is None or pd.isna(error) else str(error)])
-            warn.append(f"unit {rec.strategy} seed {seed} {rec.status or 'has no status'}: "
-                        f"{_first_line(error)}; excluded from figures and table")
+            failed_rows.append(
+                [
+                    rec.strategy,
+                    seed,
+                    rec.status or "(empty)",
+                    "" if error is None or pd.isna(error) else str(error),
+                ]
+            )
+            warn.append(
+                f"unit {rec.strategy} seed {seed} {rec.status or 'has no status'}: "
+                f"{_first_line(error)}; excluded from figures and table"
+            )
         bad_keys = set(zip(bad["strategy"], bad["seed"]))
         if bad_keys:
+
             def drop_bad(df):
                 if df is None or not len(df):
                     return df
                 keys = pd.Series(list(zip(df["strategy"], df["seed"])), index=df.index)
                 return df[~keys.isin(bad_keys)]
-            metrics, experiences, structure = (drop_bad(metrics), drop_bad(experiences),
-                                               drop_bad(structure))
+
+            metrics, experiences, structure = (
+                drop_bad(metrics),
+                drop_bad(experiences),
+                drop_bad(structure),
+            )
         for s, sub in summary.groupby("strategy"):
             if not (sub["status"] == "ok").any():
-                warn.append(f"strategy {s}: no successful unit; omitted from the figures")
+                warn.append(
+                    f"strategy {s}: no successful unit; omitted from the figures"
+                )
     if not len(summary):
         warn.append("summary.csv holds no unit")
 
@@ -560,8 +681,10 @@ def build_report(results_dirs: list[Path], out: Path | None = None,
         except plots.NothingToPlot as exc:
             warn.append(f"figure {stem} skipped: {exc}")
             return
-        except Exception as exc:  # never let one figure sink the report
-            warn.append(f"figure {stem} failed: {type(exc).__name__}: {_first_line(str(exc))}")
+        except Exception as exc:  # noqa: BLE001 - never let one figure sink the report
+            warn.append(
+                f"figure {stem} failed: {type(exc).__name__}: {_first_line(str(exc))}"
+            )
             return
         figures.append((result, title, caption))
 
@@ -572,47 +695,70 @@ def build_report(results_dirs: list[Path], out: Path | None = None,
             return f"{name} has no usable rows"
         return None
 
-    if (why := missing(metrics, "metrics.csv")):
+    if why := missing(metrics, "metrics.csv"):
         warn.append(f"figure accuracy-matrices skipped: {why}")
     else:
-        render("accuracy-matrices", "Accuracy matrices",
-               "Accuracy (%) on each experience (columns) after training each experience "
-               "(rows), mean over seeds.",
-               lambda p: plots.plot_accuracy_matrices(metrics, palette, p))
-    if (why := missing(experiences, "experiences.csv")):
+        render(
+            "accuracy-matrices",
+            "Accuracy matrices",
+            "Accuracy (%) on each experience (columns) after training each experience "
+            "(rows), mean over seeds.",
+            lambda p: plots.plot_accuracy_matrices(metrics, palette, p),
+        )
+    if why := missing(experiences, "experiences.csv"):
         warn.append(f"figure average-accuracy skipped: {why}")
         warn.append(f"figure width-params skipped: {why}")
     else:
-        render("average-accuracy", "Average accuracy after each experience",
-               "Average accuracy over the experiences seen so far after training each "
-               "experience; line = mean, band = 95% bootstrap CI over seeds.",
-               lambda p: plots.plot_average_accuracy(experiences, palette, p))
-    render("final-accuracy-forgetting", "Final accuracy and forgetting",
-           "Final accuracy and forgetting per strategy: mean ± sd over seeds (diamonds), "
-           "individual seeds as dots.",
-           lambda p: plots.plot_final_accuracy_forgetting(summary, palette, p))
+        render(
+            "average-accuracy",
+            "Average accuracy after each experience",
+            "Average accuracy over the experiences seen so far after training each "
+            "experience; line = mean, band = 95% bootstrap CI over seeds.",
+            lambda p: plots.plot_average_accuracy(experiences, palette, p),
+        )
+    render(
+        "final-accuracy-forgetting",
+        "Final accuracy and forgetting",
+        "Final accuracy and forgetting per strategy: mean ± sd over seeds (diamonds), "
+        "individual seeds as dots.",
+        lambda p: plots.plot_final_accuracy_forgetting(summary, palette, p),
+    )
     if not missing(experiences, "experiences.csv"):
-        render("width-params", "Network size over experiences",
-               "Hidden width per layer and parameter count of the dynamic strategies after "
-               "each experience (mean ± sd over seeds); dashed lines: fixed-width strategies.",
-               lambda p: plots.plot_width_and_params(experiences, palette, p))
+        render(
+            "width-params",
+            "Network size over experiences",
+            "Hidden width per layer and parameter count of the dynamic strategies after "
+            "each experience (mean ± sd over seeds); dashed lines: fixed-width strategies.",
+            lambda p: plots.plot_width_and_params(experiences, palette, p),
+        )
     no_structure = [r for r in results if r.structure is None]
     for r in no_structure:
         what = "no" if not (r.path / "structure.csv").is_file() else "no usable"
-        warn.append(f"{r.path}: {what} structure.csv; "
-                    + ("spectra figure skipped" if len(no_structure) == len(results)
-                       else "its strategies are missing from the spectra figure"))
+        warn.append(
+            f"{r.path}: {what} structure.csv; "
+            + (
+                "spectra figure skipped"
+                if len(no_structure) == len(results)
+                else "its strategies are missing from the spectra figure"
+            )
+        )
     if structure is not None and len(structure):
-        render("spectra", "Singular-value spectra",
-               "Singular-value spectrum of each hidden layer before (thin dashed) and after "
-               "(thick solid) pruning, one colour per experience (one seed per strategy).",
-               lambda p: plots.plot_spectra(structure, palette, p))
+        render(
+            "spectra",
+            "Singular-value spectra",
+            "Singular-value spectrum of each hidden layer before (thin dashed) and after "
+            "(thick solid) pruning, one colour per experience (one seed per strategy).",
+            lambda p: plots.plot_spectra(structure, palette, p),
+        )
     elif structure is not None:
         warn.append("figure spectra skipped: structure.csv has no usable rows")
-    render("accuracy-vs-params", "Accuracy against parameter count",
-           "Final accuracy against final parameter count (log scale), mean ± sd over seeds, "
-           "seeds as faint dots; dashed step line: Pareto frontier.",
-           lambda p: plots.plot_accuracy_vs_params(summary, palette, p))
+    render(
+        "accuracy-vs-params",
+        "Accuracy against parameter count",
+        "Final accuracy against final parameter count (log scale), mean ± sd over seeds, "
+        "seeds as faint dots; dashed step line: Pareto frontier.",
+        lambda p: plots.plot_accuracy_vs_params(summary, palette, p),
+    )
 
     # Optuna studies
     for r in results:
@@ -621,8 +767,10 @@ def build_report(results_dirs: list[Path], out: Path | None = None,
         studies = _load_studies(r.study_dir, warn)
         for study in studies:
             if not plots._complete_trials(study):
-                warn.append(f"{r.study_dir}: Optuna study {study.study_name!r} has no completed "
-                            "trial; its figures skipped")
+                warn.append(
+                    f"{r.study_dir}: Optuna study {study.study_name!r} has no completed "
+                    "trial; its figures skipped"
+                )
                 continue
             prefix = f"optuna-{_slug(r.label) + '-' if several else ''}{_slug(study.study_name)}"
             where = f"{r.label}: " if several else ""
@@ -630,40 +778,66 @@ def build_report(results_dirs: list[Path], out: Path | None = None,
             names = plots._metric_names(study)
             for i in range(n_obj):
                 suffix = "" if n_obj == 1 else f"-{i}"
-                render(f"{prefix}-history{suffix}",
-                       f"{where}Optuna study {study.study_name}: history of {names[i]}",
-                       f"Optuna study {study.study_name!r}: {names[i]} of each trial"
-                       + (" and the best value so far." if n_obj == 1 else "."),
-                       lambda p, i=i, st=study: plots.plot_optuna_history(st, p, objective=i))
-            render(f"{prefix}-importances",
-                   f"{where}Optuna study {study.study_name}: parameter importances",
-                   f"Optuna study {study.study_name!r}: importance of each hyperparameter "
-                   "(optuna's default evaluator).",
-                   lambda p, st=study: plots.plot_optuna_importances(st, p))
+                render(
+                    f"{prefix}-history{suffix}",
+                    f"{where}Optuna study {study.study_name}: history of {names[i]}",
+                    f"Optuna study {study.study_name!r}: {names[i]} of each trial"
+                    + (" and the best value so far." if n_obj == 1 else "."),
+                    lambda p, i=i, st=study: plots.plot_optuna_history(
+                        st, p, objective=i
+                    ),
+                )
+            render(
+                f"{prefix}-importances",
+                f"{where}Optuna study {study.study_name}: parameter importances",
+                f"Optuna study {study.study_name!r}: importance of each hyperparameter "
+                "(optuna's default evaluator).",
+                lambda p, st=study: plots.plot_optuna_importances(st, p),
+            )
             if n_obj > 1:
-                render(f"{prefix}-pareto", f"{where}Optuna study {study.study_name}: Pareto front",
-                       f"Optuna study {study.study_name!r}: objectives of all trials, "
-                       "Pareto-optimal trials highlighted.",
-                       lambda p, st=study: plots.plot_optuna_pareto(st, p))
+                render(
+                    f"{prefix}-pareto",
+                    f"{where}Optuna study {study.study_name}: Pareto front",
+                    f"Optuna study {study.study_name!r}: objectives of all trials, "
+                    "Pareto-optimal trials highlighted.",
+                    lambda p, st=study: plots.plot_optuna_pareto(st, p),
+                )
 
     warn = list(dict.fromkeys(warn))
     header, rows, bold = _metric_table(summary, table_order, run_of, several)
     md_path, html_path = out / "report.md", out / "report.html"
-    context = dict(results=results, header=header, rows=rows, bold=bold,
-                   failed=failed_rows, figures=figures, warnings=warn, out=out, fmt=fmt,
-                   several=several)
+    context = {
+        "results": results,
+        "header": header,
+        "rows": rows,
+        "bold": bold,
+        "failed": failed_rows,
+        "figures": figures,
+        "warnings": warn,
+        "out": out,
+        "fmt": fmt,
+        "several": several,
+    }
     _atomic_write(md_path, _markdown(**context))
     _atomic_write(html_path, _html(**context))
-    return ReportResult(out_dir=out, figures=[f for f, _, _ in figures], warnings=warn,
-                        markdown=md_path, html=html_path,
-                        captions={f: c for f, _, c in figures})
+    return ReportResult(
+        out_dir=out,
+        figures=[f for f, _, _ in figures],
+        warnings=warn,
+        markdown=md_path,
+        html=html_path,
+        captions={f: c for f, _, c in figures},
+    )
 
 
 def _clear_old_figures(fig_dir: Path) -> None:
     """Remove figures a previous report wrote (so that none goes stale)."""
     for p in fig_dir.iterdir():
-        if p.is_file() and p.suffix.lstrip(".") in FORMATS and (
-                p.stem in _FIGURE_STEMS or p.stem.startswith("optuna-")):
+        if (
+            p.is_file()
+            and p.suffix.lstrip(".") in FORMATS
+            and (p.stem in _FIGURE_STEMS or p.stem.startswith("optuna-"))
+        ):
             p.unlink()
 
 
@@ -675,8 +849,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def _title(results: list[Results]) -> str:
     names = list(dict.fromkeys(r.benchmark for r in results))
-    return "isocl report: " + (" vs ".join(names) if len(names) <= 3 else
-                               f"{len(names)} benchmarks")
+    return "isocl report: " + (
+        " vs ".join(names) if len(names) <= 3 else f"{len(names)} benchmarks"
+    )
 
 
 def _rel(path: Path, out: Path) -> str:
@@ -686,22 +861,32 @@ def _rel(path: Path, out: Path) -> str:
         return path.resolve().as_posix()
 
 
-_TABLE_NOTE = ("Mean ± sd over the successful seeds; accuracies, forgetting and BWT in %; "
-               "params = parameters of the final model, max params = the most during training. "
-               "Best value per column in bold (highest accuracy and BWT, lowest forgetting and "
-               "parameter counts).")
+_TABLE_NOTE = (
+    "Mean ± sd over the successful seeds; accuracies, forgetting and BWT in %; "
+    "params = parameters of the final model, max params = the most during training. "
+    "Best value per column in bold (highest accuracy and BWT, lowest forgetting and "
+    "parameter counts)."
+)
 
 
-def _markdown(*, results, header, rows, bold, failed, figures, warnings, out, fmt,
-              several) -> str:
+def _markdown(
+    *, results, header, rows, bold, failed, figures, warnings, out, fmt, several
+) -> str:
     stamp = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     md = [f"# {_md_cell(_title(results))}", ""]
-    md.append(f"Generated {stamp} by `isocl plot` from "
-              + ", ".join(f"`{r.path}`" for r in results) + ".")
+    md.append(
+        f"Generated {stamp} by `isocl plot` from "
+        + ", ".join(f"`{r.path}`" for r in results)
+        + "."
+    )
     md += ["", "## Benchmark configuration", ""]
     for r in results:
-        md += [f"### {_md_cell(r.label)}: benchmark {_md_cell(r.benchmark)}", "",
-               f"`{r.path / 'config.toml'}`", ""]
+        md += [
+            f"### {_md_cell(r.label)}: benchmark {_md_cell(r.benchmark)}",
+            "",
+            f"`{r.path / 'config.toml'}`",
+            "",
+        ]
         fence = _fence(r.config_text)
         md += [f"{fence}toml", r.config_text.rstrip("\n"), fence, ""]
     md += ["## Results by strategy", ""]
@@ -711,14 +896,27 @@ def _markdown(*, results, header, rows, bold, failed, figures, warnings, out, fm
         md += ["No unit in summary.csv.", ""]
     md += ["## Failed units", ""]
     if failed:
-        md += [_md_table(["strategy", "seed", "status", "error"],
-                         [[s, seed, st, _first_line(e) if e else ""] for s, seed, st, e in failed]),
-               ""]
+        md += [
+            _md_table(
+                ["strategy", "seed", "status", "error"],
+                [
+                    [s, seed, st, _first_line(e) if e else ""]
+                    for s, seed, st, e in failed
+                ],
+            ),
+            "",
+        ]
         for s, seed, st, e in failed:
             if e and len(str(e).strip().splitlines()) > 1:
                 fence = _fence(str(e))
-                md += [f"Full error of {_md_cell(s)} seed {seed}:", "", fence,
-                       str(e).rstrip("\n"), fence, ""]
+                md += [
+                    f"Full error of {_md_cell(s)} seed {seed}:",
+                    "",
+                    fence,
+                    str(e).rstrip("\n"),
+                    fence,
+                    "",
+                ]
     else:
         md += ["None.", ""]
     md += ["## Figures", ""]
@@ -749,18 +947,23 @@ def _data_uri(path: Path, fmt: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _html(*, results, header, rows, bold, failed, figures, warnings, out, fmt,
-          several) -> str:
+def _html(
+    *, results, header, rows, bold, failed, figures, warnings, out, fmt, several
+) -> str:
     esc = html.escape
     stamp = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     title = _title(results)
-    h = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
-         f"<h1>{esc(title)}</h1>",
-         f'<p class="note">Generated {esc(stamp)} by <code>isocl plot</code> from '
-         + ", ".join(f"<code>{esc(str(r.path))}</code>" for r in results) + ".</p>",
-         "<h2>Benchmark configuration</h2>"]
+    h = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="note">Generated {esc(stamp)} by <code>isocl plot</code> from '
+        + ", ".join(f"<code>{esc(str(r.path))}</code>" for r in results)
+        + ".</p>",
+        "<h2>Benchmark configuration</h2>",
+    ]
     for r in results:
         h.append(f"<h3>{esc(r.label)}: benchmark {esc(r.benchmark)}</h3>")
         h.append(f"<p><code>{esc(str(r.path / 'config.toml'))}</code></p>")
@@ -773,11 +976,15 @@ def _html(*, results, header, rows, bold, failed, figures, warnings, out, fmt,
         h.append("<p>No unit in summary.csv.</p>")
     h.append("<h2>Failed units</h2>")
     if failed:
-        h.append("<table><thead><tr><th>strategy</th><th>seed</th><th>status</th>"
-                 "<th>error</th></tr></thead><tbody>")
+        h.append(
+            "<table><thead><tr><th>strategy</th><th>seed</th><th>status</th>"
+            "<th>error</th></tr></thead><tbody>"
+        )
         for s, seed, st, e in failed:
-            h.append(f"<tr><td>{esc(s)}</td><td>{esc(seed)}</td><td>{esc(st)}</td>"
-                     f"<td><pre>{esc(e)}</pre></td></tr>")
+            h.append(
+                f"<tr><td>{esc(s)}</td><td>{esc(seed)}</td><td>{esc(st)}</td>"
+                f"<td><pre>{esc(e)}</pre></td></tr>"
+            )
         h.append("</tbody></table>")
     else:
         h.append("<p>None.</p>")
@@ -795,12 +1002,17 @@ def _html(*, results, header, rows, bold, failed, figures, warnings, out, fmt,
             except OSError:
                 src = rel
             h.append(f'<img src="{src}" alt="{esc(caption)}" data-file="{esc(rel)}">')
-        h.append(f"<figcaption>Figure {i}: {esc(caption)} (<code>{esc(rel)}</code>)"
-                 "</figcaption></figure>")
+        h.append(
+            f"<figcaption>Figure {i}: {esc(caption)} (<code>{esc(rel)}</code>)"
+            "</figcaption></figure>"
+        )
     h.append("<h2>Warnings</h2>")
     if warnings:
-        h.append('<ul class="warnings">' + "".join(f"<li>{esc(w)}</li>" for w in warnings)
-                 + "</ul>")
+        h.append(
+            '<ul class="warnings">'
+            + "".join(f"<li>{esc(w)}</li>" for w in warnings)
+            + "</ul>"
+        )
     else:
         h.append("<p>None.</p>")
     h.append("<h2>Environment</h2>")

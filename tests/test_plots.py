@@ -22,15 +22,22 @@ from isocl import plots
 from isocl.report import NotAResultsDir, ReportResult, build_report
 
 _spec = importlib.util.spec_from_file_location(
-    "isocl_test_make_results", Path(__file__).parent / "fixtures" / "make_results.py")
+    "isocl_test_make_results", Path(__file__).parent / "fixtures" / "make_results.py"
+)
 make_results_mod = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = make_results_mod
 _spec.loader.exec_module(make_results_mod)
 make_results = make_results_mod.make_results
 make_study = make_results_mod.make_study
 
-CORE_STEMS = ["accuracy-matrices", "average-accuracy", "final-accuracy-forgetting",
-              "width-params", "spectra", "accuracy-vs-params"]
+CORE_STEMS = [
+    "accuracy-matrices",
+    "average-accuracy",
+    "final-accuracy-forgetting",
+    "width-params",
+    "spectra",
+    "accuracy-vs-params",
+]
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -40,13 +47,21 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def _read(results: Path) -> dict[str, pd.DataFrame]:
-    text = {"strategy": str, "status": str, "widths": str, "error": str, "sigmas": str,
-            "removed_sigmas": str}
+    text = {
+        "strategy": str,
+        "status": str,
+        "widths": str,
+        "error": str,
+        "sigmas": str,
+        "removed_sigmas": str,
+    }
     out = {}
     for name in ("summary", "metrics", "experiences", "structure"):
         df = pd.read_csv(results / f"{name}.csv")
-        out[name] = pd.read_csv(results / f"{name}.csv",
-                                dtype={c: t for c, t in text.items() if c in df.columns})
+        out[name] = pd.read_csv(
+            results / f"{name}.csv",
+            dtype={c: t for c, t in text.items() if c in df.columns},
+        )
     return out
 
 
@@ -76,8 +91,14 @@ def frames(results_dir):
 
 
 def test_palette_is_stable_and_twins_share_hue():
-    names = ["naive", "ewc", "neuro-grow-prune", "fixed-final:neuro-grow-prune",
-             "fixed-max:neuro-grow-prune", "replay"]
+    names = [
+        "naive",
+        "ewc",
+        "neuro-grow-prune",
+        "fixed-final:neuro-grow-prune",
+        "fixed-max:neuro-grow-prune",
+        "replay",
+    ]
     pal = plots.strategy_palette(names)
     assert pal == plots.strategy_palette(list(reversed(names)))
     assert list(pal) == sorted(names)
@@ -87,7 +108,9 @@ def test_palette_is_stable_and_twins_share_hue():
 
     from matplotlib.colors import to_rgb
 
-    hue = lambda c: colorsys.rgb_to_hls(*to_rgb(c))  # noqa: E731
+    def hue(colour):
+        return colorsys.rgb_to_hls(*to_rgb(colour))
+
     h, l_base, _ = hue(pal["neuro-grow-prune"])
     h_final, l_final, _ = hue(pal["fixed-final:neuro-grow-prune"])
     h_max, l_max, _ = hue(pal["fixed-max:neuro-grow-prune"])
@@ -108,15 +131,21 @@ def test_helpers():
     assert plots.parse_widths(float("nan")) == []
     np.testing.assert_allclose(plots.parse_list("3;2.5;1e-3"), [3, 2.5, 1e-3])
     assert plots.parse_list("").size == 0
-    np.testing.assert_allclose(plots.spectrum_after([5, 4, 3, 0.1, 0.01], [0.01, 0.1]),
-                               [5, 4, 3])
+    np.testing.assert_allclose(
+        plots.spectrum_after([5, 4, 3, 0.1, 0.01], [0.01, 0.1]), [5, 4, 3]
+    )
     np.testing.assert_allclose(plots.spectrum_after([2, 1, 1], [1]), [2, 1])
     # minimise x, maximise y: (1, 50) and (3, 70) and (10, 80) are the frontier
     front = plots.pareto_frontier([1, 2, 3, 10, 12], [50, 40, 70, 80, 75])
     assert front == [0, 2, 3]
-    exps = pd.DataFrame({"strategy": ["a", "a", "b", "b", "neuro-x", "neuro-x"],
-                         "seed": [0] * 6, "experience": [0, 1] * 3,
-                         "params": [10, 10, 5, 7, 3, 3]})
+    exps = pd.DataFrame(
+        {
+            "strategy": ["a", "a", "b", "b", "neuro-x", "neuro-x"],
+            "seed": [0] * 6,
+            "experience": [0, 1] * 3,
+            "params": [10, 10, 5, 7, 3, 3],
+        }
+    )
     assert plots.dynamic_strategies(exps) == ["b", "neuro-x"]
 
 
@@ -135,7 +164,9 @@ FRAME_FIGURES = [
 ]
 
 
-@pytest.mark.parametrize("func,frame", FRAME_FIGURES, ids=[f.__name__ for f, _ in FRAME_FIGURES])
+@pytest.mark.parametrize(
+    "func,frame", FRAME_FIGURES, ids=[f.__name__ for f, _ in FRAME_FIGURES]
+)
 def test_figure_renders_at_size(func, frame, frames, tmp_path):
     palette = plots.strategy_palette(frames["summary"]["strategy"])
     out = func(frames[frame], palette, tmp_path / "fig.png", figsize=(6.0, 4.0), dpi=40)
@@ -152,9 +183,11 @@ def test_optuna_figures_render_from_sqlite(tmp_path):
     studies = {s.study_name: s for s in _load_studies(tmp_path / "study", warn)}
     assert warn == [] and set(studies) == {"neuro-lr", "neuro-size"}
     single, multi = studies["neuro-lr"], studies["neuro-size"]
-    for func, study in ((plots.plot_optuna_history, single),
-                        (plots.plot_optuna_importances, single),
-                        (plots.plot_optuna_pareto, multi)):
+    for func, study in (
+        (plots.plot_optuna_history, single),
+        (plots.plot_optuna_importances, single),
+        (plots.plot_optuna_pareto, multi),
+    ):
         out = func(study, tmp_path / f"{func.__name__}.png", figsize=(5.0, 4.0), dpi=40)
         assert _png_size(out) == (200, 160)
     with pytest.raises(plots.NothingToPlot):
@@ -165,8 +198,15 @@ def test_empty_frames_raise_nothing_to_plot(tmp_path):
     empty = pd.DataFrame(columns=["strategy", "seed", "experience", "params", "widths"])
     with pytest.raises(plots.NothingToPlot):
         plots.plot_width_and_params(empty, {}, tmp_path / "x.png")
-    fixed = pd.DataFrame({"strategy": ["naive"] * 2, "seed": [0, 0], "experience": [0, 1],
-                          "params": [100, 100], "widths": ["8-8", "8-8"]})
+    fixed = pd.DataFrame(
+        {
+            "strategy": ["naive"] * 2,
+            "seed": [0, 0],
+            "experience": [0, 1],
+            "params": [100, 100],
+            "widths": ["8-8", "8-8"],
+        }
+    )
     with pytest.raises(plots.NothingToPlot, match="no dynamic strategy"):
         plots.plot_width_and_params(fixed, {}, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
@@ -186,21 +226,29 @@ def test_report_writes_every_figure(report, results_dir):
         assert f"{stem}.png" in names
     optuna_names = {n for n in names if n.startswith("optuna-")}
     assert optuna_names == {
-        "optuna-neuro-lr-history.png", "optuna-neuro-lr-importances.png",
-        "optuna-neuro-size-history-0.png", "optuna-neuro-size-history-1.png",
-        "optuna-neuro-size-importances.png", "optuna-neuro-size-pareto.png"}
+        "optuna-neuro-lr-history.png",
+        "optuna-neuro-lr-importances.png",
+        "optuna-neuro-size-history-0.png",
+        "optuna-neuro-size-history-1.png",
+        "optuna-neuro-size-importances.png",
+        "optuna-neuro-size-pareto.png",
+    }
     for p in report.figures:
         assert p.parent == results_dir / "figures"
         assert p.is_file() and p.stat().st_size > 5000
         w, h = _png_size(p)
         assert w >= 400 and h >= 250
     # the fixed-size figures come out at figsize * dpi
-    for func, stem in ((plots.plot_average_accuracy, "average-accuracy"),
-                       (plots.plot_width_and_params, "width-params"),
-                       (plots.plot_accuracy_vs_params, "accuracy-vs-params")):
+    for func, stem in (
+        (plots.plot_average_accuracy, "average-accuracy"),
+        (plots.plot_width_and_params, "width-params"),
+        (plots.plot_accuracy_vs_params, "accuracy-vs-params"),
+    ):
         fw, fh = inspect.signature(func).parameters["figsize"].default
         assert _png_size(results_dir / "figures" / f"{stem}.png") == (
-            round(fw * plots.DPI), round(fh * plots.DPI))
+            round(fw * plots.DPI),
+            round(fh * plots.DPI),
+        )
 
 
 def test_report_markdown(report):
@@ -209,12 +257,22 @@ def test_report_markdown(report):
     for p in report.figures:
         assert f"](figures/{p.name})" in md
     assert md.count("*Figure ") == len(report.figures)
-    header = ("| strategy | n seeds | final accuracy (%) | avg incremental accuracy (%) | "
-              "forgetting (%) | BWT (%) | params | max params | failed |")
+    header = (
+        "| strategy | n seeds | final accuracy (%) | avg incremental accuracy (%) | "
+        "forgetting (%) | BWT (%) | params | max params | failed |"
+    )
     assert header in md
-    rows = {line.split(" | ")[0][2:]: line for line in md.splitlines()
-            if line.startswith("| ") and " ± " in line}
-    assert set(rows) == {"ewc", "naive", "neuro-grow-prune", "fixed-final:neuro-grow-prune"}
+    rows = {
+        line.split(" | ")[0][2:]: line
+        for line in md.splitlines()
+        if line.startswith("| ") and " ± " in line
+    }
+    assert set(rows) == {
+        "ewc",
+        "naive",
+        "neuro-grow-prune",
+        "fixed-final:neuro-grow-prune",
+    }
     # the neuroplastic strategy wins final accuracy in the fixture, bold, in %
     cell = rows["neuro-grow-prune"].split(" | ")[2]
     assert re.fullmatch(r"\*\*\d\d\.\d ± \d\.\d\*\*", cell)
@@ -253,8 +311,14 @@ def test_report_warnings(report):
 
 
 def test_missing_structure_skips_spectra(tmp_path):
-    res = make_results(tmp_path / "nostruct", structure=False, study=None, seeds=(0, 1),
-                       strategies=("naive", "neuro-grow-prune"), failed=False)
+    res = make_results(
+        tmp_path / "nostruct",
+        structure=False,
+        study=None,
+        seeds=(0, 1),
+        strategies=("naive", "neuro-grow-prune"),
+        failed=False,
+    )
     (res / "figures").mkdir()
     (res / "figures" / "spectra.png").write_bytes(b"stale")  # from an earlier report
     rep = build_report([res])
@@ -273,10 +337,15 @@ def test_minimal_directory_and_empty_study(tmp_path):
     res = tmp_path / "minimal"
     res.mkdir()
     (res / "config.toml").write_text('name = "tiny"\n')
-    pd.DataFrame({"strategy": ["naive", "neuro-x"], "seed": [0, 0],
-                  "status": ["failed", "failed"], "final_accuracy": [None, None],
-                  "error": ["boom", "Traceback:\n  line 1\nValueError: <bad>"]}
-                 ).to_csv(res / "summary.csv", index=False)
+    pd.DataFrame(
+        {
+            "strategy": ["naive", "neuro-x"],
+            "seed": [0, 0],
+            "status": ["failed", "failed"],
+            "final_accuracy": [None, None],
+            "error": ["boom", "Traceback:\n  line 1\nValueError: <bad>"],
+        }
+    ).to_csv(res / "summary.csv", index=False)
     make_study(res / "study", kind="empty")
     rep = build_report([res], out=tmp_path / "out", fmt="pdf")
     assert rep.out_dir == tmp_path / "out"
@@ -295,12 +364,21 @@ def test_summary_only_and_pdf_links(tmp_path):
     res = tmp_path / "j"
     res.mkdir()
     (res / "config.toml").write_text('name = "tiny"\n')
-    pd.DataFrame({"strategy": ["naive", "ewc"], "seed": [0, 0], "status": ["ok", "ok"],
-                  "final_accuracy": [0.5, 0.6], "forgetting": [0.2, 0.1],
-                  "params": [1000, 1000]}).to_csv(res / "summary.csv", index=False)
+    pd.DataFrame(
+        {
+            "strategy": ["naive", "ewc"],
+            "seed": [0, 0],
+            "status": ["ok", "ok"],
+            "final_accuracy": [0.5, 0.6],
+            "forgetting": [0.2, 0.1],
+            "params": [1000, 1000],
+        }
+    ).to_csv(res / "summary.csv", index=False)
     rep = build_report([res], fmt="pdf")
-    assert {p.name for p in rep.figures} == {"final-accuracy-forgetting.pdf",
-                                             "accuracy-vs-params.pdf"}
+    assert {p.name for p in rep.figures} == {
+        "final-accuracy-forgetting.pdf",
+        "accuracy-vs-params.pdf",
+    }
     for p in rep.figures:
         assert p.read_bytes()[:5] == b"%PDF-"
     page = rep.html.read_text()
@@ -312,8 +390,10 @@ def test_summary_only_and_pdf_links(tmp_path):
 def test_not_a_results_dir(tmp_path):
     with pytest.raises(NotAResultsDir) as err:
         build_report([tmp_path])
-    assert str(err.value) == (f"{tmp_path}: not an isocl results directory (missing "
-                              "summary.csv); expected the --out folder of `isocl run`")
+    assert str(err.value) == (
+        f"{tmp_path}: not an isocl results directory (missing "
+        "summary.csv); expected the --out folder of `isocl run`"
+    )
     assert isinstance(err.value, ValueError)
     (tmp_path / "summary.csv").write_text("strategy,seed,status\n")
     with pytest.raises(NotAResultsDir, match="missing config.toml"):
@@ -326,12 +406,23 @@ def test_bad_format(tmp_path):
 
 
 def test_two_directories_compare(tmp_path):
-    a = make_results(tmp_path / "a" / "results", study=None, seeds=(0, 1),
-                     strategies=("ewc", "neuro-grow-prune", "fixed-final:neuro-grow-prune"))
+    a = make_results(
+        tmp_path / "a" / "results",
+        study=None,
+        seeds=(0, 1),
+        strategies=("ewc", "neuro-grow-prune", "fixed-final:neuro-grow-prune"),
+    )
     # a shorter stream in the second directory
-    b = make_results(tmp_path / "b" / "results", study=None, name="other-bench",
-                     strategies=("replay", "neuro-grow-prune"), seeds=(0, 1), n_exp=3,
-                     failed=False, rng_seed=3)
+    b = make_results(
+        tmp_path / "b" / "results",
+        study=None,
+        name="other-bench",
+        strategies=("replay", "neuro-grow-prune"),
+        seeds=(0, 1),
+        n_exp=3,
+        failed=False,
+        rng_seed=3,
+    )
     rep = build_report([a, b], fmt="svg")
     assert rep.out_dir == tmp_path / "a" / "comparison"
     assert rep.markdown == rep.out_dir / "report.md"
@@ -339,8 +430,11 @@ def test_two_directories_compare(tmp_path):
     md = rep.markdown.read_text()
     assert "split-cifar10-small" in md and "other-bench" in md
     # colliding names are prefixed, twins follow their strategy, unique ones are not
-    for name in ("a/results/neuro-grow-prune", "b/results/neuro-grow-prune",
-                 "a/results/fixed-final:neuro-grow-prune"):
+    for name in (
+        "a/results/neuro-grow-prune",
+        "b/results/neuro-grow-prune",
+        "a/results/fixed-final:neuro-grow-prune",
+    ):
         assert f"| {name} |" in md
     assert "| ewc | a/results |" in md and "| replay | b/results |" in md
     page = rep.html.read_text()
