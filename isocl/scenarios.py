@@ -318,8 +318,12 @@ def _gather(node: Any, idx: np.ndarray, group: str | None, kind: str) -> torch.T
         return out
     if kind == "x" and isinstance(node, TensorDataset):
         return _take_rows(node.tensors[0], idx)
-    if kind == "attr" and isinstance(node, (list, tuple)):
-        return torch.as_tensor(node, dtype=torch.int64)[torch.from_numpy(idx)]
+    if kind == "attr":
+        if isinstance(node, DataAttribute):
+            return _gather(node.data, idx, group, kind)
+        if isinstance(node, (list, tuple, np.ndarray, torch.Tensor)):
+            values = torch.as_tensor(np.asarray(node), dtype=torch.int64)
+            return values[torch.from_numpy(idx)]
     raise _Unsupported(type(node).__name__)
 
 

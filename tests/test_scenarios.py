@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from isocl import scenarios
 from isocl.data import CIFAR10Tensors
 from isocl.scenarios import make_split_cifar10, stream_tensors, synthetic_tensors
 
@@ -250,7 +251,14 @@ def test_data_must_be_tensors() -> None:
 # stream_tensors
 
 
-def test_stream_tensors_matches_iteration(synth: CIFAR10Tensors) -> None:
+def test_stream_tensors_matches_iteration(
+    synth: CIFAR10Tensors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fallback(ds):
+        raise AssertionError("fast path not taken")
+
+    # These datasets must all take the fast (index-following) path.
+    monkeypatch.setattr(scenarios, "_slow_stream_tensors", no_fallback)
     bm = make_split_cifar10(synth, setting="task_il", validation_fraction=0.2)
     ds0 = bm.train_stream[0].dataset
     ds3 = bm.test_stream[3].dataset
