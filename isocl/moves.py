@@ -143,11 +143,13 @@ def _rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
 
 
 @torch.no_grad()
-def diagonalise_layer(model, index: int, editor: ParamEditor | None = None) -> MoveRecord:
+def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, start: int = 0) -> MoveRecord:
     """Partial diagonalisation of one layer (doc §4), exact.
 
     SVD of the augmented incoming matrix ``[W_in | w_o,prev] = U S V^T`` and
     move (a) with Q = U: row i becomes ``sigma_i v_i^T`` (sorted descending).
+    With ``start > 0`` only the block of neurons ``start..n-1`` is
+    diagonalised (Q = diag(I, U), doc §5: old neurons stay as they are).
     Rows beyond the rank (or with sigma under numpy's rank tolerance) are set
     to exactly zero, so those neurons are constant and
     :func:`merge_constant_neurons` removes them exactly. Returns the n
@@ -158,19 +160,25 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None) -> M
     ed = _editor(editor)
     layer = layers[index]
     w = layer.linear.weight
-    n, d = w.shape
-    u, s, vh = torch.linalg.svd(w.data, full_matrices=True)  # u: (n, n), s: (min(n, d),)
+    n_all, d = w.shape
+    if not 0 <= start < n_all:
+        raise ValueError(f"start must be in [0, {n_all}) for hidden layer {index}, instead got start = {start}")
+    n = n_all - start
+    u, s, vh = torch.linalg.svd(w.data[start:], full_matrices=True)  # u: (n, n), s: (min(n, d),)
     sig = torch.zeros(n, dtype=w.dtype, device=w.device)
     sig[: s.numel()] = s
     sig[sig <= _rank_tolerance(s, (n, d))] = 0
-    rotate_layer(model, index, u, ed)
+    q = torch.eye(n_all, dtype=w.dtype, device=w.device)
+    q[start:, start:] = u
+    rotate_layer(model, index, q, ed)
     # Row i of U^T W is sigma_i v_i^T; write it exactly so zero rows are zero.
     k = s.numel()
-    exact_rows = torch.zeros_like(w.data)
-    exact_rows[:k] = sig[:k, None] * vh[:k]
+    exact_rows = w.data.clone()
+    exact_rows[start:] = 0
+    exact_rows[start : start + k] = sig[:k, None] * vh[:k]
     ed.assign(w, exact_rows, changed=torch.zeros_like(w.data, dtype=torch.bool))
     _sync_shapes(model, index)
-    return MoveRecord("diagonalise", index, n, n, sigmas=sig.tolist())
+    return MoveRecord("diagonalise", index, n_all, n_all, sigmas=sig.tolist())
 
 
 @torch.no_grad()
@@ -182,12 +190,16 @@ def grow_layer(
     out_scale: float = 0.05,
     generator: torch.Generator | None = None,
     editor: ParamEditor | None = None,
+    zero_out_rows: list[int] | None = None,
 ) -> MoveRecord:
     """Neurogenesis: append ``k`` scaffold neurons to layer ``index`` (doc §3(b), exact).
 
     Zero incoming rows and bias, so their pre-activation is 0 and they change
     neither r nor the output; outgoing columns are N(0, out_scale^2), never
-    zero, so that they receive gradient and learn.
+    zero, so that they receive gradient and learn. ``zero_out_rows[c]``
+    leading rows of consumer ``c`` get zero columns instead (doc §5: old
+    neurons and old heads never read new neurons); at least one row of some
+    consumer must stay random.
     """
     layers = _layers(model)
     _check_layer(model, index)
@@ -207,8 +219,15 @@ def grow_layer(
     ed.insert(w, 0, n, torch.zeros(k, w.shape[1], dtype=w.dtype, device=w.device))
     if layer.linear.bias is not None:
         ed.insert(layer.linear.bias, 0, n, torch.zeros(k, dtype=w.dtype, device=w.device))
-    for lin in model.consumers(index):
+    consumers = model.consumers(index)
+    zero_rows = list(zero_out_rows) if zero_out_rows is not None else [0] * len(consumers)
+    if len(zero_rows) != len(consumers):
+        raise ValueError(f"zero_out_rows needs one entry per consumer ({len(consumers)}), instead got {zero_rows}")
+    if all(z >= c.weight.shape[0] for z, c in zip(zero_rows, consumers)):
+        raise ValueError("zero_out_rows leaves every outgoing column zero: scaffold neurons would be dead (doc §3(b))")
+    for lin, z in zip(consumers, zero_rows):
         cols = torch.randn(lin.weight.shape[0], k, generator=generator, dtype=torch.float64)
+        cols[:z] = 0
         ed.insert(lin.weight, 1, n, (cols * out_scale).to(lin.weight))
     _sync_shapes(model, index)
     return MoveRecord("grow", index, n, n + k, details={"out_scale": out_scale})
@@ -309,11 +328,11 @@ def lipschitz_after(model, index: int) -> float:
     return prod * max(_spectral_norm(h.weight) for h in model.head_linears())
 
 
-def _scores(model, index: int, sig: Tensor, criterion: str) -> Tensor:
+def _scores(model, index: int, sig: Tensor, criterion: str, start: int = 0) -> Tensor:
     if criterion == "sv":
         return sig
     n = len(sig)
-    out = torch.cat([c.weight.data[:, :n] for c in model.consumers(index)], dim=0)
+    out = torch.cat([c.weight.data[:, start : start + n] for c in model.consumers(index)], dim=0)
     return sig * out.double().norm(dim=0).to(sig)
 
 
@@ -344,6 +363,7 @@ def prune_layer(
     probe: Tensor | None = None,
     editor: ParamEditor | None = None,
     neurons: list[int] | None = None,
+    start: int = 0,
 ) -> MoveRecord:
     """Neurodegeneration: diagonalise, zero weak rows, merge (doc §3(d), §4).
 
@@ -356,6 +376,8 @@ def prune_layer(
     ``prod_k ||[W_k | w_o]||_2 * max ||x_in|| * sqrt(sum sigma_removed^2)``
     (plus the lost constant ``||b_P||`` when the merge cannot be exact) and the
     measured max |delta logit|. Pruning only sigma = 0 neurons is exact.
+    ``start > 0`` restricts diagonalisation and pruning to neurons
+    ``start..n-1`` (doc §5); ``sigmas`` and ``neurons`` then index that block.
     """
     layers = _layers(model)
     _check_layer(model, index)
@@ -370,13 +392,15 @@ def prune_layer(
     ed = _editor(editor)
     before = _probe_logits(model, probe)
     x_norm = float(_layer_input(model, index, probe).norm(dim=1).max()) if probe is not None else None
-    diag = diagonalise_layer(model, index, ed)
+    diag = diagonalise_layer(model, index, ed, start=start)
     sig = torch.tensor(diag.sigmas, dtype=torch.float64)
-    n = len(sig)
+    n = start + len(sig)
     if neurons is None:
-        weak = _select_weak(_scores(model, index, sig, criterion), threshold, mode, min_width)
+        weak = _select_weak(_scores(model, index, sig, criterion, start), threshold, mode, max(min_width - start, 1))
     else:
         weak = sorted(set(int(i) for i in neurons))
+    removed = sig[weak] if weak else sig[:0]
+    weak = [start + i for i in weak]
     lin = layers[index].linear
     if not weak:
         return MoveRecord("prune", index, n, n, exact=True, sigmas=diag.sigmas, bound=0.0 if probe is not None else None,
@@ -386,7 +410,6 @@ def prune_layer(
     mask = zero_rows[:, None].expand_as(lin.weight).to(lin.weight.device)
     ed.assign(lin.weight, lin.weight.data.masked_fill(mask, 0.0), mask)
     merge = merge_constant_neurons(model, index, weak, allow_inexact=True, editor=ed)
-    removed = sig[weak]
     bound = None
     if probe is not None:
         lost = merge.details.get("lost_bias_norm", 0.0)

@@ -443,34 +443,37 @@ def _slug(text: str) -> str:
     return slug or "study"
 
 
-def _study_storages(study_dir: Path) -> list[tuple[Path, object]]:
-    """(file, storage) for each Optuna storage in ``study_dir``."""
+def _study_storages(study_dir: Path) -> list[tuple[Path, Callable[[], object]]]:
+    """(file, storage factory) for the Optuna storages in ``study_dir``:
+    ``journal.log`` first (``isocl tune`` moves a study that goes parallel from
+    ``study.db`` into the journal and uses the journal from then on), then
+    ``study.db``."""
     import optuna
 
-    found = []
-    db_files = [study_dir / "study.db"] if (study_dir / "study.db").is_file() else []
-    db_files += sorted(p for p in study_dir.glob("*.db") if p.name != "study.db")
-    for p in db_files:
-        found.append(
-            (p, lambda p=p: optuna.storages.RDBStorage(f"sqlite:///{p.resolve()}"))
-        )
-    logs = [study_dir / "journal.log"] if (study_dir / "journal.log").is_file() else []
-    logs += sorted(p for p in study_dir.glob("*.log") if p.name != "journal.log")
-    for p in logs:
+    found: list[tuple[Path, Callable[[], object]]] = []
+    log = study_dir / "journal.log"
+    if log.is_file():
 
-        def journal(p=p):
+        def journal(p=log):
             from optuna.storages.journal import JournalFileBackend, JournalStorage
 
             return JournalStorage(JournalFileBackend(str(p.resolve())))
 
-        found.append((p, journal))
+        found.append((log, journal))
+    db = study_dir / "study.db"
+    if db.is_file():
+        found.append(
+            (db, lambda p=db: optuna.storages.RDBStorage(f"sqlite:///{p.resolve()}"))
+        )
     return found
 
 
 def _load_studies(study_dir: Path, warn: list[str]) -> list:
+    """Every study in the storages of ``study_dir``; a study name found in
+    both storages is taken from the journal."""
     import optuna
 
-    studies = []
+    studies, seen = [], {}
     storages = _study_storages(study_dir)
     if not storages:
         warn.append(
@@ -487,7 +490,14 @@ def _load_studies(study_dir: Path, warn: list[str]) -> list:
                 if not names:
                     warn.append(f"{file}: holds no Optuna study; study figures skipped")
                 for name in names:
+                    if name in seen:
+                        warn.append(
+                            f"{file}: study {name!r} is also in {seen[name].name}; "
+                            f"using {seen[name].name}"
+                        )
+                        continue
                     studies.append(optuna.load_study(study_name=name, storage=storage))
+                    seen[name] = file
         except Exception as exc:  # noqa: BLE001 - any storage problem is a warning
             warn.append(
                 f"{file}: could not load the Optuna studies "
@@ -671,8 +681,14 @@ def build_report(
     table_order = [s for s in order if s in set(summary["strategy"].astype(str))]
 
     figures: list[tuple[Path, str, str]] = []  # (path, title, caption)
+    used_stems: set[str] = set()
 
     def render(stem: str, title: str, caption: str, draw: Callable[[Path], Path]):
+        base, k = stem, 1
+        while stem in used_stems:  # e.g. two study names with the same slug
+            k += 1
+            stem = f"{base}-{k}"
+        used_stems.add(stem)
         path = fig_dir / f"{stem}.{fmt}"
         try:
             with _warnings.catch_warnings():

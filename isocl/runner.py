@@ -33,7 +33,7 @@ from isocl.context import StrategyContext
 from isocl.data import CIFAR10Tensors, load_cifar10
 from isocl.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.registry import get_strategy
-from isocl.results import atomic_write_text, collate, load_units, summary_table, unit_path, write_unit
+from isocl.results import atomic_write_text, collate, load_units, summary_table, write_unit
 from isocl.scenarios import make_split_cifar10
 
 __all__ = ["UnitResult", "build_scenario", "check_benchmark", "run_benchmark", "run_unit", "unit_list"]
@@ -238,6 +238,10 @@ def run_unit(
         result.max_params = max(e["params"] for e in result.experiences)
         result.widths = result.experiences[-1]["widths"]
         result.final_widths = hidden_widths(strat.model)
+        for event in ctx.audit:  # peaks inside an experience (e.g. an overabundant start before pruning)
+            layer = event.get("layer")
+            if isinstance(layer, int) and layer < len(max_widths):
+                max_widths[layer] = max(max_widths[layer], int(event["neurons_before"]), int(event["neurons_after"]))
         result.max_widths = max_widths
     except Exception as exc:  # noqa: BLE001 - recorded, the other units go on
         from isocl.metrics import NonFiniteLoss
@@ -340,6 +344,8 @@ def run_benchmark(
             if parent is None:
                 continue  # the neuroplastic unit failed: no width to match
             overrides = {"widths": parent["final_widths"] if prefix == "fixed-final" else parent["max_widths"]}
+            if prefix == "fixed-max" and parent["max_widths"] == parent["final_widths"]:
+                continue  # identical to the fixed-final twin: not run twice
         result = run_unit(bench, name, seed, scenario=scenario, model_overrides=overrides, progress=progress)
         write_unit(out, result.to_dict())
         if result.status == "ok":

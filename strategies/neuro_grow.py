@@ -1,0 +1,10 @@
+"""Neurogenesis only: scaffold neurons before each new experience (doc §3(b), §5)."""
+
+from isocl.plasticity import GROW_DEFAULTS, growth_kwargs, neuroplastic_strategy
+from isocl.registry import register_strategy
+
+
+@register_strategy("neuro-grow", defaults=GROW_DEFAULTS, neuroplastic=True,
+                   description="isotropic MLP adding scaffold neurons before each new experience")
+def build(ctx, **p):
+    return neuroplastic_strategy(ctx, start_width=p["start_width"], grow=growth_kwargs(p))

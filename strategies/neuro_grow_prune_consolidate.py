@@ -1,0 +1,21 @@
+"""Grow, prune and consolidate: doc §5's design that keeps old task-incremental predictions exactly.
+
+``consolidation = "exact"`` (task-incremental) freezes old neurons and
+heads and switches the MLP to bias-free layers without intrinsic length;
+``"damp"`` only scales old rows' gradients (for class-incremental use).
+"""
+
+from isocl.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
+from isocl.registry import register_strategy
+
+
+@register_strategy(
+    "neuro-grow-prune-consolidate",
+    defaults={**GROW_DEFAULTS, **PRUNE_DEFAULTS, "consolidation": "exact", "damping": 0.1},
+    neuroplastic=True,
+    description="grow + prune + consolidation (exact: old task predictions kept, doc §5)",
+)
+def build(ctx, **p):
+    return neuroplastic_strategy(ctx, start_width=p["start_width"], grow=growth_kwargs(p),
+                                 prune=compression_kwargs(p),
+                                 consolidate={"mode": p["consolidation"], "damping": p["damping"]})

@@ -1,0 +1,12 @@
+"""Overabundant start, then neurodegeneration after each experience (doc §3(d), §4)."""
+
+from isocl.plasticity import PRUNE_DEFAULTS, compression_kwargs, neuroplastic_strategy
+from isocl.registry import register_strategy
+
+
+@register_strategy("neuro-prune", defaults={**PRUNE_DEFAULTS, "overabundant_start": 256, "start_width": 0},
+                   neuroplastic=True,
+                   description="isotropic MLP with an overabundant start, pruned after each experience")
+def build(ctx, **p):
+    grow = {"overabundant_start": p["overabundant_start"], "count": 0}
+    return neuroplastic_strategy(ctx, start_width=p["start_width"], grow=grow, prune=compression_kwargs(p))
