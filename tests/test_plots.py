@@ -194,6 +194,18 @@ def test_optuna_figures_render_from_sqlite(tmp_path):
         plots.plot_optuna_pareto(single, tmp_path / "x.png")
 
 
+def test_study_in_both_storages_is_taken_from_the_journal(tmp_path):
+    from isocl.report import _load_studies
+
+    make_study(tmp_path / "study", kind="sqlite", n_trials=3)
+    make_study(tmp_path / "study", kind="journal", n_trials=2)
+    warn = []
+    studies = _load_studies(tmp_path / "study", warn)
+    assert sorted(s.study_name for s in studies) == ["neuro-lr", "neuro-size"]
+    assert all(len(s.trials) == 2 for s in studies)
+    assert sum("using journal.log" in w for w in warn) == 2
+
+
 def test_empty_frames_raise_nothing_to_plot(tmp_path):
     empty = pd.DataFrame(columns=["strategy", "seed", "experience", "params", "widths"])
     with pytest.raises(plots.NothingToPlot):
