@@ -22,6 +22,17 @@ BASELINES = ["naive", "naive-tanh", "ewc", "si", "lwf", "replay", "agem", "cumul
 TASK_IL_ONLY = {"pnn", "packnet"}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: no intra-op threads (OpenMP oversubscription on busy 2-core machines)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def isolated_registry(monkeypatch):
     """Each test sees (and may change) a private copy of the registry's globals."""
