@@ -86,6 +86,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import json
 import math
 import os
 import re
@@ -114,6 +115,7 @@ __all__ = [
     "evaluate_command",
     "isocl_objective",
     "resolve_storage",
+    "space_to_toml",
     "suggest_params",
     "tune",
     "tune_command",
@@ -266,16 +268,27 @@ def _lr_space(bench: Benchmark) -> dict[str, Any]:
 def _neuro_table(width: int) -> dict[str, dict[str, Any]]:
     """Ranges for the neuroplastic parameters (only those a strategy has are used)."""
     half = max(2, width // 2)
+    low_width = max(1, width // 16)
     return {
-        # relative to the largest singular value / norm: a log scale over 2.5 decades
+        # relative to the largest singular value (prune_mode = "relative"): 2.5 decades, log scale
         "prune_threshold": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
         "prune_criterion": {"type": "categorical", "choices": ["sv", "sv_out"]},
+        # growth: a count of new neurons (grow_mode fixed / per_class) ...
         "grow_count": {"type": "int", "low": 1, "high": half, "log": True},
+        # ... or a buffer of weak neurons (grow_mode buffer) and the sigma below which a neuron is weak
         "buffer_size": {"type": "int", "low": 1, "high": half, "log": True},
-        "scaffold_threshold": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
-        "min_width": {"type": "int", "low": max(1, width // 16), "high": max(max(1, width // 16) + 1, half), "log": True},
+        "scaffold_threshold": {"type": "float", "low": 0.5, "high": 0.99},
+        "min_width": {"type": "int", "low": low_width, "high": max(low_width + 1, half), "log": True},
         "finetune_epochs": {"type": "int", "low": 0, "high": 3},
     }
+
+
+def _growth_keys(defaults: Mapping[str, Any]) -> set[str]:
+    """Growth parameters that matter in the strategy's (configured) growth mode."""
+    mode = defaults.get("grow_mode")
+    if mode == "buffer" or (mode is None and "buffer_size" in defaults and "grow_count" not in defaults):
+        return {"buffer_size", "scaffold_threshold"}
+    return {"grow_count"}
 
 
 _BASELINE_TABLE: dict[str, dict[str, Any]] = {
@@ -340,27 +353,31 @@ def default_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
     """The search space used when the benchmark has no ``[search.STRATEGY]`` table.
 
     Neuroplastic strategies: the pruning threshold (log) and criterion, the
-    growth count or scaffold buffer size and scaffold threshold, the minimum
-    width, fine-tune epochs -- those of them the strategy has -- plus the
-    intrinsic-length mode and the learning rate. Baselines: their numeric
-    parameters (known ranges, else a decade around the default) and the
-    learning rate. Ranges are widened to contain the strategy's default.
+    growth count (``grow_mode`` fixed / per_class) or the buffer size and
+    scaffold threshold (``grow_mode`` buffer), the minimum width, fine-tune
+    epochs -- those of them the strategy has -- plus the intrinsic-length mode
+    and the learning rate. Baselines: their numeric parameters (known ranges,
+    else a decade around the default) and the learning rate. Ranges are
+    widened to contain the value the benchmark runs with.
     """
     from isocl.registry import get_strategy
 
     spec = get_strategy(strategy)
     where = f"{bench.path or bench.name}: default search space of {strategy!r}"
+    # the values this benchmark runs with: the strategy's defaults updated by [strategy.NAME]
+    current = {**spec.defaults, **bench.strategy_params.get(strategy, {})}
     space: dict[str, dict[str, Any]] = {"lr": _lr_space(bench)}
     candidates: dict[str, dict[str, Any] | None] = {}
     if spec.neuroplastic:
-        table = _neuro_table(min(bench.model["widths"]))
-        for name, s in table.items():
-            if name in spec.defaults:
-                candidates[name] = _fit_default(s, spec.defaults[name])
+        growth = {"grow_count", "buffer_size", "scaffold_threshold"}
+        wanted = _growth_keys(current)
+        for name, s in _neuro_table(min(bench.model["widths"])).items():
+            if name in spec.defaults and (name not in growth or name in wanted):
+                candidates[name] = _fit_default(s, current[name])
         candidates["model.intrinsic"] = {"type": "categorical", "choices": ["constant", "trainable"]}
     else:
-        for name, default in spec.defaults.items():
-            if name in _SKIP:
+        for name, default in current.items():
+            if name in _SKIP or name not in spec.defaults:
                 continue
             s = _BASELINE_TABLE.get(name)
             candidates[name] = _fit_default(s, default) if s is not None else _generic(default)
@@ -374,6 +391,29 @@ def default_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
             space.pop(name, None)
             print(f"isocl tune: note: {exc}; not tuned", file=sys.stderr)
     return space
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)  # a TOML basic string
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)
+
+
+def space_to_toml(strategy: str, space: Mapping[str, Mapping[str, Any]]) -> str:
+    """A ``[search.STRATEGY]`` table with one inline table per parameter (ready to paste)."""
+    def key(k: str) -> str:
+        return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k)
+
+    lines = [f"[search.{key(strategy)}]"]
+    for name, s in space.items():
+        fields = ", ".join(f"{f} = {_toml_value(v)}" for f, v in s.items()
+                           if not (f == "log" and v is False))
+        lines.append(f"{key(name)} = {{ {fields} }}")
+    return "\n".join(lines) + "\n"
 
 
 def suggest_params(trial, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -1207,7 +1247,7 @@ def tune(
         + (", objectives: valid accuracy (max), forgetting (min), params (min)" if multi_objective else ""))
     log(("search space (from the benchmark file):" if declared is not None else
          "search space (default; paste into the benchmark file to change it):")
-        + "\n" + to_toml({"search": {strategy: space}}).rstrip())
+        + "\n" + space_to_toml(strategy, space).rstrip())
     lock = _StudyLock(spec.lock_path)
     exclusive = lock.acquire(exclusive=True)
     stale: list[int] = []

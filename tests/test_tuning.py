@@ -384,6 +384,43 @@ def test_default_space_of_a_neuroplastic_strategy_uses_only_its_parameters(tiny)
         registry._REGISTRY.pop("test-tuning-neuro", None)
 
 
+def test_default_spaces_of_the_neuro_strategies(tiny, tmp_path):
+    from isocl.registry import get_strategy, list_strategies
+
+    bench = load_benchmark(tiny)
+    neuro = [s.name for s in list_strategies() if s.neuroplastic]
+    if not neuro:
+        pytest.skip("no neuroplastic strategy registered in this checkout")
+    for name in neuro:
+        spec = get_strategy(name)
+        space = tuning.default_space(name, bench)
+        assert set(space) - {"lr", "model.intrinsic"} <= set(spec.defaults), name
+        assert tuning.validate_space(space, name, bench) == space
+        mode = spec.defaults.get("grow_mode")
+        if mode == "buffer" or (mode is None and "grow_count" not in spec.defaults):
+            assert "grow_count" not in space
+        elif "grow_count" in spec.defaults:
+            assert "grow_count" in space and "buffer_size" not in space, name
+    if "neuro-grow-prune" in neuro:
+        # the growth parameters follow the mode the benchmark configures
+        path = _with(tmp_path, "[strategy.replay]", '[strategy.neuro-grow-prune]\ngrow_mode = "buffer"\n\n[strategy.replay]')
+        space = tuning.default_space("neuro-grow-prune", load_benchmark(path))
+        assert {"buffer_size", "scaffold_threshold"} <= set(space) and "grow_count" not in space
+
+
+def test_space_to_toml_round_trips(tiny):
+    import tomllib
+
+    bench = load_benchmark(tiny)
+    for name in ("replay", "ewc", "naive"):
+        space = tuning.default_space(name, bench)
+        parsed = tomllib.loads(tuning.space_to_toml(name, space))["search"][name]
+        assert tuning.validate_space(parsed, name, bench) == space
+    declared = tuning.validate_space(bench.search["replay"], "replay", bench)
+    parsed = tomllib.loads(tuning.space_to_toml("replay", declared))["search"]["replay"]
+    assert tuning.validate_space(parsed, "replay", bench) == declared
+
+
 # --------------------------------------------------------------------------
 # Errors: strategy, storage, CLI exit codes; an existing study is never touched
 
