@@ -87,6 +87,7 @@ import argparse
 import contextlib
 import copy
 import json
+import logging
 import math
 import os
 import re
@@ -925,20 +926,53 @@ def _run_worker(job: _WorkerJob, data: Any = None) -> dict[str, Any]:
     study = optuna.load_study(study_name=job.study_name, storage=storage, sampler=sampler, pruner=pruner)
     ctx = TuneContext(bench=job.bench, strategy=job.strategy, space=job.space, seed=job.train_seed,
                       multi_objective=job.multi, device=job.device, data=data, worker=job.worker)
-    objective = (job.objective_factory or isocl_objective)(ctx)
     failures = _StopAfterFailures(MAX_CONSECUTIVE_FAILURES)
     before = len(study.get_trials(deepcopy=False))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.optimize(
-            _guarded(objective, job.n_trials, job.worker, job.train_seed),
-            timeout=job.timeout,
-            catch=(Exception,),  # a failing trial is recorded as FAIL and the worker goes on
-            callbacks=[MaxTrialsCallback(job.n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED)), failures],
-            gc_after_trial=False,
-        )
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    if len(finished) >= job.n_trials:  # other workers got there while this one started
+        return {"worker": job.worker, "trials": 0, "stopped_on_failures": False}
+    objective = (job.objective_factory or isocl_objective)(ctx)
+    quiet = _QuietSurplus()
+    optimize_logger = logging.getLogger("optuna.study._optimize")
+    optimize_logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(
+                _guarded(objective, job.n_trials, job.worker, job.train_seed),
+                timeout=job.timeout,
+                catch=(Exception,),  # a failing trial is recorded as FAIL and the worker goes on
+                callbacks=[MaxTrialsCallback(job.n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED)),
+                           failures],
+                gc_after_trial=False,
+            )
+    finally:
+        optimize_logger.removeFilter(quiet)
     return {"worker": job.worker, "trials": len(study.get_trials(deepcopy=False)) - before,
             "stopped_on_failures": failures.tripped}
+
+
+class _QuietSurplus(logging.Filter):
+    """One short line instead of Optuna's failure warning and traceback for a surplus trial."""
+
+    _FAILED = re.compile(r"Trial (\d+) failed with ")
+
+    def __init__(self):
+        super().__init__()
+        self.surplus: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        m = self._FAILED.match(msg)
+        if m is None:
+            return True
+        if "_SurplusTrial" in msg:
+            self.surplus.add(m.group(1))
+            record.msg, record.args = f"Trial {m.group(1)} not run: the study has its trials (finished or running)", ()
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+            return True
+        return m.group(1) not in self.surplus  # drop the follow-up "failed with value None"
 
 
 def _worker_process(job: _WorkerJob) -> None:
@@ -1098,7 +1132,7 @@ class TuneResult:
     n_target: int
     n_complete: int
     n_pruned: int
-    n_failed: int
+    n_failed: int  # FAIL trials that ran (exceptions, killed workers); surplus ones are n_surplus
     new_trials: int
     stale_failed: list[int]
     space: dict[str, dict[str, Any]]
@@ -1110,6 +1144,7 @@ class TuneResult:
     plots: list[Path] = field(default_factory=list)
     wall_time_s: float = 0.0
     worker_errors: list[str] = field(default_factory=list)
+    n_surplus: int = 0
 
     @property
     def ok(self) -> bool:
@@ -1118,7 +1153,8 @@ class TuneResult:
     def summary(self) -> str:
         done = self.n_complete + self.n_pruned
         lines = [f"study {self.study_name!r} ({self.storage}): {done}/{self.n_target} finished trials "
-                 f"({self.n_complete} complete, {self.n_pruned} pruned), {self.n_failed} failed; "
+                 f"({self.n_complete} complete, {self.n_pruned} pruned), {self.n_failed} failed"
+                 + (f", {self.n_surplus} surplus (never ran)" if self.n_surplus else "") + "; "
                  f"{self.new_trials} new this run, {self.wall_time_s:.0f} s"]
         if self.stale_failed:
             lines.append(f"trials left RUNNING by a dead worker, marked FAIL and retried: {self.stale_failed}")
@@ -1240,6 +1276,10 @@ def tune(
     if source is not None:
         _check_existing(source, migrate_from, name, strategy, directions, space, where)
     exists = _check_existing(storage_obj, spec, name, strategy, directions, space, where)
+    if objective_factory is None and data is None:
+        from isocl.data import find_batches_dir
+
+        find_batches_dir()  # DataError now rather than in every worker (extracts the archive once, for all)
 
     # -- validated: from here on the study is created / changed
     log(f"isocl tune: study {name!r} in {spec.display()}; strategy {strategy!r}, seed {train_seed}, "
@@ -1306,10 +1346,12 @@ def tune(
     study = optuna.load_study(study_name=name, storage=storage_obj)
     trials = study.get_trials(deepcopy=False)
     counts = Counter(t.state for t in trials)
+    surplus = sum(1 for t in trials if t.state == TrialState.FAIL and t.user_attrs.get("isocl_surplus"))
     written = write_outputs(study, bench, strategy, out_dir, multi=multi_objective, seed=train_seed, plots=plots)
     result = TuneResult(
         study_name=name, storage=spec.display(), out_dir=out_dir, n_target=n_trials,
-        n_complete=counts[TrialState.COMPLETE], n_pruned=counts[TrialState.PRUNED], n_failed=counts[TrialState.FAIL],
+        n_complete=counts[TrialState.COMPLETE], n_pruned=counts[TrialState.PRUNED],
+        n_failed=counts[TrialState.FAIL] - surplus, n_surplus=surplus,
         new_trials=len(trials) - n_existing, stale_failed=stale, space=space, best_toml=written["best"],
         pareto_tomls=written["pareto"], plots=written["plots"], wall_time_s=time.perf_counter() - start,
         worker_errors=worker_errors,
