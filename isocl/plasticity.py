@@ -89,6 +89,19 @@ class Auditor:
         })
 
 
+def release_graph(strategy) -> None:
+    """Drop the last mini-batch's autograd graph before a structural move.
+
+    A live graph keeps each parameter's cached gradient accumulator, which
+    remembers the parameter's old shape; the next backward after an in-place
+    reshape would then fail.
+    """
+    for name in ("mb_output", "loss"):
+        value = getattr(strategy, name, None)
+        if torch.is_tensor(value):
+            setattr(strategy, name, value.detach())
+
+
 def _check_exact(rec: moves.MoveRecord, logits_scale: float, dtype: torch.dtype) -> None:
     tol = (1e-9 if dtype == torch.float64 else 2e-5) * max(1.0, logits_scale)
     if rec.max_logit_change is not None and rec.max_logit_change > tol:
@@ -144,6 +157,7 @@ class GrowthPlugin(SupervisedPlugin):
         if first and not (self.grow_first or self.overabundant_start):
             return
         model = strategy.model
+        release_graph(strategy)
         editor = ParamEditor(strategy.optimizer)
         batch = self.auditor.probe(strategy)
         for layer in reversed(range(len(model.widths))):  # consumers first: zero_out_rows sees their old rows
@@ -166,6 +180,7 @@ class GrowthPlugin(SupervisedPlugin):
         if not self.every_epoch:
             return
         model = strategy.model
+        release_graph(strategy)
         batch = self.auditor.probe(strategy)
         acc0 = self.auditor.accuracy(strategy, batch)
         records = moves.buffer_rule(model, threshold=self.scaffold_threshold, buffer=self.buffer_size,
@@ -200,6 +215,7 @@ class CompressionPlugin(SupervisedPlugin):
 
     def after_training_exp(self, strategy, **kwargs) -> None:
         model = strategy.model
+        release_graph(strategy)
         editor = ParamEditor(strategy.optimizer)
         batch = self.auditor.probe(strategy)
         for layer in range(len(model.widths)):
