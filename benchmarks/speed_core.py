@@ -80,8 +80,11 @@ QUICK = Sizes(
 
 
 # ------------------------------------------------------------------ helpers
+_CLOCK: Callable[[], float] = time.perf_counter  # --cpu-time switches to time.process_time
+
+
 def _now() -> float:
-    return time.perf_counter()
+    return _CLOCK()
 
 
 def _fmt_s(seconds: float) -> str:
@@ -156,36 +159,65 @@ def move_pass(model: nn.Module, opt: torch.optim.Optimizer, probe: Tensor, sizes
         layers.append({
             "diagonalise": t1 - t0, "grow": t2 - t1, "prune": t3 - t2,
             "widths": (w0, w1, model.widths[index]), "bound": rec.bound, "change": rec.max_logit_change,
+            "max_removed_sigma": max(rec.removed_sigmas, default=0.0),
         })
     return {"layers": layers, "total": sum(sum(lay[m] for m in MOVE_NAMES) for lay in layers)}
 
 
 def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes: Sizes, lr: float,
                    rows: int) -> None:
-    """cProfile of one move pass: the isocl functions and torch.linalg calls with the most cumulative time."""
+    """cProfile one move pass: time by component, then the isocl / torch.linalg calls with most cumulative time."""
     import cProfile
     import pstats
 
     m, o = _clone_training(model, opt, lr)
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(_CLOCK)  # the same clock as the timings
     prof.enable()
-    move_pass(m, o, probe, sizes)
+    result = move_pass(m, o, probe, sizes)
     prof.disable()
-    stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, nc, tottime, cumtime, callers)
+    stats = pstats.Stats(prof).stats  # (file, line, name) -> (cc, ncalls, tottime, cumtime, callers)
     total = sum(v[2] for v in stats.values()) or 1.0
-    picked = []
-    for (path, _line, name), (_cc, ncalls, _tt, cum, _callers) in stats.items():
-        if "isocl" in path and name != "move_pass" and "speed_core" not in path:
-            label = f"{os.path.splitext(os.path.basename(path))[0]}.{name}"
-        elif path == "~" and "linalg" in name:
-            label = name.strip("<>").replace("built-in method ", "").replace("torch._C._linalg.linalg_", "torch.linalg.")
-        else:
-            continue
-        picked.append((cum, ncalls, label))
-    picked.sort(reverse=True)
-    print(f"  where the move time goes (cProfile of one pass, cumulative time, top {rows}; nested, so shares overlap):")
-    for cum, ncalls, label in picked[:rows]:
-        print(f"    {_fmt_pct(cum / total):>6}  {_fmt_s(cum):>9}  {ncalls:>3} call(s)  {label}")
+
+    def label(path: str, name: str) -> str | None:
+        if "isocl" in path and "speed_core" not in path:
+            return f"{os.path.splitext(os.path.basename(path))[0]}.{name}"
+        if path == "~" and "linalg" in name:
+            return name.strip("<>").replace("built-in method ", "").replace("torch._C._linalg.linalg_", "torch.linalg.")
+        return None
+
+    by_label: dict[str, tuple[float, int]] = {}
+    for (path, _line, name), (_cc, ncalls, _tt, cum_t, _callers) in stats.items():
+        lab = label(path, name)
+        if lab is not None:
+            by_label[lab] = (cum_t, ncalls)
+
+    def cum(lab: str) -> float:
+        return by_label.get(lab, (0.0, 0))[0]
+
+    def calls(lab: str) -> int:
+        return by_label.get(lab, (0.0, 0))[1]
+
+    svd, rot = cum("torch.linalg.svd"), cum("moves.rotate_layer")
+    lip, probe_t = cum("moves.lipschitz_after"), cum("moves._probe_logits") + cum("moves._layer_input")
+    # diagonalise_layer runs once per layer from move_pass and once more inside prune_layer.
+    rediag = cum("moves.diagonalise_layer") - sum(lay["diagonalise"] for lay in result["layers"])
+    rest = total - svd - rot - lip - probe_t
+    print(f"  where the move time goes (cProfile of one pass, {_fmt_s(total)}):")
+    print(f"    {_fmt_pct(svd / total):>6}  {_fmt_s(svd):>9}  SVDs (torch.linalg.svd full_matrices=True, "
+          f"{calls('torch.linalg.svd')} calls, in diagonalise_layer)")
+    print(f"    {_fmt_pct(rot / total):>6}  {_fmt_s(rot):>9}  basis rotations of weights + Adam moments "
+          f"(rotate_layer, {calls('moves.rotate_layer')} calls)")
+    print(f"    {_fmt_pct(lip / total):>6}  {_fmt_s(lip):>9}  spectral norms for the prune bound "
+          f"(lipschitz_after, float64, {calls('torch.linalg.matrix_norm')} matrix_norm calls)")
+    print(f"    {_fmt_pct(probe_t / total):>6}  {_fmt_s(probe_t):>9}  probe forward passes "
+          f"(_probe_logits + _layer_input, {sizes.probe} samples)")
+    print(f"    {_fmt_pct(rest / total):>6}  {_fmt_s(rest):>9}  everything else (grow, merge, masks, copies)")
+    print(f"    of the total, prune_layer's own re-diagonalisation of the layer (SVD + rotation) took "
+          f"{_fmt_s(rediag)} ({_fmt_pct(rediag / total)})")
+    top = sorted(((c, n, lab) for lab, (c, n) in by_label.items()), reverse=True)[:rows]
+    print(f"  top {rows} calls by cumulative time (nested, so shares overlap):")
+    for c, n, lab in top:
+        print(f"    {_fmt_pct(c / total):>6}  {_fmt_s(c):>9}  {n:>3} call(s)  {lab}")
 
 
 def bench_moves(sizes: Sizes, profile_rows: int | None) -> float:
@@ -225,8 +257,9 @@ def bench_moves(sizes: Sizes, profile_rows: int | None) -> float:
     for index, lay in enumerate(med["layers"]):
         w0, w1, w2 = lay["widths"]
         parts = ", ".join(f"{name} {_fmt_s(lay[name])}" for name in MOVE_NAMES)
-        print(f"    layer {index}: {parts}  (width {w0} -> {w1} -> {w2}; prune: "
-              f"max |dlogit| {lay['change']:.1e}, bound {lay['bound']:.1e})")
+        print(f"    layer {index}: {parts}  (width {w0} -> {w1} -> {w2})")
+        print(f"      prune removed {w1 - w2} neuron(s), largest removed sigma {lay['max_removed_sigma']:.1e}: "
+              f"max |dlogit| on the probe {lay['change']:.1e}, a-priori bound {lay['bound']:.1e}")
     share = {name: sum(lay[name] for lay in med["layers"]) / moves for name in MOVE_NAMES}
     print("    share of move time: " + ", ".join(f"{name} {_fmt_pct(share[name])}" for name in MOVE_NAMES))
     ratio = moves / epoch
@@ -305,6 +338,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a few seconds), for tests")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch.set_num_threads(N) (default: torch's default)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time with this process's CPU time (time.process_time) instead of wall-clock time; "
+                             "sums over threads, so pair it with --threads 1 on a shared machine")
     parser.add_argument("--profile-rows", type=int, default=None, metavar="N",
                         help="print the top N profiler ops of one move pass (default: 12 when the move "
                              "target is missed in a full run, else 0)")
@@ -316,12 +352,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    global _CLOCK
+    _CLOCK = time.process_time if args.cpu_time else time.perf_counter
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     sizes = QUICK if args.quick else FULL
     print(f"isocl speed_core{' (--quick: tiny sizes)' if args.quick else ''}: torch {torch.__version__}, "
           f"CPU {_cpu_name()} ({os.cpu_count()} logical cores), {torch.get_num_threads()} torch threads, "
           f"python {platform.python_version()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"clock: {'process CPU time' if args.cpu_time else 'wall-clock'}; load average {load:.1f} at start")
     print()
     print("== 1. Structural moves vs one training epoch ==")
     bench_moves(sizes, args.profile_rows)
