@@ -210,6 +210,15 @@ def _validate_one(key: str, raw: Any, loc: str) -> dict[str, Any]:
     return out
 
 
+_INNER = "<value>"
+
+
+def _inner(exc: Exception) -> str:
+    """A ConfigError raised for ``_INNER`` without its location prefix."""
+    text = str(exc)
+    return text[len(_INNER) + 2:] if text.startswith(_INNER + ": ") else text
+
+
 def _candidates(s: dict[str, Any]) -> list[Any]:
     return list(s["choices"]) if s["type"] == "categorical" else [s["low"], s["high"]]
 
@@ -222,9 +231,9 @@ def _check_values(key: str, s: dict[str, Any], strategy_spec, bench: Benchmark, 
             if isinstance(default, int) and not isinstance(default, bool) and s["type"] == "float":
                 raise ConfigError(f"{loc}: type 'float' for an int parameter (default {default!r}); expected type 'int'")
             try:
-                strategy_spec.resolve({key: value}, loc)
+                strategy_spec.resolve({key: value}, _INNER)
             except ConfigError as exc:
-                raise ConfigError(f"{loc}: value {value!r} is not accepted: {exc}") from None
+                raise ConfigError(f"{loc}: value {value!r} is not accepted ({_inner(exc)})") from None
         else:
             raw = bench.to_dict()
             section, name = ("model", key[len("model."):]) if key.startswith("model.") else ("training", key)
@@ -232,9 +241,9 @@ def _check_values(key: str, s: dict[str, Any], strategy_spec, bench: Benchmark, 
             if section == "training" and name == "lr":
                 raw["training"]["lr_by_activation"] = {}
             try:
-                parse_benchmark(raw, loc)
+                parse_benchmark(raw, _INNER)
             except ConfigError as exc:
-                raise ConfigError(f"{loc}: value {value!r} is not accepted: {exc}") from None
+                raise ConfigError(f"{loc}: value {value!r} is not accepted ({_inner(exc)})") from None
 
 
 def validate_space(space: Any, strategy: str, bench: Benchmark, where: str | None = None) -> dict[str, dict[str, Any]]:
@@ -572,8 +581,8 @@ def _open_checked(spec: StorageSpec):
     except Exception as exc:  # noqa: BLE001 - any driver error means: cannot use this storage
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         hint = ""
-        if isinstance(exc, ModuleNotFoundError):
-            hint = f" (the database driver {exc.name!r} is not installed; e.g. pip install psycopg2-binary for PostgreSQL)"
+        if isinstance(exc, ImportError):
+            hint = " (is the database driver installed? e.g. pip install psycopg2-binary for PostgreSQL)"
         raise ConfigError(f"--storage {spec.display()}: cannot open the study storage: "
                           f"{type(exc).__name__}: {msg}{hint}") from None
 
