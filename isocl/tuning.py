@@ -529,7 +529,7 @@ def resolve_storage(storage: str | None, out_dir: Path, jobs: int = 1) -> tuple[
         lock = str(out_dir / ".tune.lock")
         journal, db = out_dir / "journal.log", out_dir / "study.db"
         journal_spec = StorageSpec("journal", str(journal), lock)
-        if journal.exists():
+        if journal.exists() and journal.stat().st_size > 0:  # (opening a journal creates an empty file)
             return journal_spec, None
         db_spec = StorageSpec("sqlite", _local_sqlite(db), lock)
         if jobs == 1:

@@ -252,6 +252,11 @@ def test_two_worker_processes_finish_exactly_n_trials(tiny, tmp_path):
     first = tuning.tune(bench, "replay", 2, out=out, objective_factory=fast_objective, plots=False)
     assert first.ok and (out / "study.db").is_file()
     before = {t.number: t.params for t in _load(out).trials}
+    # a refused parallel resume leaves no trace that would hide the SQLite study next time
+    incompatible = _with(tmp_path, 'choices = ["constant", "trainable"]', 'choices = ["trainable"]', "inc.toml")
+    with pytest.raises(ConfigError, match="does not match the existing study"):
+        tuning.tune(load_benchmark(incompatible), "replay", 9, out=out, jobs=2, study_name="tiny-replay",
+                    objective_factory=fast_objective, plots=False)
 
     res = tuning.tune(bench, "replay", 9, out=out, jobs=2, objective_factory=fast_objective, plots=False)
     assert res.ok, res.summary()
