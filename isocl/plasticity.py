@@ -38,7 +38,6 @@ GROWTH_MODES = ("fixed", "per_class", "buffer")
 class StructuralError(RuntimeError):
     """An exact structural move changed the logits beyond float rounding."""
 
-    isocl_record_failure = True  # the runner records the unit as failed and goes on
 
 
 def _model_dtype(model) -> torch.dtype:

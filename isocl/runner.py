@@ -65,6 +65,7 @@ class UnitResult:
     structure: list[dict[str, Any]] = field(default_factory=list)
     max_widths: list[int] = field(default_factory=list)
     final_widths: list[int] = field(default_factory=list)
+    traceback: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -243,13 +244,14 @@ def run_unit(
             if isinstance(layer, int) and layer < len(max_widths):
                 max_widths[layer] = max(max_widths[layer], int(event["neurons_before"]), int(event["neurons_after"]))
         result.max_widths = max_widths
-    except Exception as exc:  # noqa: BLE001 - recorded, the other units go on
-        from isocl.metrics import NonFiniteLoss
-
-        if not isinstance(exc, NonFiniteLoss) and not getattr(exc, "isocl_record_failure", False):
-            raise
+    except ConfigError:
+        raise  # a configuration problem: exit code 2, nothing recorded
+    except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
+        result.traceback = traceback.format_exc()
+        if progress:
+            tqdm.write(f"unit {strategy} seed {seed} failed: {result.error}")
     result.structure = list(ctx.audit)
     result.wall_time_s = round(time.perf_counter() - start, 2)
     return result
