@@ -790,6 +790,19 @@ class TrialFailed(RuntimeError):
     """The strategy's run ended with status 'failed' (e.g. a non-finite loss)."""
 
 
+class _StopUnit(BaseException):
+    """Raised from ``on_experience`` to stop a unit the pruner gave up on.
+
+    A BaseException, not an Exception: ``run_unit`` records any Exception
+    raised inside a unit as a failed unit and goes on, and a pruned trial
+    must stop training at once (it becomes ``optuna.TrialPruned`` outside).
+    """
+
+    def __init__(self, experience: int, avg: float):
+        super().__init__(experience, avg)
+        self.experience, self.avg = experience, avg
+
+
 class _SurplusTrial(RuntimeError):
     """A trial created after the target was already reached by finished and running trials."""
 
@@ -828,11 +841,15 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
                 return  # Optuna does not prune multi-objective trials (report is single-objective only)
             trial.report(float(avg), step=i)
             if trial.should_prune():
-                trial.set_user_attr("valid_curve", curve)
-                raise optuna.TrialPruned(f"validation accuracy {avg:.4f} after experience {i} is below the median")
+                raise _StopUnit(i, float(avg))
 
-        result = runner.run_unit(ctx.bench, ctx.strategy, ctx.seed, scenario=scenario, params=params,
-                                 eval_stream="valid", device=ctx.device, on_experience=on_experience)
+        try:
+            result = runner.run_unit(ctx.bench, ctx.strategy, ctx.seed, scenario=scenario, params=params,
+                                     eval_stream="valid", device=ctx.device, on_experience=on_experience)
+        except _StopUnit as stop:
+            trial.set_user_attr("valid_curve", curve)
+            raise optuna.TrialPruned(f"validation accuracy {stop.avg:.4f} after experience {stop.experience} "
+                                     "is below the pruner's threshold") from None
         trial.set_user_attr("valid_curve", curve)
         if result.status != "ok":
             trial.set_user_attr("error", result.error)

@@ -218,6 +218,33 @@ def test_objective_never_touches_the_test_stream(tiny, tmp_path, cifar10, monkey
     assert res.n_complete == 1 and streams == ["valid"]
 
 
+class _PruneAtStep1(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return trial.last_step is not None and trial.last_step >= 1
+
+
+def test_pruned_trial_stops_training_at_once(tiny, tmp_path, cifar10, monkeypatch):
+    from isocl import runner
+
+    experiences = []
+    real_run = runner.run_unit
+
+    def spy_run(*args, on_experience=None, **kwargs):
+        def seen(i, avg):
+            experiences.append(i)
+            on_experience(i, avg)
+
+        return real_run(*args, on_experience=seen, **kwargs)
+
+    monkeypatch.setattr(runner, "run_unit", spy_run)
+    monkeypatch.setattr(tuning, "_make_pruner", lambda name, **kw: _PruneAtStep1())
+    res = tuning.tune(load_benchmark(tiny), "replay", 1, out=tmp_path / "p", data=cifar10, plots=False)
+    assert res.n_pruned == 1 and res.n_failed == 0 and res.best_toml is None  # a pruned trial counts
+    (trial,) = _load(tmp_path / "p").trials
+    assert trial.state == TrialState.PRUNED and sorted(trial.intermediate_values) == [0, 1]
+    assert experiences == [0, 1] and len(trial.user_attrs["valid_curve"]) == 2  # no training after the prune
+
+
 def test_multi_objective_pareto_front(tiny, tmp_path, cifar10):
     out = tmp_path / "mo"
     res = tuning.tune(load_benchmark(tiny), "replay", 2, out=out, data=cifar10, multi_objective=True,
