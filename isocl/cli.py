@@ -36,6 +36,10 @@ def cmd_run(args) -> int:
     from isocl.runner import print_summary, run_benchmark
 
     bench = load_benchmark(args.benchmark)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else _default_out(args.benchmark)
     df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
                        device=args.device, progress=not args.quiet, command=sys.argv)
@@ -115,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="results directory (default: results/<benchmark name>)")
     r.add_argument("--no-plot", action="store_true", help="skip the figures and report")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is far faster on a loaded machine)")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list benchmarks and strategies")

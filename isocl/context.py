@@ -57,8 +57,15 @@ class _TensorLoaderMixin:
         self.dataloader = TensorBatches(x, y, t, self.train_mb_size, shuffle, self._isocl_generator)
 
     def make_eval_dataloader(self, **kwargs):
-        x, y, t = stream_tensors(self.adapted_dataset)
-        self.dataloader = TensorBatches(x, y, t, self.eval_mb_size, False)
+        # Test experiences never change: their tensors are gathered once and kept on the experience.
+        cached = getattr(self.experience, "_isocl_eval_tensors", None)
+        if cached is None or len(cached[1]) != len(self.adapted_dataset):
+            cached = stream_tensors(self.adapted_dataset)
+            try:
+                self.experience._isocl_eval_tensors = cached
+            except AttributeError:
+                pass
+        self.dataloader = TensorBatches(*cached, self.eval_mb_size, False)
 
 
 _FAST: dict[type, type] = {}

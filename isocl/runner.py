@@ -217,7 +217,9 @@ def run_unit(
             t0 = time.perf_counter()
             strat.train(exp)
             train_time = time.perf_counter() - t0
-            res = strat.eval(stream)
+            # Only experiences seen so far: evaluating unseen ones would run Avalanche's
+            # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
+            res = strat.eval(stream[: i + 1])
             rows = _parse_eval(res, i, n_exp)
             result.matrix += rows
             avg = float(np.mean([r["accuracy"] for r in rows[: i + 1]]))
@@ -267,6 +269,46 @@ def unit_list(bench: Benchmark, strategies: list[str], seeds: list[int]) -> list
             if spec.neuroplastic and bench.twins and _split_name(name)[0] is None:
                 units += [(f"{p}:{name}", seed) for p in TWIN_PREFIXES]
     return units
+
+
+def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config without what may grow between resumed runs (strategies, seeds, device)."""
+    import copy as _copy
+
+    cfg = _copy.deepcopy(cfg)
+    cfg.pop("strategies", None)
+    cfg.pop("strategy", None)
+    for key in ("seeds", "device"):
+        cfg.get("training", {}).pop(key, None)
+    return cfg
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _check_same_config(out: Path, bench: Benchmark) -> None:
+    """Refuse to resume into a folder whose finished units used another configuration."""
+    import tomllib
+
+    path = Path(out) / "config.toml"
+    if not path.is_file() or not any((Path(out) / "units").glob("*.json")):
+        return
+    old = _comparable(tomllib.loads(path.read_text(encoding="utf-8")))
+    new = _comparable(tomllib.loads(to_toml(bench.to_dict())))
+    if old != new:
+        flat_old, flat_new = _flatten(old), _flatten(new)
+        diff = sorted(k for k in set(flat_old) | set(flat_new) if flat_old.get(k) != flat_new.get(k))
+        raise ConfigError(
+            f"{out} holds results of another configuration (differs in {', '.join(diff) or 'its settings'}); "
+            "resume with the same settings or choose another --out"
+        )
 
 
 def _git_commit() -> str:
@@ -325,10 +367,12 @@ def run_benchmark(
     bench.training["seeds"] = seeds
     bench.strategies = names
     out = Path(out)
+    _check_same_config(out, bench)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
     manifest = _manifest(bench, device, command)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    _check_same_config(out, bench)
     done = {(u["strategy"], u["seed"]): u for u in load_units(out) if u.get("status") == "ok"}
     units = unit_list(bench, names, seeds)
     scenario = None

@@ -106,8 +106,11 @@ def test_smoke_run_writes_the_results_directory(tmp_path, cifar10):
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics.columns) == METRICS_COLUMNS
     assert len(metrics) == 2 * 1 * N_EXP * N_EXP
-    assert metrics["accuracy"].between(0, 1).all()
-    assert metrics["loss"].notna().all()
+    seen = metrics["eval_exp"] <= metrics["trained_exp"]
+    assert metrics.loc[seen, "accuracy"].between(0, 1).all()
+    assert metrics.loc[seen, "loss"].notna().all()
+    # experiences not yet trained are not evaluated (no eval-time adaptation on them)
+    assert metrics.loc[~seen, "accuracy"].isna().all()
     for (s, seed), g in metrics.groupby(["strategy", "seed"]):
         assert sorted(zip(g.trained_exp, g.eval_exp)) == [(i, j) for i in range(N_EXP) for j in range(N_EXP)]
 
@@ -199,9 +202,13 @@ def test_task_il_pnn_and_packnet(tmp_path, synthetic):
     assert (summary.status == "ok").all(), summary.error.tolist()
     metrics = pd.read_csv(out / "metrics.csv")
     assert len(metrics) == 2 * N_EXP * N_EXP
-    assert metrics.accuracy.between(0, 1).all()
-    # pnn ends with one 3072-16-16 column per task
+    seen = metrics.eval_exp <= metrics.trained_exp
+    assert metrics.accuracy[seen].between(0, 1).all()
+    # pnn ends with one 3072-16-16 column per task, and grows one column per task (not at evaluation)
     assert summary.set_index("strategy").loc["pnn", "params"] >= N_EXP * (3072 * 16 + 16 * 16)
+    exps = pd.read_csv(out / "experiences.csv")
+    pnn_params = exps[exps.strategy == "pnn"].params.tolist()
+    assert all(a < b for a, b in zip(pnn_params, pnn_params[1:]))
 
 
 class _PoisonAt(SupervisedPlugin):
@@ -267,3 +274,14 @@ def test_twins_follow_neuroplastic_strategies(isolated_registry):
     ]
     no_twins = bench.replace(twins=False)
     assert runner.unit_list(no_twins, [name], [0]) == [(name, 0)]
+
+
+def test_resume_refuses_a_changed_configuration(tmp_path, synthetic):
+    out = tmp_path / "res"
+    run(tiny_bench(), out, synthetic, strategies=["naive"])
+    before = (out / "config.toml").read_text()
+    with pytest.raises(ConfigError, match=r"holds results of another configuration \(differs in training.epochs\)"):
+        run(tiny_bench(epochs=2), out, synthetic, strategies=["naive"])
+    assert (out / "config.toml").read_text() == before  # nothing rewritten
+    run(tiny_bench(), out, synthetic, strategies=["naive"], seeds=[0, 1])  # more seeds: same configuration
+    assert len(pd.read_csv(out / "summary.csv")) == 2
