@@ -201,7 +201,7 @@ def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes
     lip, probe_t = cum("moves.lipschitz_after"), cum("moves._probe_logits") + cum("moves._layer_input")
     # diagonalise_layer runs once per layer from move_pass and once more inside prune_layer.
     rediag = cum("moves.diagonalise_layer") - sum(lay["diagonalise"] for lay in result["layers"])
-    rest = total - svd - rot - lip - probe_t
+    rest = max(0.0, total - svd - rot - lip - probe_t)  # by difference; clock jitter can make it dip below 0
     print(f"  where the move time goes (cProfile of one pass, {_fmt_s(total)}):")
     print(f"    {_fmt_pct(svd / total):>6}  {_fmt_s(svd):>9}  SVDs (torch.linalg.svd full_matrices=True, "
           f"{calls('torch.linalg.svd')} calls, in diagonalise_layer)")
@@ -211,7 +211,8 @@ def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes
           f"(lipschitz_after, float64, {calls('torch.linalg.matrix_norm')} matrix_norm calls)")
     print(f"    {_fmt_pct(probe_t / total):>6}  {_fmt_s(probe_t):>9}  probe forward passes "
           f"(_probe_logits + _layer_input, {sizes.probe} samples)")
-    print(f"    {_fmt_pct(rest / total):>6}  {_fmt_s(rest):>9}  everything else (grow, merge, masks, copies)")
+    rest_pct, rest_s = (_fmt_pct(rest / total), _fmt_s(rest)) if rest >= 0.01 * total else ("<1%", "~0")
+    print(f"    {rest_pct:>6}  {rest_s:>9}  everything else (grow, merge, masks, copies; by difference)")
     print(f"    of the total, prune_layer's own re-diagonalisation of the layer (SVD + rotation) took "
           f"{_fmt_s(rediag)} ({_fmt_pct(rediag / total)})")
     top = sorted(((c, n, lab) for lab, (c, n) in by_label.items()), reverse=True)[:rows]
