@@ -16,6 +16,7 @@ with documented default parameters. Names come from three places:
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import sys
@@ -163,6 +164,7 @@ def _register_conventional(module: ModuleType, name: str, source: str) -> None:
         settings=tuple(getattr(module, "SETTINGS", SETTINGS)),
         description=getattr(module, "DESCRIPTION", (module.__doc__ or "").strip().split("\n")[0]),
     )(build)
+    _REGISTRY[name] = dataclasses.replace(_REGISTRY[name], source=source)
 
 
 def discover(dirs: list[Path] | None = None) -> None:
