@@ -164,18 +164,31 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
     if not 0 <= start < n_all:
         raise ValueError(f"start must be in [0, {n_all}) for hidden layer {index}, instead got start = {start}")
     n = n_all - start
-    u, s, vh = torch.linalg.svd(w.data[start:], full_matrices=True)  # u: (n, n), s: (min(n, d),)
-    sig = torch.zeros(n, dtype=w.dtype, device=w.device)
-    sig[: s.numel()] = s
-    sig[sig <= _rank_tolerance(s, (n, d))] = 0
+    block = w.data[start:]
+    if w.dtype == torch.float64:
+        # float64: an SVD (full U only when there are more neurons than inputs).
+        u, s, vh = torch.linalg.svd(block, full_matrices=n > d)  # u: (n, n), s: (min(n, d),)
+        sig = torch.zeros(n, dtype=w.dtype, device=w.device)
+        sig[: s.numel()] = s
+        rows = torch.zeros_like(block)
+        rows[: s.numel()] = s[:, None] * vh[: s.numel()]  # row i of U^T W is sigma_i v_i^T
+    else:
+        # float32 and below: the eigenvectors of the n x n Gram matrix W W^T in float64 give the
+        # same U up to rounding, 3-4x faster than an SVD of the n x d matrix; rows are U^T W.
+        w64 = block.double()
+        _, evecs = torch.linalg.eigh(w64 @ w64.T)
+        rows64 = evecs.T @ w64
+        sig64 = rows64.norm(dim=1)
+        order = torch.argsort(sig64, descending=True, stable=True)
+        u, rows, sig = evecs[:, order].to(w.dtype), rows64[order].to(w.dtype), sig64[order].to(w.dtype)
+    zero = sig <= _rank_tolerance(sig[: min(n, d)], (n, d))
+    sig[zero] = 0
+    rows[zero] = 0  # constant neurons: exactly zero rows, so the merge is exact
     q = torch.eye(n_all, dtype=w.dtype, device=w.device)
     q[start:, start:] = u
     rotate_layer(model, index, q, ed)
-    # Row i of U^T W is sigma_i v_i^T; write it exactly so zero rows are zero.
-    k = s.numel()
     exact_rows = w.data.clone()
-    exact_rows[start:] = 0
-    exact_rows[start : start + k] = sig[:k, None] * vh[:k]
+    exact_rows[start:] = rows
     ed.assign(w, exact_rows, changed=torch.zeros_like(w.data, dtype=torch.bool))
     _sync_shapes(model, index)
     return MoveRecord("diagonalise", index, n_all, n_all, sigmas=sig.tolist())
@@ -299,7 +312,8 @@ def merge_constant_neurons(
                 f"intrinsic != 'off' and intrinsic_out != 'off' (got intrinsic={layer.intrinsic!r}, "
                 f"intrinsic_out={layer.intrinsic_out!r})"
             )
-    keep = torch.tensor([i for i in range(n) if i not in set(idx.tolist())], dtype=torch.long)
+    removed = set(idx.tolist())
+    keep = torch.tensor([i for i in range(n) if i not in removed], dtype=torch.long)
     ed.keep(w, 0, keep.to(w.device))
     if lin.bias is not None:
         ed.keep(lin.bias, 0, keep.to(w.device))

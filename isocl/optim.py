@@ -69,7 +69,7 @@ class ParamEditor:
     def rotate_rows(self, p: Tensor, q: Tensor) -> None:
         """p <- Q^T p along dim 0 (a layer's incoming rows or bias), doc §3(a)."""
         qt = q.T.to(p)
-        self._apply(p, qt @ p.data if p.dim() > 1 else qt @ p.data,
+        self._apply(p, qt @ p.data,
                     lambda m: qt @ m, lambda v: (qt * qt) @ v)
 
     @torch.no_grad()
