@@ -278,6 +278,7 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg = _copy.deepcopy(cfg)
     cfg.pop("strategies", None)
     cfg.pop("strategy", None)
+    cfg.pop("search", None)  # search spaces do not change a run
     for key in ("seeds", "device"):
         cfg.get("training", {}).pop(key, None)
     return cfg
