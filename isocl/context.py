@@ -120,7 +120,7 @@ class StrategyContext:
     def lr_for(self, model) -> float:
         """The learning rate for this model's activation kind (``training.lr_by_activation``)."""
         cfg = getattr(model, "cfg", None)
-        kind = "elementwise" if cfg is not None and not cfg.isotropic else "isotropic"
+        kind = "isotropic" if cfg is not None and cfg.isotropic else "elementwise"  # PNN/PackNet: ReLU columns
         return float(self.bench.training["lr_by_activation"].get(kind, self.bench.training["lr"]))
 
     def make_optimizer(self, model, lr: float | None = None) -> torch.optim.Optimizer:
