@@ -84,7 +84,6 @@ Progress can be watched with ``optuna-dashboard postgresql://...``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import logging

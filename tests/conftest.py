@@ -10,6 +10,18 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The tests' models are tiny: intra-op threads gain nothing, and on a busy
+    2-core machine OpenMP oversubscription makes them several times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _cifar10_source() -> Path | None:
     """The offline CIFAR-10 copy: $ISOCL_DATA (relative paths from the repo
     root), else ../shared/data/cifar10 next to the repo."""

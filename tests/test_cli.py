@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tomli_w
-import torch
 
 import isocl.data
 import isocl.runner
@@ -20,13 +19,6 @@ from isocl.scenarios import synthetic_tensors
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: no intra-op threads (OpenMP oversubscription on busy 2-core machines)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def small_smoke(tmp_path: Path, **scenario) -> Path:

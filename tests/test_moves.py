@@ -128,7 +128,7 @@ def test_merge_of_constant_neurons_folds_biases_into_intrinsic_length(dtype):
 
 
 def test_merge_without_intrinsic_length_is_refused_for_nonzero_bias():
-    model, x = make_model([10, 10], torch.float64, intrinsic="off"), probe(torch.float64)
+    model = make_model([10, 10], torch.float64, intrinsic="off")
     with torch.no_grad():
         model.backbone.layers[0].linear.weight[3] = 0
     with pytest.raises(ValueError, match="cannot absorb constant neurons with non-zero bias exactly"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import shutil
 import sys
-import textwrap
 import uuid
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -22,15 +21,6 @@ BASELINES = ["naive", "naive-tanh", "ewc", "si", "lwf", "replay", "agem", "cumul
 TASK_IL_ONLY = {"pnn", "packnet"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: no intra-op threads (OpenMP oversubscription on busy 2-core machines)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

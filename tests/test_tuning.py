@@ -54,15 +54,6 @@ mem_size = { type = "int", low = 20, high = 100, step = 20 }
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models: one thread is several times faster than two contending ones on a small box."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
