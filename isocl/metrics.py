@@ -36,6 +36,9 @@ def hidden_widths(model: torch.nn.Module) -> list[int]:
     """Hidden widths of an isotropic MLP, or of the Linear layers of any other model."""
     if hasattr(model, "widths"):
         return list(model.widths)
+    layers = getattr(model, "layers", None)
+    if layers is not None and all(hasattr(layer, "columns") for layer in layers):  # Avalanche's PNN
+        return [layer.out_features_per_column * len(layer.columns) for layer in layers]
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     return [m.out_features for m in linears[:-1]]
 
