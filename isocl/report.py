@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from isocl import plots
+from isocl.results import EXPERIENCE_COLUMNS, METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
 
 __all__ = [
     "FORMATS",
@@ -57,47 +58,12 @@ FORMATS = ("png", "pdf", "svg")
 
 _REQUIRED = ("summary.csv", "config.toml")
 
+# The results format's columns: one definition, in isocl.results.
 _COLUMNS = {
-    "summary": [
-        "strategy",
-        "seed",
-        "status",
-        "final_accuracy",
-        "avg_incremental_accuracy",
-        "forgetting",
-        "bwt",
-        "params",
-        "max_params",
-        "widths",
-        "wall_time_s",
-        "error",
-    ],
-    "metrics": ["strategy", "seed", "trained_exp", "eval_exp", "accuracy", "loss"],
-    "experiences": [
-        "strategy",
-        "seed",
-        "experience",
-        "avg_accuracy",
-        "params",
-        "widths",
-        "wall_time_s",
-    ],
-    "structure": [
-        "strategy",
-        "seed",
-        "experience",
-        "epoch",
-        "layer",
-        "event",
-        "neurons_before",
-        "neurons_after",
-        "bound",
-        "max_logit_change",
-        "acc_before",
-        "acc_after",
-        "removed_sigmas",
-        "sigmas",
-    ],
+    "summary": SUMMARY_COLUMNS,
+    "metrics": METRICS_COLUMNS,
+    "experiences": EXPERIENCE_COLUMNS,
+    "structure": STRUCTURE_COLUMNS,
 }
 # columns a figure cannot do without
 _NEEDED = {
