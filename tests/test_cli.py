@@ -121,7 +121,7 @@ def test_speed_command_prints_the_ratio(capsys, monkeypatch):
     monkeypatch.setattr(speed, "WIDTHS", [16, 16])
     assert main(["speed", "--epochs", "1", "--train-per-class", "12", "--repeats", "2"]) == 0
     out = capsys.readouterr().out
-    assert "120 training images" in out and "test stream (60 images)" in out
+    assert "120 training images" in out and "(of 60 images)" in out
     assert out.count("repeat ") == 2
     m = re.search(r"harness: ([\d.]+) s, plain loop: ([\d.]+) s, ratio ([\d.]+) \(target <= 1.10", out)
     assert m, out
