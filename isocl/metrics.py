@@ -113,12 +113,16 @@ class EpochProgress(SupervisedPlugin):
 
 
 def default_evaluator() -> EvaluationPlugin:
-    """Avalanche's accuracy, loss, forgetting and BWT, plus model size; no loggers."""
+    """Avalanche's accuracy, loss, forgetting and BWT, plus model size; no loggers.
+
+    Only what the runner records: accuracy and loss per experience, forgetting
+    and BWT of the stream (every metric costs a callback per iteration).
+    """
     return EvaluationPlugin(
-        accuracy_metrics(experience=True, stream=True),
-        loss_metrics(experience=True, stream=True),
-        forgetting_metrics(experience=True, stream=True),
-        bwt_metrics(experience=True, stream=True),
+        accuracy_metrics(experience=True),
+        loss_metrics(experience=True),
+        forgetting_metrics(stream=True),
+        bwt_metrics(stream=True),
         ModelSizeMetric(),
         loggers=[],
     )
