@@ -9,8 +9,6 @@ present only when the previous layer emits one). The layer emits
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -132,13 +130,3 @@ class IsotropicLayer(nn.Module):
     def extra_repr(self) -> str:
         kind = "isotropic" if self.isotropic else "elementwise"
         return f"{kind} {self.shape}, intrinsic={self.intrinsic}, intrinsic_out={self.intrinsic_out}"
-
-
-def orthogonal_(weight: Tensor, gain: float = 1.0) -> Tensor:
-    """Orthogonal initialisation of a (possibly wide or tall) weight."""
-    return nn.init.orthogonal_(weight, gain=gain)
-
-
-def kaiming_uniform_(weight: Tensor) -> Tensor:
-    """PyTorch's default Linear initialisation."""
-    return nn.init.kaiming_uniform_(weight, a=math.sqrt(5))

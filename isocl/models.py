@@ -10,7 +10,7 @@ class-incremental) and :class:`MultiHeadIsotropicMLP` (Avalanche's
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from avalanche.models import DynamicModule, IncrementalClassifier, MultiHeadClassifier, MultiTaskModule
@@ -246,8 +246,3 @@ def build_mlp(cfg: MLPConfig | None = None, **kwargs) -> IsotropicMLP | MultiHea
     """The single- or multi-head model that ``cfg.multi_head`` asks for."""
     cfg = cfg if cfg is not None else MLPConfig(**kwargs)
     return MultiHeadIsotropicMLP(cfg) if cfg.multi_head else IsotropicMLP(cfg)
-
-
-def config_dict(cfg: MLPConfig) -> dict:
-    """Plain dict of a config (for results files)."""
-    return asdict(cfg)

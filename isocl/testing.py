@@ -11,7 +11,6 @@ Tolerances follow the precision: absolute 1e-10 in float64, relative 1e-5
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable
 
 import torch
@@ -111,8 +110,3 @@ def assert_move_preserves(
     if not _within(err, float(before.abs().max()), atol, rtol):
         raise InvarianceError(f"the move changed the logits by {err:.3e} in {probe.dtype} (atol={atol}, rtol={rtol})")
     return result, err
-
-
-def copy_model(model):
-    """A deep copy, for comparing a move against the untouched model."""
-    return copy.deepcopy(model)
