@@ -37,10 +37,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from isocl.compressed import CompressedIsotropicMLP, dense_weight_count
-from isocl.models import MLPConfig, build_mlp
-from isocl.moves import diagonalise_layer, grow_layer, prune_layer
-from isocl.optim import ParamEditor
+from isocl.nn.compressed import CompressedIsotropicMLP, dense_weight_count
+from isocl.nn.models import MLPConfig, build_mlp
+from isocl.nn.moves import diagonalise_layer, grow_layer, prune_layer
+from isocl.nn.optim import ParamEditor
 
 MOVES_TARGET = 0.02  # moves / epoch
 COMPRESSED_TARGET = 0.6  # compressed / dense inference time

@@ -16,7 +16,7 @@ The registry reads the file name with ``_`` as ``-``: ``my_method.py`` is the
 strategy ``my-method``. A module in this "conventional" style defines
 
 * ``build(ctx, **params)``: returns an Avalanche strategy. ``ctx`` is an
-  :class:`isocl.context.StrategyContext`: ``ctx.make_model()`` builds the
+  :class:`isocl.bench.context.StrategyContext`: ``ctx.make_model()`` builds the
   benchmark's isotropic MLP (multi-head in task-incremental benchmarks),
   ``ctx.make_optimizer(model)`` the benchmark's optimiser, and
   ``ctx.template(model, plugins, ...)`` an Avalanche ``SupervisedTemplate``
@@ -30,7 +30,7 @@ strategy ``my-method``. A module in this "conventional" style defines
   needs task labels).
 
 Alternatively, register one or more names with the decorator
-``@isocl.registry.register_strategy("name", defaults={...})`` (see the
+``@isocl.bench.registry.register_strategy("name", defaults={...})`` (see the
 baselines in ``strategies/``), or publish the module under the entry-point
 group ``isocl.strategies`` of an installed package.
 """
@@ -64,7 +64,7 @@ class GradClipPlugin(SupervisedPlugin):
 def build(ctx, max_grad_norm: float, lr_decay: float):
     """Naive fine-tuning of the benchmark's model with the two plugins above."""
     if not 0 < lr_decay <= 1:
-        from isocl.config import ConfigError
+        from isocl.bench.config import ConfigError
 
         raise ConfigError(f"my-method: lr_decay = {lr_decay} must be in (0, 1]")
     model = ctx.make_model()

@@ -32,8 +32,8 @@ def _default_out(bench_path: str) -> Path:
 
 
 def cmd_run(args) -> int:
-    from isocl.config import load_benchmark
-    from isocl.runner import print_summary, run_benchmark
+    from isocl.bench.config import load_benchmark
+    from isocl.bench.runner import print_summary, run_benchmark
 
     bench = load_benchmark(args.benchmark)
     if args.threads:
@@ -45,7 +45,7 @@ def cmd_run(args) -> int:
                        device=args.device, progress=not args.quiet, command=sys.argv)
     print(print_summary(df, out))
     if not args.no_plot:
-        from isocl.report import build_report
+        from isocl.analysis.report import build_report
 
         rep = build_report([out])
         for w in rep.warnings:
@@ -55,12 +55,12 @@ def cmd_run(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from isocl.registry import list_strategies
+    from isocl.bench.registry import list_strategies
 
     bench_dir = Path(args.benchmarks)
     print("benchmarks:")
     for path in sorted(bench_dir.glob("*.toml")):
-        from isocl.config import ConfigError, load_benchmark
+        from isocl.bench.config import ConfigError, load_benchmark
 
         try:
             b = load_benchmark(path)
@@ -79,7 +79,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from isocl.report import build_report
+    from isocl.analysis.report import build_report
 
     rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format)
     for w in rep.warnings:
@@ -101,7 +101,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_speed(args) -> int:
-    from isocl.speed import speed_command
+    from isocl.bench.speed import speed_command
 
     return speed_command(args)
 
@@ -151,17 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*QP solver.*")
     args = build_parser().parse_args(argv)
-    from isocl.config import ConfigError
-    from isocl.data import DataError
+    from isocl.bench.config import ConfigError
+    from isocl.bench.data import DataError
 
     user_errors: tuple[type[BaseException], ...] = (ConfigError, DataError)
     try:
-        from isocl.report import NotAResultsDir
+        from isocl.analysis.report import NotAResultsDir
 
         user_errors += (NotAResultsDir,)
     except ImportError:
         pass
-    from isocl.registry import UnknownStrategy
+    from isocl.bench.registry import UnknownStrategy
 
     user_errors += (UnknownStrategy,)
     try:

@@ -2,7 +2,7 @@
 
 from avalanche.training.plugins import AGEMPlugin
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("agem", defaults={"patterns_per_exp": 256, "sample_size": 256},

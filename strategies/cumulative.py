@@ -2,7 +2,7 @@
 
 from avalanche.training import Cumulative
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("cumulative", description="joint training on all experiences so far (upper bound)")

@@ -2,7 +2,7 @@
 
 from avalanche.training.plugins import EWCPlugin
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy(

@@ -2,7 +2,7 @@
 
 from avalanche.training.plugins import LwFPlugin
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("lwf", defaults={"alpha": 1.0, "temperature": 2.0}, description="LwF (Li & Hoiem 2016)")

@@ -2,7 +2,7 @@
 
 from avalanche.training.templates import SupervisedTemplate
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("naive", description="fine-tuning of the fixed-width isotropic MLP")

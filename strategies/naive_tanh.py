@@ -1,6 +1,6 @@
 """Naive fine-tuning of the elementwise-tanh MLP: the neuron-by-neuron baseline."""
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("naive-tanh", description="fine-tuning of the fixed-width elementwise-tanh MLP")

@@ -1,7 +1,7 @@
 """The paper author's adaptive rule (v2) after every epoch: keep a buffer of weak scaffold neurons (doc §5)."""
 
-from isocl.plasticity import neuroplastic_strategy
-from isocl.registry import register_strategy
+from isocl.bench.plasticity import neuroplastic_strategy
+from isocl.bench.registry import register_strategy
 
 @register_strategy(
     "neuro-adaptive",

@@ -1,7 +1,7 @@
 """Neurogenesis only: scaffold neurons before each new experience (doc §3(b), §5)."""
 
-from isocl.plasticity import GROW_DEFAULTS, growth_kwargs, neuroplastic_strategy
-from isocl.registry import register_strategy
+from isocl.bench.plasticity import GROW_DEFAULTS, growth_kwargs, neuroplastic_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("neuro-grow", defaults=GROW_DEFAULTS, neuroplastic=True,

@@ -1,7 +1,7 @@
 """Grow before each experience, prune after it (doc §5)."""
 
-from isocl.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
-from isocl.registry import register_strategy
+from isocl.bench.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("neuro-grow-prune", defaults={**GROW_DEFAULTS, **PRUNE_DEFAULTS}, neuroplastic=True,

@@ -5,8 +5,8 @@ heads and switches the MLP to bias-free layers without intrinsic length;
 ``"damp"`` only scales old rows' gradients (for class-incremental use).
 """
 
-from isocl.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
-from isocl.registry import register_strategy
+from isocl.bench.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy(

@@ -1,7 +1,7 @@
 """Grow and prune, composed with Avalanche's replay plugin (class-balanced buffer)."""
 
-from isocl.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
-from isocl.registry import register_strategy
+from isocl.bench.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
+from isocl.bench.registry import register_strategy
 from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ClassBalancedBuffer
 

@@ -1,7 +1,7 @@
 """Overabundant start, then neurodegeneration after each experience (doc §3(d), §4)."""
 
-from isocl.plasticity import PRUNE_DEFAULTS, compression_kwargs, neuroplastic_strategy
-from isocl.registry import register_strategy
+from isocl.bench.plasticity import PRUNE_DEFAULTS, compression_kwargs, neuroplastic_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("neuro-prune", defaults={**PRUNE_DEFAULTS, "overabundant_start": 256, "start_width": 0},

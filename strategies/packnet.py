@@ -9,8 +9,8 @@ per-task masks make that layer task-specific.
 from avalanche.models.packnet import PackNetModel, PackNetPlugin
 from torch import nn
 
-from isocl.config import ConfigError
-from isocl.registry import register_strategy
+from isocl.bench.config import ConfigError
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("packnet", defaults={"post_prune_epochs": 1, "prune_proportion": 0.5}, settings=("task_il",),

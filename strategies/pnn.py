@@ -3,8 +3,8 @@
 from avalanche.models import PNN
 from avalanche.training import PNNStrategy
 
-from isocl.config import ConfigError
-from isocl.registry import register_strategy
+from isocl.bench.config import ConfigError
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("pnn", defaults={"adapter": "mlp"}, settings=("task_il",),

@@ -3,7 +3,7 @@
 from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ClassBalancedBuffer
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 def replay_plugin(mem_size: int) -> ReplayPlugin:

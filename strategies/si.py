@@ -2,7 +2,7 @@
 
 from avalanche.training.plugins import SynapticIntelligencePlugin
 
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("si", defaults={"si_lambda": 1.0, "eps": 1e-7}, description="SI (Zenke et al. 2017)")

@@ -56,6 +56,6 @@ def cifar10_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def cifar10(cifar10_source: Path, cifar10_cache: Path):
     """The real CIFAR-10 as normalised tensors, loaded once per session."""
-    from isocl.data import load_cifar10
+    from isocl.bench.data import load_cifar10
 
     return load_cifar10(cifar10_source, cache_dir=cifar10_cache, download=False)

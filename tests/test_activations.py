@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from isocl.activations import SHAPES, ElementwiseActivation, IsotropicActivation, isotropic
-from isocl.testing import InvarianceError, assert_equivariant
+from isocl.nn.activations import SHAPES, ElementwiseActivation, IsotropicActivation, isotropic
+from isocl.nn.testing import InvarianceError, assert_equivariant
 
 DTYPES = [torch.float32, torch.float64]
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import tomli_w
 
-import isocl.data
-import isocl.runner
+import isocl.bench.data
+import isocl.bench.runner
 from isocl.cli import build_parser, main
-from isocl.scenarios import synthetic_tensors
+from isocl.bench.scenarios import synthetic_tensors
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def test_list_default_folder_is_relative_to_cwd(capsys, monkeypatch):
 
 
 def test_run_small_smoke(tmp_path, capsys, monkeypatch, cifar10):
-    monkeypatch.setattr(isocl.runner, "load_cifar10", lambda: cifar10)  # the session's copy, loaded once
+    monkeypatch.setattr(isocl.bench.runner, "load_cifar10", lambda: cifar10)  # the session's copy, loaded once
     bench = small_smoke(tmp_path)
     out = tmp_path / "out"
     code = main(["run", str(bench), "--strategies", "naive", "--out", str(out), "--no-plot", "--quiet"])
@@ -77,7 +77,7 @@ def test_run_small_smoke(tmp_path, capsys, monkeypatch, cifar10):
 
 
 def test_run_flags_reach_the_runner(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(isocl.runner, "load_cifar10", lambda: synthetic_tensors(30, 20))
+    monkeypatch.setattr(isocl.bench.runner, "load_cifar10", lambda: synthetic_tensors(30, 20))
     bench = small_smoke(tmp_path, n_experiences=2)
     out = tmp_path / "out"
     code = main(["run", str(bench), "--strategies", "naive", "--seeds", "3,4", "--epochs", "2",
@@ -115,9 +115,9 @@ def test_bad_seeds_argument_is_an_argparse_error(capsys):
 
 def test_speed_command_prints_the_ratio(capsys, monkeypatch):
     """`isocl speed` on tiny synthetic data: both loops run and the ratio line is printed."""
-    from isocl import speed
+    from isocl.bench import speed
 
-    monkeypatch.setattr(isocl.data, "load_cifar10", lambda *a, **k: synthetic_tensors(12, 6))
+    monkeypatch.setattr(isocl.bench.data, "load_cifar10", lambda *a, **k: synthetic_tensors(12, 6))
     monkeypatch.setattr(speed, "WIDTHS", [16, 16])
     assert main(["speed", "--epochs", "1", "--train-per-class", "12", "--repeats", "2"]) == 0
     out = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""Benchmark TOML validation (isocl.config) and how `isocl run` reports bad files."""
+"""Benchmark TOML validation (isocl.bench.config) and how `isocl run` reports bad files."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import tomli_w
 
 from isocl.cli import main
-from isocl.config import ConfigError, load_benchmark, parse_benchmark, to_toml
-from isocl.runner import check_benchmark
+from isocl.bench.config import ConfigError, load_benchmark, parse_benchmark, to_toml
+from isocl.bench.runner import check_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "benchmarks" / "smoke.toml"
@@ -196,7 +196,7 @@ def test_task_il_only_strategy_in_class_il_benchmark(tmp_path, capsys, strategy)
 
 
 def test_table_for_unknown_strategy_is_an_error(tmp_path):
-    from isocl.registry import UnknownStrategy
+    from isocl.bench.registry import UnknownStrategy
 
     raw = smoke_raw()
     raw["strategy"]["no-such-strategy"] = {"x": 1}

@@ -1,4 +1,4 @@
-"""Tests for isocl.data: loading, validation, restricted unpickling, extraction."""
+"""Tests for isocl.bench.data: loading, validation, restricted unpickling, extraction."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from isocl import data
-from isocl.data import (
+from isocl.bench import data
+from isocl.bench.data import (
     ALL_FILES,
     BATCHES_DIR,
     CIFAR10Tensors,

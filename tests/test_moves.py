@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from isocl.compressed import CompressedIsotropicMLP, dense_weight_count
-from isocl.models import MLPConfig, build_mlp
-from isocl.moves import (
+from isocl.nn.compressed import CompressedIsotropicMLP, dense_weight_count
+from isocl.nn.models import MLPConfig, build_mlp
+from isocl.nn.moves import (
     alternating_diagonalise,
     buffer_rule,
     diagonalise_layer,
@@ -14,7 +14,7 @@ from isocl.moves import (
     prune_layer,
     rotate_layer,
 )
-from isocl.testing import assert_move_preserves, default_tolerance, random_orthogonal
+from isocl.nn.testing import assert_move_preserves, default_tolerance, random_orthogonal
 
 DTYPES = [torch.float32, torch.float64]
 IN = 12

@@ -5,10 +5,10 @@ import copy
 import pytest
 import torch
 
-from isocl.models import MLPConfig, build_mlp
-from isocl.moves import diagonalise_layer, grow_layer, prune_layer, rotate_layer
-from isocl.optim import ParamEditor, optimizer_params_match_model
-from isocl.testing import random_orthogonal
+from isocl.nn.models import MLPConfig, build_mlp
+from isocl.nn.moves import diagonalise_layer, grow_layer, prune_layer, rotate_layer
+from isocl.nn.optim import ParamEditor, optimizer_params_match_model
+from isocl.nn.testing import random_orthogonal
 
 IN = 10
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 from avalanche.models.utils import avalanche_forward
 
-from isocl.config import parse_benchmark
-from isocl.context import StrategyContext
-from isocl.metrics import default_evaluator
-from isocl.registry import get_strategy
-from isocl.scenarios import make_split_cifar10, stream_tensors, synthetic_tensors
+from isocl.bench.config import parse_benchmark
+from isocl.bench.context import StrategyContext
+from isocl.bench.metrics import default_evaluator
+from isocl.bench.registry import get_strategy
+from isocl.bench.scenarios import make_split_cifar10, stream_tensors, synthetic_tensors
 
 DATA = synthetic_tensors(n_train_per_class=24, n_test_per_class=8, seed=0)
 

@@ -1,4 +1,4 @@
-"""Figures (isocl.plots) and the comparison report (isocl.report).
+"""Figures (isocl.analysis.plots) and the comparison report (isocl.analysis.report).
 
 The results directories are synthetic, generated into tmp paths by
 tests/fixtures/make_results.py.
@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from isocl import plots
-from isocl.report import NotAResultsDir, ReportResult, build_report
+from isocl.analysis import plots
+from isocl.analysis.report import NotAResultsDir, ReportResult, build_report
 
 _spec = importlib.util.spec_from_file_location(
     "isocl_test_make_results", Path(__file__).parent / "fixtures" / "make_results.py"
@@ -176,7 +176,7 @@ def test_figure_renders_at_size(func, frame, frames, tmp_path):
 
 
 def test_optuna_figures_render_from_sqlite(tmp_path):
-    from isocl.report import _load_studies
+    from isocl.analysis.report import _load_studies
 
     make_study(tmp_path / "study", kind="sqlite", n_trials=4)
     warn = []
@@ -195,7 +195,7 @@ def test_optuna_figures_render_from_sqlite(tmp_path):
 
 
 def test_study_in_both_storages_is_taken_from_the_journal(tmp_path):
-    from isocl.report import _load_studies
+    from isocl.analysis.report import _load_studies
 
     make_study(tmp_path / "study", kind="sqlite", n_trials=3)
     make_study(tmp_path / "study", kind="journal", n_trials=2)

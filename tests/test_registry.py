@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from isocl import registry
-from isocl.config import ConfigError, load_benchmark
-from isocl.registry import UnknownStrategy, get_strategy, list_strategies, register_strategy
+from isocl.bench import registry
+from isocl.bench.config import ConfigError, load_benchmark
+from isocl.bench.registry import UnknownStrategy, get_strategy, list_strategies, register_strategy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,7 @@ def plugin_dir(tmp_path: Path, monkeypatch, *extra: Path) -> Path:
 
 DECORATOR_STYLE = '''
 """A test plug-in registering two names with the decorator."""
-from isocl.registry import register_strategy
+from isocl.bench.registry import register_strategy
 
 
 @register_strategy("{name}", defaults={{"alpha": 0.5, "steps": 3}}, settings=("task_il",),
@@ -216,8 +216,8 @@ def test_resolve_defaults_and_errors():
 
 def test_example_plugin_runs_through_run_unit(tmp_path, monkeypatch):
     """examples/my_method.py, copied into a strategies folder, trains on tiny data."""
-    from isocl.runner import build_scenario, run_unit
-    from isocl.scenarios import synthetic_tensors
+    from isocl.bench.runner import build_scenario, run_unit
+    from isocl.bench.scenarios import synthetic_tensors
 
     folder = plugin_dir(tmp_path, monkeypatch)
     shutil.copy(REPO / "examples" / "my_method.py", folder / "my_method.py")

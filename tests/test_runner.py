@@ -1,4 +1,4 @@
-"""End-to-end runs of the harness (isocl.runner): results files, resume, failures, task-IL baselines.
+"""End-to-end runs of the harness (isocl.bench.runner): results files, resume, failures, task-IL baselines.
 
 Tiny sizes: the smoke benchmark shrunk to 30 training / 20 test images per
 class and hidden widths [16, 16]. The first test uses the real CIFAR-10 (skipped
@@ -18,12 +18,12 @@ import pytest
 import torch
 from avalanche.training.plugins import SupervisedPlugin
 
-import isocl.runner as runner
-from isocl import registry
-from isocl.config import ConfigError, load_benchmark, parse_benchmark
-from isocl.registry import register_strategy
-from isocl.results import METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
-from isocl.scenarios import synthetic_tensors
+import isocl.bench.runner as runner
+from isocl.bench import registry
+from isocl.bench.config import ConfigError, load_benchmark, parse_benchmark
+from isocl.bench.registry import register_strategy
+from isocl.bench.results import METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
+from isocl.bench.scenarios import synthetic_tensors
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "benchmarks" / "smoke.toml"

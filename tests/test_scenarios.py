@@ -1,4 +1,4 @@
-"""Tests for isocl.scenarios: Split CIFAR-10 benchmarks and stream_tensors."""
+"""Tests for isocl.bench.scenarios: Split CIFAR-10 benchmarks and stream_tensors."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from isocl import scenarios
-from isocl.data import CIFAR10Tensors
-from isocl.scenarios import make_split_cifar10, stream_tensors, synthetic_tensors
+from isocl.bench import scenarios
+from isocl.bench.data import CIFAR10Tensors
+from isocl.bench.scenarios import make_split_cifar10, stream_tensors, synthetic_tensors
 
 N_TRAIN, N_TEST = 20, 10
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import isocl.compressed  # noqa: F401
-import isocl.models  # noqa: F401  (the script's heavy import: avalanche loads once, at collection)
+import isocl.nn.compressed  # noqa: F401
+import isocl.nn.models  # noqa: F401  (the script's heavy import: avalanche loads once, at collection)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed_core.py"
 

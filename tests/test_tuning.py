@@ -20,7 +20,7 @@ import pytest
 from optuna.trial import TrialState
 
 from isocl import tuning
-from isocl.config import ConfigError, load_benchmark
+from isocl.bench.config import ConfigError, load_benchmark
 
 TINY = """\
 name = "tiny"
@@ -177,7 +177,7 @@ def test_tune_writes_study_best_toml_and_resumes(tiny, tmp_path, cifar10):
     assert len(set(lrs)) == len(lrs)
 
     # isocl evaluate: the chosen configuration on the TEST set
-    from isocl.runner import print_summary
+    from isocl.bench.runner import print_summary
 
     df, eval_dir = tuning.evaluate(out / "best.toml", seeds=[0], out=tmp_path / "eval", progress=False, data=cifar10)
     assert list(df["strategy"]) == ["replay"] and list(df["status"]) == ["ok"]
@@ -185,7 +185,7 @@ def test_tune_writes_study_best_toml_and_resumes(tiny, tmp_path, cifar10):
 
 
 def test_objective_never_touches_the_test_stream(tiny, tmp_path, cifar10, monkeypatch):
-    from isocl import runner
+    from isocl.bench import runner
 
     real_build, real_run = runner.build_scenario, runner.run_unit
     streams = []
@@ -215,7 +215,7 @@ class _PruneAtStep1(optuna.pruners.BasePruner):
 
 
 def test_pruned_trial_stops_training_at_once(tiny, tmp_path, cifar10, monkeypatch):
-    from isocl import runner
+    from isocl.bench import runner
 
     experiences = []
     real_run = runner.run_unit
@@ -228,7 +228,7 @@ def test_pruned_trial_stops_training_at_once(tiny, tmp_path, cifar10, monkeypatc
         return real_run(*args, on_experience=seen, **kwargs)
 
     monkeypatch.setattr(runner, "run_unit", spy_run)
-    monkeypatch.setattr(tuning, "_make_pruner", lambda name, **kw: _PruneAtStep1())
+    monkeypatch.setattr(tuning._all, "_make_pruner", lambda name, **kw: _PruneAtStep1())
     res = tuning.tune(load_benchmark(tiny), "replay", 1, out=tmp_path / "p", data=cifar10, plots=False)
     assert res.n_pruned == 1 and res.n_failed == 0 and res.best_toml is None  # a pruned trial counts
     (trial,) = _load(tmp_path / "p").trials
@@ -388,7 +388,7 @@ def test_default_spaces(tiny):
 
 
 def test_default_space_of_a_neuroplastic_strategy_uses_only_its_parameters(tiny):
-    from isocl import registry
+    from isocl.bench import registry
 
     defaults = {"prune_threshold": 0.05, "prune_criterion": "sv", "grow_count": 4, "min_width": 2,
                 "finetune_epochs": 1, "log_structure": True, "momentum_reset": 0.5}
@@ -408,7 +408,7 @@ def test_default_space_of_a_neuroplastic_strategy_uses_only_its_parameters(tiny)
 
 
 def test_default_spaces_of_the_neuro_strategies(tiny, tmp_path):
-    from isocl.registry import get_strategy, list_strategies
+    from isocl.bench.registry import get_strategy, list_strategies
 
     bench = load_benchmark(tiny)
     neuro = [s.name for s in list_strategies() if s.neuroplastic]

@@ -100,7 +100,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from isocl.config import MODEL, Benchmark, ConfigError, parse_benchmark, to_toml
+from isocl.bench.config import MODEL, Benchmark, ConfigError, parse_benchmark, to_toml
 
 __all__ = [
     "PRUNERS",
@@ -247,7 +247,7 @@ def _check_values(key: str, s: dict[str, Any], strategy_spec, bench: Benchmark, 
 
 def validate_space(space: Any, strategy: str, bench: Benchmark, where: str | None = None) -> dict[str, dict[str, Any]]:
     """Validate a ``[search.STRATEGY]`` table; ConfigError names the file, the key and what was expected."""
-    from isocl.registry import get_strategy
+    from isocl.bench.registry import get_strategy
 
     where = where or str(bench.path or bench.name)
     spec = get_strategy(strategy)
@@ -369,7 +369,7 @@ def default_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
     else a decade around the default) and the learning rate. Ranges are
     widened to contain the value the benchmark runs with.
     """
-    from isocl.registry import get_strategy
+    from isocl.bench.registry import get_strategy
 
     spec = get_strategy(strategy)
     where = f"{bench.path or bench.name}: default search space of {strategy!r}"
@@ -824,8 +824,8 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
     """The tuning objective: one run of the strategy, scored on the validation stream only."""
     import optuna
 
-    from isocl import runner
-    from isocl.data import load_cifar10
+    from isocl.bench import runner
+    from isocl.bench.data import load_cifar10
 
     data = ctx.data if ctx.data is not None else load_cifar10()
     scenario = runner.build_scenario(ctx.bench, data)  # once per worker, reused by every trial
@@ -1027,7 +1027,7 @@ def best_benchmark(bench: Benchmark, strategy: str, params: Mapping[str, Any], n
     """The benchmark with the tuned parameters in place: ``strategies = [strategy]``,
     strategy parameters in ``[strategy.NAME]``, ``lr`` etc. in ``[training]``,
     ``model.X`` in ``[model]`` (the routing ``run_unit`` applied to the trial)."""
-    from isocl.runner import _apply_overrides
+    from isocl.bench.runner import _apply_overrides
 
     out, sparams = _apply_overrides(bench, strategy, dict(params))
     out.strategies = [strategy]
@@ -1056,7 +1056,7 @@ def write_outputs(study, bench: Benchmark, strategy: str, out_dir: Path, *, mult
     import optuna
     from optuna.trial import TrialState
 
-    from isocl.results import atomic_write_text
+    from isocl.bench.results import atomic_write_text
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1245,7 +1245,7 @@ def tune(
     import optuna
     from optuna.trial import TrialState
 
-    from isocl.registry import UnknownStrategy
+    from isocl.bench.registry import UnknownStrategy
 
     start = time.perf_counter()
     where = str(bench.path or bench.name)
@@ -1261,7 +1261,7 @@ def tune(
         raise ConfigError(f"--strategy {strategy!r}: expected a registered strategy name (twins are not tuned)")
     sampler_name = _resolve_sampler(sampler, multi_objective)
     pruner_name = _resolve_pruner(pruner, multi_objective)
-    from isocl.runner import check_benchmark
+    from isocl.bench.runner import check_benchmark
 
     try:
         check_benchmark(bench, [strategy])
@@ -1302,7 +1302,7 @@ def tune(
         _check_existing(source, migrate_from, name, strategy, directions, space, where)
     exists = _check_existing(storage_obj, spec, name, strategy, directions, space, where)
     if objective_factory is None and data is None:
-        from isocl.data import find_batches_dir
+        from isocl.bench.data import find_batches_dir
 
         find_batches_dir()  # DataError now rather than in every worker (extracts the archive once, for all)
 
@@ -1419,8 +1419,8 @@ def _run_parallel(jobs: list[_WorkerJob]) -> list[str]:
 def evaluate(best_toml: str | Path, *, seeds: list[int] | None = None, out: str | Path | None = None,
              device: str | None = None, progress: bool = True, data: Any = None):
     """Run a (tuned) benchmark file on the TEST set with several seeds; returns (summary frame, out dir)."""
-    from isocl.config import load_benchmark
-    from isocl.runner import run_benchmark
+    from isocl.bench.config import load_benchmark
+    from isocl.bench.runner import run_benchmark
 
     best_toml = Path(best_toml)
     bench = load_benchmark(best_toml)
@@ -1513,7 +1513,7 @@ def add_tune_parsers(subparsers, cmd_tune, cmd_evaluate) -> None:
 
 
 def tune_command(args) -> int:
-    from isocl.config import load_benchmark
+    from isocl.bench.config import load_benchmark
 
     bench = load_benchmark(args.benchmark)
     result = tune(
@@ -1527,7 +1527,7 @@ def tune_command(args) -> int:
 
 
 def evaluate_command(args) -> int:
-    from isocl.runner import print_summary
+    from isocl.bench.runner import print_summary
 
     df, out = evaluate(args.best, seeds=args.seeds, out=args.out, device=args.device,
                        progress=not getattr(args, "quiet", False))

@@ -1,10 +1,10 @@
 """Isotropic MLPs that Avalanche strategies can train and grow (doc §1-2).
 
-Two models share one backbone of :class:`~isocl.layers.IsotropicLayer`:
+Two models share one backbone of :class:`~isocl.nn.layers.IsotropicLayer`:
 :class:`IsotropicMLP` (one growing head, Avalanche's ``IncrementalClassifier``;
 class-incremental) and :class:`MultiHeadIsotropicMLP` (Avalanche's
 ``MultiHeadClassifier``; task-incremental). Both expose the interface that
-:mod:`isocl.moves` acts on: ``backbone.layers``, :meth:`consumers`,
+:mod:`isocl.nn.moves` acts on: ``backbone.layers``, :meth:`consumers`,
 :meth:`logits_all`, :attr:`widths`.
 """
 
@@ -16,7 +16,7 @@ import torch
 from avalanche.models import DynamicModule, IncrementalClassifier, MultiHeadClassifier, MultiTaskModule
 from torch import Tensor, nn
 
-from isocl.layers import IsotropicLayer
+from isocl.nn.layers import IsotropicLayer
 
 __all__ = [
     "MLPConfig",
@@ -36,7 +36,7 @@ class MLPConfig:
 
     in_features: int = 3072  # flattened input size (CIFAR-10: 3 * 32 * 32)
     widths: list[int] = field(default_factory=lambda: [256, 256])  # hidden widths
-    shape: str = "tanh"  # radial profile s (isocl.activations.SHAPES)
+    shape: str = "tanh"  # radial profile s (isocl.nn.activations.SHAPES)
     isotropic: bool = True  # False: the elementwise baseline s(h_i)
     hidden_bias: bool = True  # doc §5's exact consolidation needs False
     head_bias: bool = True  # ditto

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from isocl.config import ConfigError
+from isocl.bench.config import ConfigError
 
 __all__ = [
     "StrategySpec",

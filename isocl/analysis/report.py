@@ -1,7 +1,7 @@
 """Comparison report for one or several isocl results directories.
 
 :func:`build_report` reads results directories (``docs/results-format.md``),
-renders the figures of :mod:`isocl.plots` and writes a Markdown report and a
+renders the figures of :mod:`isocl.analysis.plots` and writes a Markdown report and a
 self-contained HTML page.
 
 Output location
@@ -42,8 +42,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from isocl import plots
-from isocl.results import EXPERIENCE_COLUMNS, METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
+from isocl.analysis import plots
+from isocl.bench.results import EXPERIENCE_COLUMNS, METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
 
 __all__ = [
     "FORMATS",
@@ -58,7 +58,7 @@ FORMATS = ("png", "pdf", "svg")
 
 _REQUIRED = ("summary.csv", "config.toml")
 
-# The results format's columns: one definition, in isocl.results.
+# The results format's columns: one definition, in isocl.bench.results.
 _COLUMNS = {
     "summary": SUMMARY_COLUMNS,
     "metrics": METRICS_COLUMNS,

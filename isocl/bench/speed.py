@@ -1,18 +1,18 @@
 """``isocl speed``: the harness against a plain PyTorch loop on the same training.
 
 Both sides train the same fixed-width isotropic MLP (3072-256-256, tanh
-profile, :func:`isocl.models.build_mlp`) on the same data: the
+profile, :func:`isocl.nn.models.build_mlp`) on the same data: the
 class-incremental split of CIFAR-10 into 5 experiences (2 classes each,
 ``train_per_class`` training images per class, the full 1,000 test images per
 class), batch 128, Adam with lr 1e-3, ``epochs`` epochs per experience, and
 both evaluate the test experiences seen so far (accuracy and loss of each)
 after each experience:
 
-(a) the harness: :func:`isocl.runner.run_unit` of the ``naive`` strategy
+(a) the harness: :func:`isocl.bench.runner.run_unit` of the ``naive`` strategy
     (Avalanche's ``SupervisedTemplate`` with isocl's tensor-batch loaders, the
     default evaluator, the NaN guard, a growing ``IncrementalClassifier``
     head);
-(b) a plain loop over the tensors that :func:`isocl.scenarios.stream_tensors`
+(b) a plain loop over the tensors that :func:`isocl.bench.scenarios.stream_tensors`
     reads from the same experience datasets: shuffled mini-batches by
     slicing, one 10-output head read through ``model.logits_all`` (the same
     FLOPs as the harness's fully grown head, slightly more than its early
@@ -56,7 +56,7 @@ class SpeedResult:
 
 def speed_benchmark(epochs: int = 1, train_per_class: int = 1000, test_per_class: int = 0):
     """The Benchmark both sides run (built in code, validated like a TOML file)."""
-    from isocl.config import parse_benchmark
+    from isocl.bench.config import parse_benchmark
 
     return parse_benchmark(
         {
@@ -88,7 +88,7 @@ def speed_benchmark(epochs: int = 1, train_per_class: int = 1000, test_per_class
 
 def time_harness(bench, scenario, seed: int = 0) -> SpeedResult:
     """(a) ``run_unit(bench, "naive", seed)`` on the prepared scenario, test stream."""
-    from isocl.runner import run_unit
+    from isocl.bench.runner import run_unit
 
     warnings.filterwarnings("ignore", message="No loggers specified")
     t0, c0 = time.perf_counter(), time.process_time()
@@ -107,7 +107,7 @@ def plain_loop(
     seed: int = 0,
 ) -> SpeedResult:
     """(b) The same training and evaluation as a plain PyTorch loop."""
-    from isocl.models import MLPConfig, build_mlp
+    from isocl.nn.models import MLPConfig, build_mlp
 
     tr = bench.training
     torch.manual_seed(seed)
@@ -150,7 +150,7 @@ def plain_loop(
 
 
 def _tensors(stream) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    from isocl.scenarios import stream_tensors
+    from isocl.bench.scenarios import stream_tensors
 
     out = []
     for exp in stream:
@@ -165,10 +165,10 @@ def _median(values: list[float]) -> float:
 
 def speed_command(args: Any) -> int:
     """Entry point of ``isocl speed [--epochs N] [--train-per-class N] [--repeats R]``."""
-    from isocl.config import ConfigError
-    from isocl.data import load_cifar10
-    from isocl.registry import get_strategy
-    from isocl.runner import build_scenario
+    from isocl.bench.config import ConfigError
+    from isocl.bench.data import load_cifar10
+    from isocl.bench.registry import get_strategy
+    from isocl.bench.runner import build_scenario
 
     epochs = int(getattr(args, "epochs", 1) or 1)
     per_class = int(getattr(args, "train_per_class", 1000))

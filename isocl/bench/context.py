@@ -4,7 +4,7 @@
 benchmark's model, an optimiser, and an Avalanche strategy
 (:meth:`StrategyContext.template`) wired to the shared evaluator, device and
 epochs. Templates get :class:`TensorBatches` loaders: the experience is read
-once as tensors (:func:`isocl.scenarios.stream_tensors`) and batched by
+once as tensors (:func:`isocl.bench.scenarios.stream_tensors`) and batched by
 slicing, instead of per-sample ``__getitem__`` through Avalanche's loaders
 (hand-written because that per-sample path dominated CPU training time).
 Plugins that install their own loader (replay) still do so.
@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from avalanche.training.templates import SupervisedTemplate
 
-from isocl.config import Benchmark
-from isocl.models import MLPConfig, build_mlp
-from isocl.scenarios import stream_tensors
+from isocl.bench.config import Benchmark
+from isocl.nn.models import MLPConfig, build_mlp
+from isocl.bench.scenarios import stream_tensors
 
 __all__ = ["StrategyContext", "TensorBatches", "fast_template"]
 

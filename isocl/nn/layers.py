@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from isocl.activations import ElementwiseActivation, _shape, isotropic
+from isocl.nn.activations import ElementwiseActivation, _shape, isotropic
 
 __all__ = ["INTRINSIC_MODES", "IsotropicLayer", "inverse_softplus"]
 

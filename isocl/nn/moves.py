@@ -1,11 +1,11 @@
 """Structural moves on isotropic MLPs (doc §3-5).
 
-Each move acts in place on a model from :mod:`isocl.models` and returns a
+Each move acts in place on a model from :mod:`isocl.nn.models` and returns a
 :class:`MoveRecord`. Exact moves (rotation, diagonalisation, neurogenesis,
 merge) leave the function unchanged up to float rounding; neurodegeneration
 (:func:`prune_layer`) is approximate and reports the a-priori bound of
 doc §3(d) beside the measured change on a probe batch. Pass a
-:class:`~isocl.optim.ParamEditor` holding the optimiser(s) so that their
+:class:`~isocl.nn.optim.ParamEditor` holding the optimiser(s) so that their
 state follows every edit (doc §5).
 
 Conventions: hidden layer ``l`` has ``layers[l].linear`` whose weight is the
@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from isocl.optim import ParamEditor
+from isocl.nn.optim import ParamEditor
 
 __all__ = [
     "MoveRecord",

@@ -2,7 +2,7 @@
 
 One function per figure.  Each takes pandas frames in the layout of
 ``docs/results-format.md`` (the CSVs of a results directory, as read by
-:mod:`isocl.report`), a palette ``{strategy: colour}`` from
+:mod:`isocl.analysis.report`), a palette ``{strategy: colour}`` from
 :func:`strategy_palette` and an output path; it renders with seaborn on a
 matplotlib :class:`~matplotlib.figure.Figure` (Agg, no GUI), saves the file
 (the format follows the path's suffix: ``.png``, ``.pdf`` or ``.svg``) and

@@ -3,7 +3,7 @@
 An isotropic activation acts on a layer's whole vector: it rescales h by the
 scalar ``s(r)/r`` with ``r = ||[h; o]||``, where ``o`` is the layer's optional
 intrinsic length (doc §2). It is O(n)-equivariant, which is what makes the
-structural moves in :mod:`isocl.moves` exact. Every shape here is
+structural moves in :mod:`isocl.nn.moves` exact. Every shape here is
 1-Lipschitz (radial slope ``s'(r) <= 1`` and tangential slope ``s(r)/r <= 1``),
 which the pruning bound of doc §3(d) relies on.
 """

@@ -500,7 +500,7 @@ def tensor_subset_per_class(
     return x[idx], y[idx]
 
 
-if __name__ == "__main__":  # python -m isocl.data [DATA_ROOT]: time a load
+if __name__ == "__main__":  # python -m isocl.bench.data [DATA_ROOT]: time a load
     import sys
 
     root = sys.argv[1] if len(sys.argv) > 1 else None

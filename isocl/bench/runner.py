@@ -28,13 +28,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from isocl.config import Benchmark, ConfigError, to_toml
-from isocl.context import StrategyContext
-from isocl.data import CIFAR10Tensors, load_cifar10
-from isocl.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
-from isocl.registry import get_strategy
-from isocl.results import atomic_write_text, collate, load_units, summary_table, write_unit
-from isocl.scenarios import make_split_cifar10
+from isocl.bench.config import Benchmark, ConfigError, to_toml
+from isocl.bench.context import StrategyContext
+from isocl.bench.data import CIFAR10Tensors, load_cifar10
+from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
+from isocl.bench.registry import get_strategy
+from isocl.bench.results import atomic_write_text, collate, load_units, summary_table, write_unit
+from isocl.bench.scenarios import make_split_cifar10
 
 __all__ = ["UnitResult", "build_scenario", "check_benchmark", "run_benchmark", "run_unit", "unit_list"]
 

@@ -31,7 +31,7 @@ from avalanche.benchmarks.utils.data import _FlatDataWithTransform
 from avalanche.benchmarks.utils.flat_data import FlatData, LazyIndices, LazyRange
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from isocl.data import CIFAR10Tensors, subset_indices_per_class
+from isocl.bench.data import CIFAR10Tensors, subset_indices_per_class
 
 __all__ = [
     "SETTINGS",

@@ -12,7 +12,7 @@
   ``mode="damp"`` scales old rows' gradients instead.
 
 Structural moves edit parameters in place and carry the optimiser state
-along (:class:`~isocl.optim.ParamEditor` on ``strategy.optimizer``), so
+along (:class:`~isocl.nn.optim.ParamEditor` on ``strategy.optimizer``), so
 they are safe in any hook, also after Avalanche has rebuilt the optimiser.
 Every event is appended to an audit list (the runner writes it to
 ``structure.csv``); growth must be exact, else :class:`StructuralError`.
@@ -26,9 +26,9 @@ import torch
 from avalanche.models import MultiTaskModule
 from avalanche.training.plugins import SupervisedPlugin
 
-from isocl import moves
-from isocl.optim import ParamEditor
-from isocl.scenarios import stream_tensors
+from isocl.nn import moves
+from isocl.nn.optim import ParamEditor
+from isocl.bench.scenarios import stream_tensors
 
 __all__ = ["CompressionPlugin", "ConsolidationPlugin", "GrowthPlugin", "StructuralError", "Auditor"]
 

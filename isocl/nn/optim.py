@@ -1,6 +1,6 @@
 """Parameter edits that keep an optimiser consistent with the model (doc §5).
 
-Every structural move in :mod:`isocl.moves` is built from the edits here.
+Every structural move in :mod:`isocl.nn.moves` is built from the edits here.
 Each edit changes a parameter **in place** (``param.data`` is replaced, so
 the Parameter object, its name and every optimiser reference stay valid:
 Avalanche's name-and-identity matching in ``update_optimizer`` sees nothing

@@ -1,7 +1,7 @@
 """Compressed inference form after alternating diagonalisation (doc §4).
 
 Every other map between hidden layers is a rectangular diagonal after
-:func:`isocl.moves.alternating_diagonalise`; here it is stored as a vector
+:func:`isocl.nn.moves.alternating_diagonalise`; here it is stored as a vector
 and applied elementwise, O(n) instead of O(n^2). Biases and intrinsic
 columns ride along (one dense column per map). The module returns the raw
 outputs of every head, concatenated, like ``model.logits_all``.
@@ -14,8 +14,8 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from isocl.activations import isotropic
-from isocl.moves import alternating_diagonalise
+from isocl.nn.activations import isotropic
+from isocl.nn.moves import alternating_diagonalise
 
 __all__ = ["CompressedIsotropicMLP", "dense_weight_count"]
 

@@ -1,0 +1,2 @@
+"""The analysis of results folders: statistics, figures and reports.  Reads
+what ``isocl.bench`` writes; never trains."""
