@@ -1,0 +1,89 @@
+"""Forest plot of the paired comparisons (:mod:`isocl.analysis.statistics`):
+one row per comparison, the Holm-corrected interval as a bar, the mean paired
+difference as a dot, zero marked, one panel per metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from isocl.analysis.plots.style import DPI, NothingToPlot, _figure, _legend_outside, _require, _save, _style
+
+# verdict -> colour: better green, worse red, the rest greys
+VERDICT_COLOURS = {
+    "win": "#1a9850",
+    "less forgetting": "#1a9850",
+    "loss": "#d73027",
+    "more forgetting": "#d73027",
+    "no detectable difference": "#555555",
+    "identical": "#9e9e9e",
+    "too few seeds": "#c7c7c7",
+}
+_TITLES = {
+    "final_accuracy": "Final accuracy (higher is better)",
+    "forgetting": "Forgetting (lower is better)",
+}
+
+
+def _label(strategy: str, reference: str, relation: str) -> str:
+    """``X vs fixed-final`` for a companion (the reference is ``fixed-final:X``), else the reference's name."""
+    if reference == f"{relation}:{strategy}":
+        return f"{strategy}  vs  {relation}"
+    return f"{strategy}  vs  {reference}" + ("  (best baseline)" if relation == "best-baseline" else "")
+
+
+def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: float = DPI) -> Path:
+    """Forest plot of ``comparisons.csv``: strategy minus reference in points,
+    Holm-corrected interval (level in the row's ``ci_level``) as a bar, mean
+    as a dot, coloured by verdict; a comparison with too few seeds shows its
+    row label without a bar."""
+    comparisons = _require(
+        comparisons, ["strategy", "reference", "relation", "metric", "mean_diff", "ci_low", "ci_high", "verdict"],
+        "comparisons",
+    )
+    metrics = [m for m in _TITLES if m in set(comparisons["metric"])]
+    if not metrics:
+        raise NothingToPlot("comparisons: no final_accuracy or forgetting rows")
+    keys = list(dict.fromkeys(zip(comparisons["strategy"], comparisons["reference"], comparisons["relation"])))
+    labels = [_label(*key) for key in keys]
+    groups = list(dict.fromkeys(k[0] for k in keys))
+    if figsize is None:
+        figsize = (12.0, max(2.4, 0.42 * len(keys) + 1.6))
+    with _style():
+        fig = _figure(figsize, dpi)
+        axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
+        for ax, metric in zip(axes, metrics):
+            rows = comparisons[comparisons["metric"] == metric].set_index(["strategy", "reference", "relation"])
+            for y, key in enumerate(keys):
+                if key not in rows.index:
+                    continue
+                row = rows.loc[key]
+                colour = VERDICT_COLOURS.get(str(row["verdict"]), "#555555")
+                mean, low, high = (100.0 * float(row[c]) for c in ("mean_diff", "ci_low", "ci_high"))
+                if np.isfinite(low) and np.isfinite(high):
+                    ax.plot([low, high], [y, y], color=colour, linewidth=3, solid_capstyle="butt", zorder=2)
+                if np.isfinite(mean):
+                    ax.plot(mean, y, "o", color=colour, markersize=7, markeredgecolor="white", zorder=3)
+            for y, key in enumerate(keys):  # every other strategy on a light band
+                if groups.index(key[0]) % 2:
+                    ax.axhspan(y - 0.5, y + 0.5, color="0.94", zorder=0, linewidth=0)
+            ax.axvline(0.0, color="0.2", linewidth=1.0, zorder=1)
+            shown = 100.0 * rows[["mean_diff", "ci_low", "ci_high"]].to_numpy(dtype=float)
+            shown = shown[np.isfinite(shown)]
+            lo, hi = min(0.0, *shown), max(0.0, *shown)
+            pad = 0.12 * (hi - lo) if hi > lo else 1.0
+            ax.set_xlim(lo - pad, hi + pad)  # zero always inside, never on the frame
+            ax.set_title(_TITLES[metric], fontsize=10)
+            ax.grid(axis="y", visible=False)
+        axes[0].set_yticks(range(len(keys)), labels, fontsize=9)
+        axes[0].set_ylim(len(keys) - 0.5, -0.5)
+        present = [v for v in VERDICT_COLOURS if v in set(comparisons["verdict"].astype(str))]
+        handles = [Line2D([], [], color=VERDICT_COLOURS[v], marker="o", linewidth=3, markeredgecolor="white")
+                   for v in present]
+        _legend_outside(fig, handles, present, title="verdict (Holm)")
+        fig.supxlabel("difference, strategy minus reference (points)", fontsize=10)
+        fig.suptitle("Paired differences over seeds: mean (dot) and Holm-corrected CI (bar)")
+        return _save(fig, path)

@@ -1,0 +1,114 @@
+"""Accuracy matrices: accuracy on each experience after training each experience."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import colors as mcolors
+from matplotlib.cm import ScalarMappable
+
+from isocl.analysis.plots.style import (
+    DPI,
+    NothingToPlot,
+    _figure,
+    _order,
+    _percent,
+    _require,
+    _save,
+    _style,
+    wrap_label,
+)
+
+
+def plot_accuracy_matrices(
+    metrics: pd.DataFrame,
+    palette: dict[str, str],
+    path,
+    *,
+    figsize=None,
+    dpi: float = DPI,
+) -> Path:
+    """Accuracy-matrix heatmaps, one small multiple per strategy: mean
+    accuracy (%) over seeds on ``eval_exp`` (columns) after training
+    ``trained_exp`` (rows), annotated in %."""
+    metrics = _require(
+        metrics,
+        ["strategy", "seed", "trained_exp", "eval_exp", "accuracy"],
+        "accuracy matrices",
+    )
+    df = metrics.assign(acc=_percent(metrics["accuracy"])).dropna(subset=["acc"])
+    if df.empty:
+        raise NothingToPlot("accuracy matrices: no accuracy values")
+    df = df.assign(
+        trained_exp=df["trained_exp"].astype(int), eval_exp=df["eval_exp"].astype(int)
+    )
+    strategies = _order(df["strategy"].unique(), palette)
+    n = len(strategies)
+    n_exp = int(max(df["trained_exp"].max(), df["eval_exp"].max())) + 1
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    panel = max(2.6, 0.42 * n_exp + 0.9)
+    if figsize is None:
+        figsize = (ncols * panel + 1.0, nrows * panel + 0.6)
+    annot = n_exp <= 12
+    font = max(5.5, min(9.0, 42.0 / n_exp))
+    cmap = sns.color_palette("viridis", as_cmap=True)
+    with _style():
+        fig = _figure(figsize, dpi)
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+        for i, (ax, s) in enumerate(zip(axes, strategies)):
+            sub = df[df["strategy"] == s]
+            k = (
+                int(max(sub["trained_exp"].max(), sub["eval_exp"].max())) + 1
+            )  # its stream
+            mat = (
+                sub.groupby(["trained_exp", "eval_exp"])["acc"]
+                .mean()
+                .unstack("eval_exp")
+                .reindex(index=range(k), columns=range(k))
+            )
+            n_seeds = df.loc[df["strategy"] == s, "seed"].nunique()
+            sns.heatmap(
+                mat,
+                ax=ax,
+                vmin=0,
+                vmax=100,
+                cmap=cmap,
+                cbar=False,
+                square=True,
+                annot=annot,
+                fmt=".0f",
+                annot_kws={"size": font},
+                linewidths=0.5,
+                linecolor="white",
+            )
+            ax.set_title(
+                wrap_label(
+                    f"{s} ({n_seeds}\u00a0seed{'s' if n_seeds != 1 else ''})",
+                    int(panel * 11),
+                ),
+                fontsize=10,
+            )
+            ax.set_xlabel(
+                "evaluated on experience"
+                if i // ncols == nrows - 1 or i + ncols >= n
+                else ""
+            )
+            ax.set_ylabel("after training experience" if i % ncols == 0 else "")
+            ax.tick_params(labelsize=8, rotation=0)
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        fig.colorbar(
+            ScalarMappable(norm=mcolors.Normalize(0, 100), cmap=cmap),
+            ax=list(axes[:n]),
+            label="accuracy (%)",
+            shrink=0.8,
+        )
+        fig.suptitle("Accuracy matrix per strategy (mean over seeds)")
+        return _save(fig, path)
+
+

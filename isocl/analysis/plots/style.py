@@ -1,0 +1,212 @@
+"""Shared look of every figure: one hue per strategy family (a strategy and
+its companions ``fixed-final:X``, ``fixed-max:X``, ``diag-only:X``,
+``reset:X`` share X's hue in lighter / darker shades, with their own line
+style and marker), seaborn's whitegrid style, constrained-layout figures
+saved at a fixed pixel size, and small label helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib import colors as mcolors
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+DPI = 120
+"""Default resolution of raster figures (pixels per inch)."""
+
+TWIN_PREFIXES = ("fixed-final:", "fixed-max:")
+"""Prefixes of the fixed-width twins of a neuroplastic strategy."""
+
+COMPANION_PREFIXES = (*TWIN_PREFIXES, "diag-only:", "reset:")
+"""Prefixes of every companion of a neuroplastic strategy (twins and controls)."""
+
+DIR_SEPARATOR = "/"
+"""Separates a results-directory label from a strategy name (``run-a/naive``)
+when the same strategy name occurs in several compared directories."""
+
+# companion prefix -> (line style, marker, (mix colour, amount))
+_COMPANION_LOOK = {
+    "": ("-", "o", None),
+    "fixed-final:": ("--", "s", ("white", 0.45)),
+    "fixed-max:": (":", "^", ("black", 0.35)),
+    "diag-only:": ("-.", "D", ("white", 0.7)),
+    "reset:": ((0, (1, 1)), "v", ("black", 0.6)),
+}
+
+
+class NothingToPlot(ValueError):
+    """The inputs hold nothing this figure could show."""
+
+
+def _split_name(name: str) -> tuple[str, str, str]:
+    """``"run-a/fixed-max:neuro"`` -> ``("run-a/", "fixed-max:", "neuro")``."""
+    prefix = ""
+    rest = name
+    for twin in COMPANION_PREFIXES:
+        pos = name.find(twin)
+        if pos >= 0 and (pos == 0 or name[pos - 1] == DIR_SEPARATOR):
+            return name[:pos], twin, name[pos + len(twin) :]
+    if DIR_SEPARATOR in name:
+        head, _, tail = name.rpartition(DIR_SEPARATOR)
+        prefix, rest = head + DIR_SEPARATOR, tail
+    return prefix, "", rest
+
+
+def base_strategy(name: str) -> str:
+    """The strategy a twin belongs to (``fixed-final:X`` -> ``X``), keeping a
+    results-directory prefix (``run-a/fixed-max:X`` -> ``run-a/X``)."""
+    prefix, _, base = _split_name(name)
+    return prefix + base
+
+
+def _twin_kind(name: str) -> str:
+    return _split_name(name)[1]
+
+
+def strategy_linestyle(name: str) -> str:
+    """Solid for a strategy, dashed for ``fixed-final:``, dotted for
+    ``fixed-max:``, dash-dot for ``diag-only:`` and densely dotted for ``reset:``."""
+    return _COMPANION_LOOK[_twin_kind(name)][0]
+
+
+def strategy_marker(name: str) -> str:
+    """Circle for a strategy, square for ``fixed-final:``, triangle for
+    ``fixed-max:``, diamond for ``diag-only:``, down-triangle for ``reset:``."""
+    return _COMPANION_LOOK[_twin_kind(name)][1]
+
+
+def _mix(colour, other, amount: float) -> str:
+    rgb = np.array(mcolors.to_rgb(colour))
+    target = np.array(mcolors.to_rgb(other))
+    return mcolors.to_hex(rgb * (1 - amount) + target * amount)
+
+
+def strategy_palette(strategies: Iterable[str]) -> dict[str, str]:
+    """One stable colour (hex string) per strategy, used by every figure.
+
+    Hues are assigned to the sorted distinct base strategies (twins removed):
+    seaborn's ``tab10`` palette for up to 10, evenly spaced ``husl`` hues
+    beyond.  A ``fixed-final:X`` twin gets a lighter shade of ``X``'s hue and a
+    ``fixed-max:X`` twin a darker one, ``diag-only:X`` a paler and ``reset:X`` a
+    deeper one (their lines also differ, see :func:`strategy_linestyle`).  The result depends only on the set of
+    names, and its keys are sorted.
+    """
+    names = sorted({str(s) for s in strategies})
+    bases = sorted({base_strategy(s) for s in names})
+    n = len(bases)
+    colours = sns.color_palette("tab10", n) if n <= 10 else sns.color_palette("husl", n)
+    hue = {b: mcolors.to_hex(c) for b, c in zip(bases, colours)}
+    palette: dict[str, str] = {}
+    for s in names:
+        shade = _COMPANION_LOOK[_twin_kind(s)][2]
+        c = hue[base_strategy(s)]
+        palette[s] = _mix(c, *shade) if shade else c
+    return palette
+
+
+def _colour(palette: dict[str, str], name: str) -> str:
+    if name in palette:
+        return palette[name]
+    return strategy_palette(list(palette) + [name])[name]
+
+
+def _order(names: Iterable[str], palette: dict[str, str]) -> list[str]:
+    present = {str(n) for n in names}
+    known = [s for s in palette if s in present]
+    return known + sorted(present - set(known))
+
+
+def _style():
+    return sns.axes_style("whitegrid")
+
+
+def _figure(figsize, dpi) -> Figure:
+    return Figure(figsize=figsize, dpi=dpi, layout="constrained")
+
+
+def _save(fig: Figure, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    metadata = {"Software": None} if fmt == "png" else None
+    fig.savefig(path, format=fmt, dpi=fig.dpi, metadata=metadata)
+    return path
+
+
+def _require(
+    frame: pd.DataFrame | None, columns: Sequence[str], what: str
+) -> pd.DataFrame:
+    if frame is None or len(frame) == 0:
+        raise NothingToPlot(f"{what}: no data")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise NothingToPlot(f"{what}: missing column(s) {', '.join(missing)}")
+    return frame
+
+
+def _percent(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce") * 100.0
+
+
+def _thousands(value, _pos=None) -> str:
+    value = float(value)
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.3g}k"
+    return f"{value:.3g}"
+
+
+def wrap_label(text: str, width: int) -> str:
+    """Greedy line breaks after ``/``, ``:`` or spaces (after ``-`` only inside
+    a word longer than a line) so that lines stay within ``width`` characters
+    where possible."""
+    tokens = []
+    for tok in (t for t in re.split(r"(?<=[/: ])", text) if t):
+        # break at hyphens only inside a word that does not fit on a line
+        tokens += (
+            [t for t in re.split(r"(?<=-)", tok) if t] if len(tok) > width else [tok]
+        )
+    lines, line = [], ""
+    for tok in tokens:
+        if line and len(line) + len(tok.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = tok.lstrip()
+        else:
+            line += tok
+    if line:
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _legend_outside(fig: Figure, handles, labels, title=None, fontsize="small"):
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="outside right center",
+            title=title,
+            fontsize=fontsize,
+            title_fontsize=fontsize,
+            frameon=False,
+        )
+
+
+def _strategy_handle(name: str, palette, marker=True) -> Line2D:
+    return Line2D(
+        [],
+        [],
+        color=_colour(palette, name),
+        linestyle=strategy_linestyle(name),
+        marker=strategy_marker(name) if marker else None,
+        linewidth=2,
+        markersize=6,
+    )
+
+
