@@ -44,6 +44,35 @@ def pareto_frontier(x: Sequence[float], y: Sequence[float]) -> list[int]:
     return front
 
 
+def _frontier_and_axis(ax, agg: pd.DataFrame, df: pd.DataFrame, handles, labels) -> None:
+    """The Pareto frontier of the means as a step line, and the log parameter axis."""
+    front = pareto_frontier(agg["params"].to_numpy(), agg["acc"].to_numpy())
+    if front:
+        fx = agg["params"].to_numpy()[front]
+        fy = agg["acc"].to_numpy()[front]
+        xmax = agg["params"].max() * 1.4
+        ax.step(
+            np.append(fx, xmax),
+            np.append(fy, fy[-1]),
+            where="post",
+            color="0.35",
+            linestyle="--",
+            linewidth=1.2,
+            zorder=1,
+        )
+        handles.append(Line2D([], [], color="0.35", linestyle="--", linewidth=1.2))
+        labels.append("Pareto frontier")
+    ax.set_xscale("log")
+    lo, hi = df["params"].min(), df["params"].max()
+    ax.set_xlim(lo / 1.3, hi * 1.3)
+    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.xaxis.set_minor_formatter(
+        FuncFormatter(lambda v, p: _thousands(v) if hi / lo < 20 else "")
+    )
+    ax.tick_params(axis="x", which="both", labelsize=9)
+    ax.grid(axis="x", which="minor", linewidth=0.6, alpha=0.5)
+
+
 def plot_accuracy_vs_params(
     summary: pd.DataFrame,
     palette: dict[str, str],
@@ -124,31 +153,7 @@ def plot_accuracy_vs_params(
                 )
             )
             labels.append(s)
-        front = pareto_frontier(agg["params"].to_numpy(), agg["acc"].to_numpy())
-        if front:
-            fx = agg["params"].to_numpy()[front]
-            fy = agg["acc"].to_numpy()[front]
-            xmax = agg["params"].max() * 1.4
-            ax.step(
-                np.append(fx, xmax),
-                np.append(fy, fy[-1]),
-                where="post",
-                color="0.35",
-                linestyle="--",
-                linewidth=1.2,
-                zorder=1,
-            )
-            handles.append(Line2D([], [], color="0.35", linestyle="--", linewidth=1.2))
-            labels.append("Pareto frontier")
-        ax.set_xscale("log")
-        lo, hi = df["params"].min(), df["params"].max()
-        ax.set_xlim(lo / 1.3, hi * 1.3)
-        ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
-        ax.xaxis.set_minor_formatter(
-            FuncFormatter(lambda v, p: _thousands(v) if hi / lo < 20 else "")
-        )
-        ax.tick_params(axis="x", which="both", labelsize=9)
-        ax.grid(axis="x", which="minor", linewidth=0.6, alpha=0.5)
+        _frontier_and_axis(ax, agg, df, handles, labels)
         ax.set_xlabel("parameters (final model, log scale)")
         ax.set_ylabel("final accuracy (%)")
         ymin = float((agg["acc"] - agg["acc_sd"]).min())

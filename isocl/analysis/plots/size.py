@@ -118,6 +118,58 @@ def _reference_lines(ax, values: dict[str, float], palette) -> None:
             )
 
 
+def _fixed_references(ax_w, ax_p, widths, df, fixed, palette, n_layers, handles, labels) -> None:
+    """Fixed-width strategies as dashed reference lines, and the legend entries for them and the layers."""
+    if fixed:
+        width_ref, param_ref = {}, {}
+        for s in fixed:
+            sub_w = widths[widths["strategy"] == s]
+            for layer, w in sub_w.groupby("layer")["width"].mean().items():
+                width_ref[f"{s}\0{layer}"] = float(w)
+            param_ref[s] = float(df.loc[df["strategy"] == s, "params"].mean())
+        # group per strategy for colour, one line per distinct layer width
+        per_value: dict[str, float] = {}
+        for key, w in width_ref.items():
+            s = key.split("\0")[0]
+            if not any(
+                k.split("\0")[0] == s and abs(v - w) < 1e-9
+                for k, v in per_value.items()
+            ):
+                per_value[key] = w
+        _reference_lines(
+            ax_w,
+            per_value,
+            {k: _colour(palette, k.split("\0")[0]) for k in per_value},
+        )
+        _reference_lines(ax_p, param_ref, palette)
+        for s in fixed:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=_colour(palette, s),
+                    linestyle=(0, (5, 3)),
+                    linewidth=1.6,
+                )
+            )
+            labels.append(f"{s} (fixed width)")
+    if n_layers > 1:
+        handles.append(Line2D([], [], linestyle="none"))
+        labels.append("")
+        for layer in range(n_layers):
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="0.35",
+                    linestyle=_LAYER_STYLES[layer % 4],
+                    marker=_LAYER_MARKERS[layer % 6],
+                    linewidth=1.6,
+                )
+            )
+            labels.append(f"hidden layer {layer}")
+
+
 def plot_width_and_params(
     experiences: pd.DataFrame,
     palette: dict[str, str],
@@ -181,54 +233,7 @@ def plot_width_and_params(
                 )
             handles.append(_strategy_handle(s, palette))
             labels.append(s)
-        if fixed:
-            width_ref, param_ref = {}, {}
-            for s in fixed:
-                sub_w = widths[widths["strategy"] == s]
-                for layer, w in sub_w.groupby("layer")["width"].mean().items():
-                    width_ref[f"{s}\0{layer}"] = float(w)
-                param_ref[s] = float(df.loc[df["strategy"] == s, "params"].mean())
-            # group per strategy for colour, one line per distinct layer width
-            per_value: dict[str, float] = {}
-            for key, w in width_ref.items():
-                s = key.split("\0")[0]
-                if not any(
-                    k.split("\0")[0] == s and abs(v - w) < 1e-9
-                    for k, v in per_value.items()
-                ):
-                    per_value[key] = w
-            _reference_lines(
-                ax_w,
-                per_value,
-                {k: _colour(palette, k.split("\0")[0]) for k in per_value},
-            )
-            _reference_lines(ax_p, param_ref, palette)
-            for s in fixed:
-                handles.append(
-                    Line2D(
-                        [],
-                        [],
-                        color=_colour(palette, s),
-                        linestyle=(0, (5, 3)),
-                        linewidth=1.6,
-                    )
-                )
-                labels.append(f"{s} (fixed width)")
-        if n_layers > 1:
-            handles.append(Line2D([], [], linestyle="none"))
-            labels.append("")
-            for layer in range(n_layers):
-                handles.append(
-                    Line2D(
-                        [],
-                        [],
-                        color="0.35",
-                        linestyle=_LAYER_STYLES[layer % 4],
-                        marker=_LAYER_MARKERS[layer % 6],
-                        linewidth=1.6,
-                    )
-                )
-                labels.append(f"hidden layer {layer}")
+        _fixed_references(ax_w, ax_p, widths, df, fixed, palette, n_layers, handles, labels)
         ax_w.set_xlabel("experience (after training it)")
         ax_w.set_ylabel("hidden width (neurons)")
         ax_w.set_title("Hidden width per layer", fontsize=10)

@@ -84,6 +84,39 @@ def _prune_spectra(structure: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _spectrum_panel(ax, sub: pd.DataFrame, exp_colour) -> None:
+    """One (strategy, layer) panel: each experience's spectrum before (thin dashed) and after (thick) pruning."""
+    for rec in sub.sort_values("experience").itertuples(index=False):
+        col = exp_colour[rec.experience]
+        for values, ls, lw in (
+            (rec.before, "--", 1.1),
+            (rec.after, "-", 2.2),
+        ):
+            v = np.asarray(values, dtype=float)
+            idx = np.arange(1, v.size + 1)
+            keep = v > 0
+            if keep.any():
+                ax.plot(
+                    idx[keep],
+                    v[keep],
+                    color=col,
+                    linestyle=ls,
+                    linewidth=lw,
+                )
+    if sub.empty:
+        ax.text(
+            0.5,
+            0.5,
+            "no prune event",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
+    else:
+        ax.set_yscale("log")
+
+
 def plot_spectra(
     structure: pd.DataFrame,
     palette: dict[str, str],
@@ -137,35 +170,7 @@ def plot_spectra(
             for c, layer in enumerate(layers):
                 ax = axes[r, c]
                 sub = spectra[(spectra["strategy"] == s) & (spectra["layer"] == layer)]
-                for rec in sub.sort_values("experience").itertuples(index=False):
-                    col = exp_colour[rec.experience]
-                    for values, ls, lw in (
-                        (rec.before, "--", 1.1),
-                        (rec.after, "-", 2.2),
-                    ):
-                        v = np.asarray(values, dtype=float)
-                        idx = np.arange(1, v.size + 1)
-                        keep = v > 0
-                        if keep.any():
-                            ax.plot(
-                                idx[keep],
-                                v[keep],
-                                color=col,
-                                linestyle=ls,
-                                linewidth=lw,
-                            )
-                if sub.empty:
-                    ax.text(
-                        0.5,
-                        0.5,
-                        "no prune event",
-                        transform=ax.transAxes,
-                        ha="center",
-                        va="center",
-                        color="0.4",
-                    )
-                else:
-                    ax.set_yscale("log")
+                _spectrum_panel(ax, sub, exp_colour)
                 seed_txt = sub["seed"].iloc[0] if not sub.empty else ""
                 ax.set_title(
                     wrap_label(f"{s}, layer\u00a0{layer} (seed\u00a0{seed_txt})", 48),

@@ -1,0 +1,205 @@
+"""Paired comparisons (isocl.analysis.statistics) against hand-computed numbers,
+and their place in the report (comparisons.csv, the Comparisons section, the forest plot)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from isocl.analysis import statistics
+from isocl.analysis.report import build_report
+
+X = "neuro-grow-prune"  # registered as neuroplastic
+SEEDS = range(5)
+BASE = np.array([0.50, 0.52, 0.48, 0.51, 0.49])
+PTS = 0.01  # one percentage point in summary.csv's units
+
+
+def _rows(name, acc, forgetting, params, status="ok"):
+    status = [status] * 5 if isinstance(status, str) else status
+    return [
+        dict(strategy=name, seed=s, status=status[s], final_accuracy=acc[s], avg_incremental_accuracy=acc[s],
+             forgetting=forgetting[s], bwt=-forgetting[s], params=params, max_params=params, widths="8", error="")
+        for s in SEEDS
+    ]
+
+
+# paired differences X minus reference, in points
+D_FIXED_FINAL = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+D_FIXED_MAX = np.array([2.0, -1.0, 3.0, 0.0, 1.0])
+D_NAIVE = np.array([-3.0, -4.0, -2.0, -5.0, -3.0])
+D_FROZEN = np.array([10.0, 12.0, 9.0, 11.0, 13.0])
+
+
+def summary() -> pd.DataFrame:
+    acc = BASE + 0.05
+    forg = np.full(5, 0.10)
+    rows = _rows(X, acc, forg, 1000)
+    rows += _rows(f"fixed-final:{X}", acc - D_FIXED_FINAL * PTS, forg, 1000)  # forgets exactly as much
+    rows += _rows(f"fixed-max:{X}", acc - D_FIXED_MAX * PTS, forg + 0.02, 1400)  # forgets 2 points more, every seed
+    rows += _rows(f"diag-only:{X}", acc, forg, 1000, status=["ok", "failed", "failed", "failed", "failed"])
+    rows += _rows("naive", acc - D_NAIVE * PTS, forg + np.array([0.3, 0.28, 0.33, 0.31, 0.29]), 900)
+    rows += _rows("ewc", acc - 0.10, forg, 950)  # fewer params than X, but less accurate than naive
+    rows += _rows("replay", acc + 0.30, forg, 2000)  # the most accurate, but larger than X: excluded
+    rows += _rows("cumulative", acc + 0.35, forg, 500)  # an upper bound: excluded
+    rows += _rows("frozen-backbone", acc - D_FROZEN * PTS, forg, 100)  # the control: its own row
+    return pd.DataFrame(rows)
+
+
+def _t_interval(d: np.ndarray, level: float) -> tuple[float, float]:
+    n = d.size
+    half = stats.t.ppf(1 - (1 - level) / 2, n - 1) * d.std(ddof=1) / math.sqrt(n)
+    return d.mean() - half, d.mean() + half
+
+
+def _t_p(d: np.ndarray) -> float:
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(d.size))
+    return 2 * stats.t.sf(abs(t), d.size - 1)
+
+
+@pytest.fixture(scope="module")
+def comparisons() -> pd.DataFrame:
+    return statistics.compare_strategies(summary())
+
+
+def _row(comp, reference, metric):
+    (row,) = comp[(comp["reference"] == reference) & (comp["metric"] == metric)].itertuples(index=False)
+    return row
+
+
+def test_columns_and_which_comparisons(comparisons):
+    assert list(comparisons.columns) == statistics.COLUMNS
+    acc = comparisons[comparisons["metric"] == "final_accuracy"]
+    assert set(zip(acc["reference"], acc["relation"])) == {
+        (f"fixed-final:{X}", "fixed-final"), (f"fixed-max:{X}", "fixed-max"), (f"diag-only:{X}", "diag-only"),
+        ("frozen-backbone", "frozen-backbone"), ("naive", "best-baseline"),
+    }
+    assert set(comparisons["strategy"]) == {X}
+    assert len(comparisons) == 10  # five references, two metrics
+    best = _row(comparisons, "naive", "final_accuracy")
+    assert (best.params_strategy, best.params_reference) == (1000.0, 900.0)
+    assert "picked on test means" in best.note
+
+
+def test_mean_interval_and_p_by_hand(comparisons):
+    row = _row(comparisons, f"fixed-final:{X}", "final_accuracy")
+    d = D_FIXED_FINAL * PTS
+    assert row.n_seeds == 5
+    assert row.mean_diff == pytest.approx(0.03, abs=1e-12)
+    assert row.p == pytest.approx(_t_p(d), rel=1e-9)
+    # t = 0.03 / (sqrt(2.5)/100 / sqrt(5)) = 4.2426; two-sided p with 4 df
+    assert row.p == pytest.approx(0.013236, abs=1e-6)
+    lo, hi = _t_interval(d, row.ci_level)
+    assert (row.ci_low, row.ci_high) == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12))
+    # the plain 95% interval, as a number: 0.03 -+ 2.7764 * 0.0070711
+    assert _t_interval(d, 0.95) == (pytest.approx(0.010368, abs=1e-6), pytest.approx(0.049632, abs=1e-6))
+
+
+def test_holm_p_values_and_levels_by_hand(comparisons):
+    acc = comparisons[comparisons["metric"] == "final_accuracy"].set_index("reference")
+    diffs = {f"fixed-final:{X}": D_FIXED_FINAL, f"fixed-max:{X}": D_FIXED_MAX, "naive": D_NAIVE,
+             "frozen-backbone": D_FROZEN}
+    raw = {ref: _t_p(d * PTS) for ref, d in diffs.items()}
+    order = sorted(raw, key=raw.get)
+    m, running = len(order), 0.0
+    for k, ref in enumerate(order, start=1):  # Holm: (m - k + 1) p_(k), running maximum, capped at 1
+        running = max(running, min(1.0, (m - k + 1) * raw[ref]))
+        assert acc.at[ref, "p"] == pytest.approx(raw[ref], rel=1e-9)
+        assert acc.at[ref, "p_holm"] == pytest.approx(running, rel=1e-9)
+        assert acc.at[ref, "ci_level"] == pytest.approx(1 - 0.05 / (m - k + 1), abs=1e-12)
+        lo, hi = _t_interval(diffs[ref] * PTS, 1 - 0.05 / (m - k + 1))
+        assert acc.at[ref, "ci_low"] == pytest.approx(lo, abs=1e-12)
+        assert acc.at[ref, "ci_high"] == pytest.approx(hi, abs=1e-12)
+    assert math.isnan(acc.at[f"diag-only:{X}", "p_holm"])  # not a test: not in the family
+
+
+def test_holm_worked_example():
+    # raw p 0.01, 0.04, 0.03 (m = 3): Holm 3 * 0.01 = 0.03, max(0.03, 2 * 0.03) = 0.06, max(0.06, 0.04) = 0.06
+    diffs = [statistics.PairedDifference(5, 1.0, p, lambda level: (level, level)) for p in (0.01, 0.04, 0.03)]
+    diffs.append(statistics.PairedDifference(1, 1.0, math.nan, None, statistics.TOO_FEW))
+    rows = [{} for _ in diffs]
+    statistics._holm(rows, diffs, "final_accuracy")
+    assert [r["p_holm"] for r in rows[:3]] == [pytest.approx(0.03), pytest.approx(0.06), pytest.approx(0.06)]
+    assert [r["ci_level"] for r in rows[:3]] == [pytest.approx(1 - 0.05 / 3), 0.95, pytest.approx(0.975)]
+    assert [r["verdict"] for r in rows] == ["win", "no detectable difference", "no detectable difference",
+                                            "too few seeds"]
+    assert math.isnan(rows[3]["p_holm"]) and math.isnan(rows[3]["ci_low"])
+
+
+def test_verdicts(comparisons):
+    verdict = {(r.reference, r.metric): r.verdict for r in comparisons.itertuples(index=False)}
+    assert verdict[(f"fixed-final:{X}", "final_accuracy")] == "win"
+    assert verdict[(f"fixed-max:{X}", "final_accuracy")] == "no detectable difference"
+    assert verdict[("naive", "final_accuracy")] == "loss"
+    assert verdict[("frozen-backbone", "final_accuracy")] == "win"
+    assert verdict[("naive", "forgetting")] == "less forgetting"
+    for ref, metric in verdict:
+        row = _row(comparisons, ref, metric)
+        if row.verdict in ("win", "loss", "less forgetting", "more forgetting") and row.note != "constant difference":
+            assert row.p_holm < 0.05
+            assert row.ci_low > 0 or row.ci_high < 0  # the corrected interval excludes 0
+        if row.verdict == "no detectable difference":
+            assert row.p_holm >= 0.05
+
+
+def test_degenerate_cases(comparisons):
+    few = _row(comparisons, f"diag-only:{X}", "final_accuracy")
+    assert (few.n_seeds, few.verdict) == (1, "too few seeds")
+    assert math.isnan(few.p) and math.isnan(few.ci_low)
+    same = _row(comparisons, f"fixed-final:{X}", "forgetting")  # both forget exactly 0.10 on every seed
+    assert (same.mean_diff, same.ci_low, same.ci_high, same.verdict) == (0.0, 0.0, 0.0, "identical")
+    assert math.isnan(same.p) and math.isnan(same.p_holm) and same.note == "constant difference"
+    const = _row(comparisons, f"fixed-max:{X}", "forgetting")  # 2 points less forgetting on every seed
+    assert const.mean_diff == pytest.approx(-0.02, abs=1e-12) and const.ci_low == const.ci_high == const.mean_diff
+    assert (const.verdict, const.note) == ("less forgetting", "constant difference") and math.isnan(const.p)
+
+
+def test_best_baseline_selection():
+    means = pd.DataFrame({"final_accuracy": [0.5, 0.6, 0.9, 0.95, 0.4, 0.99],
+                          "params": [1000, 900, 2000, 500, 950, 100]},
+                         index=[X, "naive", "replay", "cumulative", "ewc", "frozen-backbone"])
+    assert statistics.best_baseline(X, means, [X]) == "naive"  # replay is larger, cumulative an upper bound
+    assert statistics.best_baseline(X, means.drop(index="naive"), [X]) == "ewc"
+    assert statistics.best_baseline(X, means.loc[[X, "replay", "cumulative"]], [X]) is None
+    assert statistics.best_baseline(X, means, [X, "naive"]) == "ewc"  # neuroplastic ones are not baselines
+
+
+def test_neuroplastic_by_registry_or_companion():
+    names = [X, "naive", "fixed-final:naive", "my-plugin", "fixed-max:my-plugin", "other-plugin", "reset:x:y"]
+    # registered: by its flag (naive has none, even with a companion-like name present);
+    # unknown plug-ins: by having a companion in the results
+    assert statistics.neuroplastic_strategies(names) == ["my-plugin", X]
+
+
+def test_paired_difference_checks_lengths():
+    with pytest.raises(ValueError, match="3 values against 2"):
+        statistics.paired_difference([1, 2, 3], [1, 2])
+
+
+def test_missing_column_is_a_clear_error():
+    with pytest.raises(ValueError, match="missing column\\(s\\) forgetting"):
+        statistics.compare_strategies(summary().drop(columns="forgetting"))
+
+
+def test_report_writes_comparisons_and_forest_plot(tmp_path):
+    res = tmp_path / "res"
+    res.mkdir()
+    (res / "config.toml").write_text('name = "paired"\n')
+    summary().to_csv(res / "summary.csv", index=False)
+    rep = build_report([res])
+    csv = pd.read_csv(res / "comparisons.csv")
+    assert rep.comparisons == res / "comparisons.csv"
+    assert list(csv.columns) == statistics.COLUMNS and len(csv) == 10
+    png = res / "figures" / "comparisons.png"
+    assert png in rep.figures and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    md = rep.markdown.read_text()
+    section = md[md.index("## Comparisons"):md.index("## Failed units")]
+    assert "| strategy | reference | relation | metric | n seeds | mean diff (points) |" in section
+    assert f"| {X} | fixed-final:{X} | fixed-final | final accuracy | 5 | +3.0 |" in section
+    assert "Higher final accuracy (Holm-corrected p below 0.05)" in section
+    assert "Too few paired seeds" in section and "picked on test means" in section
+    assert "<h2>Comparisons</h2>" in rep.html.read_text()
