@@ -108,7 +108,12 @@ class _Figures:
         self.made: list[tuple[Path, str, str]] = []  # (path, title, caption)
         self._stems: set[str] = set()
 
-    def render(self, stem: str, title: str, caption: str, draw: Callable[[Path], Path]) -> None:
+    def render(self, stem: str, title: str, caption: str, draw: Callable[[Path], Path],
+               needs: tuple[pd.DataFrame | None, str] | None = None) -> None:
+        """Draw ``stem``; ``needs=(frame, file name)``: skip with a warning when that frame is missing or empty."""
+        if needs is not None and (why := _missing(*needs)):
+            self.warn.append(f"figure {stem} skipped: {why}")
+            return
         base, k = stem, 1
         while stem in self._stems:  # e.g. two study names with the same slug
             k += 1
@@ -208,20 +213,15 @@ def _missing(frame, name) -> str | None:
 
 def _draw_accuracy(figs: _Figures, f: _Frames, palette: dict[str, str]) -> None:
     """Accuracy matrices, average accuracy, final accuracy and forgetting."""
-    if why := _missing(f.metrics, "metrics.csv"):
-        figs.warn.append(f"figure accuracy-matrices skipped: {why}")
-    else:
-        figs.render("accuracy-matrices", "Accuracy matrices",
-                    "Accuracy (%) on each experience (columns) after training each experience "
-                    "(rows), mean over seeds.",
-                    lambda p: plots.plot_accuracy_matrices(f.metrics, palette, p))
-    if why := _missing(f.experiences, "experiences.csv"):
-        figs.warn.append(f"figure average-accuracy skipped: {why}")
-    else:
-        figs.render("average-accuracy", "Average accuracy after each experience",
-                    "Average accuracy over the experiences seen so far after training each "
-                    "experience; line = mean, band = 95% bootstrap CI over seeds.",
-                    lambda p: plots.plot_average_accuracy(f.experiences, palette, p))
+    figs.render("accuracy-matrices", "Accuracy matrices",
+                "Accuracy (%) on each experience (columns) after training each experience "
+                "(rows), mean over seeds.",
+                lambda p: plots.plot_accuracy_matrices(f.metrics, palette, p), needs=(f.metrics, "metrics.csv"))
+    figs.render("average-accuracy", "Average accuracy after each experience",
+                "Average accuracy over the experiences seen so far after training each "
+                "experience; line = mean, band = 95% bootstrap CI over seeds.",
+                lambda p: plots.plot_average_accuracy(f.experiences, palette, p),
+                needs=(f.experiences, "experiences.csv"))
     figs.render("final-accuracy-forgetting", "Final accuracy and forgetting",
                 "Final accuracy and forgetting per strategy: mean ± sd over seeds (diamonds), "
                 "individual seeds as dots.",
@@ -230,13 +230,11 @@ def _draw_accuracy(figs: _Figures, f: _Frames, palette: dict[str, str]) -> None:
 
 def _draw_size(figs: _Figures, f: _Frames, palette: dict[str, str], results: list[Results]) -> None:
     """Width and parameters, spectra, accuracy against parameters."""
-    if why := _missing(f.experiences, "experiences.csv"):
-        figs.warn.append(f"figure width-params skipped: {why}")
-    else:
-        figs.render("width-params", "Network size over experiences",
-                    "Hidden width per layer and parameter count of the dynamic strategies after "
-                    "each experience (mean ± sd over seeds); dashed lines: fixed-width strategies.",
-                    lambda p: plots.plot_width_and_params(f.experiences, palette, p))
+    figs.render("width-params", "Network size over experiences",
+                "Hidden width per layer and parameter count of the dynamic strategies after "
+                "each experience (mean ± sd over seeds); dashed lines: fixed-width strategies.",
+                lambda p: plots.plot_width_and_params(f.experiences, palette, p),
+                needs=(f.experiences, "experiences.csv"))
     no_structure = [r for r in results if r.structure is None]
     for r in no_structure:
         what = "no" if not (r.path / "structure.csv").is_file() else "no usable"

@@ -12,6 +12,7 @@ from isocl.analysis.plots.style import (
     NothingToPlot,
     _colour,
     _figure,
+    _ok_units,
     _order,
     _percent,
     _require,
@@ -36,9 +37,7 @@ def plot_final_accuracy_forgetting(
         ["strategy", "seed", "final_accuracy", "forgetting"],
         "final accuracy and forgetting",
     )
-    df = summary
-    if "status" in df.columns:
-        df = df[df["status"].astype(str) == "ok"]
+    df = _ok_units(summary)
     df = df.assign(
         final=_percent(df["final_accuracy"]),
         forget=_percent(df["forgetting"]),

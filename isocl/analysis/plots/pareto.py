@@ -17,6 +17,7 @@ from isocl.analysis.plots.style import (
     _colour,
     _figure,
     _legend_outside,
+    _ok_units,
     _order,
     _percent,
     _require,
@@ -89,9 +90,7 @@ def plot_accuracy_vs_params(
         ["strategy", "seed", "final_accuracy", "params"],
         "accuracy vs parameters",
     )
-    df = summary
-    if "status" in df.columns:
-        df = df[df["status"].astype(str) == "ok"]
+    df = _ok_units(summary)
     df = df.assign(
         acc=_percent(df["final_accuracy"]),
         params=pd.to_numeric(df["params"], errors="coerce"),

@@ -150,6 +150,13 @@ def _require(
     return frame
 
 
+def _ok_units(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of successful units (all rows when there is no ``status`` column)."""
+    if "status" in summary.columns:
+        return summary[summary["status"].astype(str) == "ok"]
+    return summary
+
+
 def _percent(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce") * 100.0
 
