@@ -42,7 +42,8 @@ def cmd_run(args) -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else _default_out(args.benchmark)
     df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
-                       device=args.device, progress=not args.quiet, command=sys.argv)
+                       device=args.device, progress=not args.quiet, command=sys.argv, jobs=args.jobs,
+                       threads=args.threads)
     print(print_summary(df, out))
     if not args.no_plot:
         from isocl.analysis.report import build_report
@@ -119,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="results directory (default: results/<benchmark name>)")
     r.add_argument("--no-plot", action="store_true", help="skip the figures and report")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is far faster on a loaded machine)")
+    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is far faster on a loaded machine); "
+                   "with --jobs, per worker (default: the cores shared out)")
+    r.add_argument("--jobs", type=int, default=1,
+                   help="run units in N worker processes on this machine (results equal a sequential run's at the "
+                        "same --threads)")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list benchmarks and strategies")

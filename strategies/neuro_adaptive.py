@@ -7,6 +7,7 @@ from isocl.bench.registry import register_strategy
     "neuro-adaptive",
     defaults={"buffer_size": 5, "scaffold_threshold": 0.95, "out_scale": 0.05, "min_width": 16, "start_width": 0},
     neuroplastic=True,
+    controls=("reset",),
     description="author's buffer rule after every epoch (grow or prune to a buffer of weak neurons)",
 )
 def build(ctx, **p):

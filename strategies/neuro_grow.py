@@ -4,7 +4,7 @@ from isocl.bench.plasticity import GROW_DEFAULTS, growth_kwargs, neuroplastic_st
 from isocl.bench.registry import register_strategy
 
 
-@register_strategy("neuro-grow", defaults=GROW_DEFAULTS, neuroplastic=True,
+@register_strategy("neuro-grow", defaults=GROW_DEFAULTS, neuroplastic=True, controls=("reset",),
                    description="isotropic MLP adding scaffold neurons before each new experience")
 def build(ctx, **p):
     return neuroplastic_strategy(ctx, start_width=p["start_width"], grow=growth_kwargs(p))

@@ -13,6 +13,7 @@ from isocl.bench.registry import register_strategy
     "neuro-grow-prune-consolidate",
     defaults={**GROW_DEFAULTS, **PRUNE_DEFAULTS, "consolidation": "exact", "damping": 0.1},
     neuroplastic=True,
+    controls=("diag-only", "reset"),
     description="grow + prune + consolidation (exact: old task predictions kept, doc §5)",
 )
 def build(ctx, **p):

@@ -10,6 +10,7 @@ from avalanche.training.storage_policy import ClassBalancedBuffer
     "neuro-grow-prune-replay",
     defaults={**GROW_DEFAULTS, **PRUNE_DEFAULTS, "mem_size": 500},
     neuroplastic=True,
+    controls=("diag-only", "reset"),
     twin="replay",
     twin_params=("mem_size",),
     description="grow + prune + experience replay (fixed-width twins run replay with the same buffer)",

@@ -5,7 +5,7 @@ from isocl.bench.registry import register_strategy
 
 
 @register_strategy("neuro-prune", defaults={**PRUNE_DEFAULTS, "overabundant_start": 256, "start_width": 0},
-                   neuroplastic=True,
+                   neuroplastic=True, controls=("diag-only", "reset"),
                    description="isotropic MLP with an overabundant start, pruned after each experience")
 def build(ctx, **p):
     grow = {"overabundant_start": p["overabundant_start"], "count": 0}

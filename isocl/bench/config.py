@@ -42,7 +42,10 @@ SCENARIO: dict[str, _Spec] = {
     "setting": ((str,), "class_il", lambda v: v in ("class_il", "task_il"), "'class_il' or 'task_il'"),
     "n_experiences": ((int,), 5, lambda v: v in (1, 2, 5, 10), "one of 1, 2, 5, 10 (it must divide 10 classes)"),
     "class_order": ((list,), None, lambda v: sorted(v) == list(range(10)), "a permutation of 0..9"),
-    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (seeds the class order)"),
+    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (seeds the class order, subset and split)"),
+    "vary_with_seed": ((bool,), True, None,
+                       "true or false (true: each unit's seed also draws the class order, data subset and "
+                       "validation split, shared by all strategies of that seed; false: scenario.seed fixes them)"),
     "validation_fraction": ((float, int), 0.1, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "train_per_class": ((int,), 0, _nonneg_int, "an int >= 0 (0: all 5,000)"),
     "test_per_class": ((int,), 0, _nonneg_int, "an int >= 0 (0: all 1,000)"),
@@ -75,6 +78,8 @@ TOP: dict[str, _Spec] = {
     "description": ((str,), "", None, "a string"),
     "strategies": ((list,), None, lambda v: len(v) > 0 and all(isinstance(s, str) for s in v), "a non-empty list of strategy names"),
     "twins": ((bool,), True, None, "true or false (run fixed-width twins of neuroplastic strategies)"),
+    "controls": ((bool,), True, None,
+                 "true or false (run the diag-only and reset controls of neuroplastic strategies)"),
 }
 SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": MODEL}
 TABLES = ("strategy", "search")
@@ -89,6 +94,7 @@ class Benchmark:
     description: str
     strategies: list[str]
     twins: bool
+    controls: bool
     scenario: dict[str, Any]
     training: dict[str, Any]
     model: dict[str, Any]
@@ -101,6 +107,7 @@ class Benchmark:
             "description": self.description,
             "strategies": list(self.strategies),
             "twins": self.twins,
+            "controls": self.controls,
             "scenario": {k: v for k, v in self.scenario.items() if v is not None},
             "training": dict(self.training),
             "model": dict(self.model),
@@ -176,6 +183,7 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         description=top["description"],
         strategies=list(top["strategies"]),
         twins=top["twins"],
+        controls=top["controls"],
         scenario=sections["scenario"],
         training=sections["training"],
         model=sections["model"],

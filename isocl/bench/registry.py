@@ -59,6 +59,8 @@ class StrategySpec:
     neuroplastic: bool = False  # gets fixed-width twins in the comparison
     twin: str = "naive"  # the fixed-width strategy its twins run
     twin_params: tuple[str, ...] = ()  # parameters passed on to the twin (e.g. mem_size)
+    controls: tuple[str, ...] = ()  # controls run beside it: "diag-only", "reset" (isocl.bench.plasticity)
+    search: Mapping[str, Any] = field(default_factory=dict)  # its declared Optuna space ([search.NAME] format)
     source: str = ""
 
     def resolve(self, given: Mapping[str, Any] | None, where: str = "") -> dict[str, Any]:
@@ -97,11 +99,22 @@ def register_strategy(
     neuroplastic: bool = False,
     twin: str = "naive",
     twin_params: tuple[str, ...] = (),
+    controls: tuple[str, ...] = (),
+    search: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering ``factory(ctx, **params)`` under ``name``."""
+    """Decorator registering ``factory(ctx, **params)`` under ``name``.
+
+    ``search`` declares the strategy's Optuna search space in the format of a
+    benchmark's ``[search.NAME]`` table (``isocl tune`` uses it when the
+    benchmark has none); ``controls`` names the controls that run beside a
+    neuroplastic strategy.
+    """
     bad = [s for s in settings if s not in SETTINGS]
     if bad:
         raise ValueError(f"settings must be drawn from {SETTINGS}, instead got {bad}")
+    bad = [c for c in controls if c not in ("diag-only", "reset")]
+    if bad:
+        raise ValueError(f"controls must be drawn from ('diag-only', 'reset'), instead got {bad}")
 
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
         doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
@@ -114,6 +127,8 @@ def register_strategy(
             neuroplastic=neuroplastic,
             twin=twin,
             twin_params=tuple(twin_params),
+            controls=tuple(controls),
+            search=dict(search or {}),
             source=getattr(factory, "__module__", ""),
         )
         return factory
