@@ -8,6 +8,7 @@ a mostly frozen first-task network plus a few new neurons must beat it.
 from avalanche.training.plugins import SupervisedPlugin
 
 from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import with_lr
 
 
 class FreezeBackbonePlugin(SupervisedPlugin):
@@ -20,6 +21,7 @@ class FreezeBackbonePlugin(SupervisedPlugin):
 
 
 @register_strategy("frozen-backbone", settings=("task_il",),
+                   search=with_lr(),
                    description="control: first task trains the backbone, later tasks only their heads")
 def build(ctx):
     return ctx.template(ctx.make_model(), [FreezeBackbonePlugin()])

@@ -10,6 +10,7 @@ from avalanche.training import PNNStrategy
 
 from isocl.bench.config import ConfigError
 from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import with_lr
 
 
 def _build(ctx, adapter):
@@ -21,13 +22,13 @@ def _build(ctx, adapter):
     return ctx.template(model, cls=PNNStrategy)
 
 
-@register_strategy("pnn", defaults={"adapter": "mlp"}, settings=("task_il",),
+@register_strategy("pnn", defaults={"adapter": "mlp"}, settings=("task_il",), search=with_lr(),
                    description="progressive neural networks (Rusu et al. 2016), Avalanche's ReLU columns, MLP adapters")
 def build(ctx, adapter):
     return _build(ctx, adapter)
 
 
-@register_strategy("pnn-linear", settings=("task_il",),
+@register_strategy("pnn-linear", settings=("task_il",), search=with_lr(),
                    description="progressive neural networks with linear lateral adapters")
 def build_linear(ctx):
     return _build(ctx, "linear")

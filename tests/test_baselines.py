@@ -213,3 +213,19 @@ def test_pnn_linear_has_far_fewer_parameters_than_mlp_adapters():
             strat.train(exp)
         counts[name] = sum(p.numel() for p in strat.model.parameters())
     assert counts["pnn-linear"] < counts["pnn"]
+
+
+def test_every_shipped_strategy_declares_a_search_space_with_the_learning_rate():
+    from isocl.bench.registry import list_strategies
+    from isocl.tuning import validate_space
+
+    shipped = [s for s in list_strategies() if "/strategies/" in s.source.replace("\\", "/")
+               or s.source.startswith("isocl_strategies.")]
+    assert len(shipped) >= 17
+    for spec in shipped:
+        assert "lr" in spec.search, f"{spec.name} declares no learning-rate range"
+        assert not {"mem_size"} & set(spec.search), f"{spec.name}: memory must not be tuned (matched budgets)"
+        unknown = set(spec.search) - set(spec.defaults) - {"lr"} - {k for k in spec.search if k.startswith("model.")}
+        assert not unknown, f"{spec.name}: search keys {unknown} are not parameters of the strategy"
+        setting = spec.settings[0]
+        validate_space(spec.search, spec.name, bench_for(spec.name, setting, epochs=5), f"search space of {spec.name}")
