@@ -90,6 +90,10 @@ def cmd_plot(args) -> int:
 
 
 def cmd_tune(args) -> int:
+    if args.strategy == "all":  # every strategy of the benchmark and its twins, one budget
+        from isocl.tuning.tune_all import tune_all_command
+
+        return tune_all_command(args)
     from isocl.tuning import tune_command
 
     return tune_command(args)

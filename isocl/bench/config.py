@@ -81,7 +81,13 @@ TOP: dict[str, _Spec] = {
     "controls": ((bool,), True, None,
                  "true or false (run the diag-only and reset controls of neuroplastic strategies)"),
 }
-SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": MODEL}
+TUNING: dict[str, _Spec] = {  # the budget of `isocl tune --strategy all` (isocl.tuning.tune_all)
+    "trials": ((int,), 0, _nonneg_int, "an int >= 0 (validation-only trials per strategy and twin; 0: --trials)"),
+    "train_per_class": ((int,), 0, _nonneg_int,
+                        "an int >= 0 (training images per class the studies use; 0: the scenario's)"),
+    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (the seed of every trial)"),
+}
+SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": MODEL, "tuning": TUNING}
 TABLES = ("strategy", "search")
 
 
@@ -98,6 +104,7 @@ class Benchmark:
     scenario: dict[str, Any]
     training: dict[str, Any]
     model: dict[str, Any]
+    tuning: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in TUNING.items()})
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -112,6 +119,8 @@ class Benchmark:
             "training": dict(self.training),
             "model": dict(self.model),
         }
+        if self.tuning != {k: v[1] for k, v in TUNING.items()}:
+            out["tuning"] = dict(self.tuning)
         if self.strategy_params:
             out["strategy"] = copy.deepcopy(self.strategy_params)
         if self.search:
@@ -187,6 +196,7 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         scenario=sections["scenario"],
         training=sections["training"],
         model=sections["model"],
+        tuning=sections["tuning"],
         strategy_params=tables["strategy"],
         search=tables["search"],
     )

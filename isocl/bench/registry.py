@@ -138,7 +138,7 @@ def register_strategy(
 
 def strategy_dirs() -> list[Path]:
     """Folders searched for strategy modules, in order."""
-    dirs = [Path(__file__).resolve().parent.parent / "strategies", Path.cwd() / "strategies"]
+    dirs = [Path(__file__).resolve().parents[2] / "strategies", Path.cwd() / "strategies"]  # the checkout's
     dirs += [Path(p) for p in os.environ.get("ISOCL_STRATEGY_PATH", "").split(os.pathsep) if p]
     seen, out = set(), []
     for d in dirs:

@@ -66,6 +66,7 @@ class UnitResult:
     wall_time_s: float = 0.0
     error: str = ""
     params_used: dict[str, Any] = field(default_factory=dict)
+    training_used: dict[str, Any] = field(default_factory=dict)  # lr, epochs, ... after per-strategy keys
     matrix: list[dict[str, Any]] = field(default_factory=list)  # trained_exp, eval_exp, accuracy, loss
     experiences: list[dict[str, Any]] = field(default_factory=list)
     structure: list[dict[str, Any]] = field(default_factory=list)
@@ -129,7 +130,7 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
                 f"{where}: strategy {base!r} needs {' or '.join(spec.settings)} (it uses task labels); "
                 f"this benchmark's scenario.setting is {setting!r}"
             )
-        spec.resolve(bench.strategy_params.get(base), f"{where}: [strategy.{base}]")
+        resolve_unit(bench, base)
     for table in bench.strategy_params:
         prefix, base = _split_name(table)
         get_strategy(base)  # a table for an unknown strategy is an error
@@ -256,7 +257,9 @@ def run_unit(
         generator=gen,
         control=control,
     )
-    result = UnitResult(strategy=strategy, seed=seed, params_used=resolved)
+    result = UnitResult(strategy=strategy, seed=seed, params_used=resolved, training_used={
+        k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size", "epochs")})
+    result.training_used["model_overrides"] = {**{k: v for k, v in bench.model.items()}, **(model_overrides or {})}
     n_exp = len(scenario.train_stream)
     start = time.perf_counter()
     avgs: list[float] = []
