@@ -34,6 +34,7 @@ def _proxy(bench: Benchmark) -> Benchmark:
     per_class = bench.tuning.get("train_per_class", 0)
     if per_class:
         proxy.scenario["train_per_class"] = per_class
+    proxy.scenario["seed"] = int(bench.tuning.get("seed", 0))  # the studies' class order, subset and split
     return proxy
 
 
