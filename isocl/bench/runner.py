@@ -242,65 +242,27 @@ def run_unit(
         raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
     if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
         raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
-    stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
-    dev = torch.device(device or bench.training["device"])
-    gen = seed_everything(seed)
     ctx = StrategyContext(
         bench=bench,
         seed=seed,
-        device=dev,
+        device=torch.device(device or bench.training["device"]),
         evaluator=default_evaluator(),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
         plugins=[NonFiniteLossGuard(), EpochProgress(disable=not progress)],
         model_overrides=dict(model_overrides or {}),
-        generator=gen,
+        generator=seed_everything(seed),
         control=control,
     )
     result = UnitResult(strategy=strategy, seed=seed, params_used=resolved, training_used={
-        k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size", "epochs")})
-    result.training_used["model_overrides"] = {**{k: v for k, v in bench.model.items()}, **(model_overrides or {})}
-    n_exp = len(scenario.train_stream)
+        **{k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size")},
+        "epochs": ctx.epochs, "model": {**bench.model, **ctx.model_overrides}})
     start = time.perf_counter()
-    avgs: list[float] = []
-    max_widths: list[int] = []
     try:
         strat = spec.factory(ctx, **resolved)
-        bar = tqdm(scenario.train_stream, desc=f"{strategy} seed {seed}", position=1, leave=False,
-                   disable=not progress)
-        for i, exp in enumerate(bar):
-            t0 = time.perf_counter()
-            strat.train(exp)
-            train_time = time.perf_counter() - t0
-            # Only experiences seen so far: evaluating unseen ones would run Avalanche's
-            # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
-            res = strat.eval(stream[: i + 1])
-            rows = _parse_eval(res, i, n_exp)
-            result.matrix += rows
-            avg = float(np.mean([r["accuracy"] for r in rows[: i + 1]]))
-            avgs.append(avg)
-            widths = hidden_widths(strat.model)
-            max_widths = [max(a, b) for a, b in zip(max_widths, widths)] if len(max_widths) == len(widths) else widths
-            params_now = sum(p.numel() for p in strat.model.parameters())
-            result.experiences.append({
-                "experience": i, "avg_accuracy": avg, "params": params_now,
-                "widths": "-".join(map(str, widths)), "wall_time_s": round(train_time, 3),
-            })
-            if on_experience is not None:
-                on_experience(i, avg)
-        result.final_accuracy = avgs[-1]
-        result.avg_incremental_accuracy = float(np.mean(avgs))
-        result.forgetting = stream_metric(res, "StreamForgetting", f"{eval_stream}_stream")
-        result.bwt = stream_metric(res, "StreamBWT", f"{eval_stream}_stream")
-        result.params = result.experiences[-1]["params"]
-        result.max_params = max(e["params"] for e in result.experiences)
-        result.widths = result.experiences[-1]["widths"]
-        result.final_widths = hidden_widths(strat.model)
-        for event in ctx.audit:  # peaks inside an experience (e.g. an overabundant start before pruning)
-            layer = event.get("layer")
-            if isinstance(layer, int) and layer < len(max_widths):
-                max_widths[layer] = max(max_widths[layer], int(event["neurons_before"]), int(event["neurons_after"]))
-        result.max_widths = max_widths
+        res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
+                                  f"{strategy} seed {seed}" if progress else None)
+        _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
@@ -312,6 +274,54 @@ def run_unit(
     result.structure = list(ctx.audit)
     result.wall_time_s = round(time.perf_counter() - start, 2)
     return result
+
+
+def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
+                        on_experience: Callable[[int, float], None] | None, label: str | None) -> dict[str, float]:
+    """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
+    into ``result.matrix`` / ``result.experiences``. Returns the last evaluation's metrics."""
+    stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
+    n_exp = len(scenario.train_stream)
+    bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
+    for i, exp in enumerate(bar):
+        t0 = time.perf_counter()
+        strat.train(exp)
+        train_time = time.perf_counter() - t0
+        # Only experiences seen so far: evaluating unseen ones would run Avalanche's
+        # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
+        res = strat.eval(stream[: i + 1])
+        rows = _parse_eval(res, i, n_exp)
+        result.matrix += rows
+        avg = float(np.mean([r["accuracy"] for r in rows[: i + 1]]))
+        widths = hidden_widths(strat.model)
+        result.max_widths = ([max(a, b) for a, b in zip(result.max_widths, widths)]
+                             if len(result.max_widths) == len(widths) else widths)
+        result.experiences.append({
+            "experience": i, "avg_accuracy": avg, "params": sum(p.numel() for p in strat.model.parameters()),
+            "widths": "-".join(map(str, widths)), "wall_time_s": round(train_time, 3),
+        })
+        if on_experience is not None:
+            on_experience(i, avg)
+    return res
+
+
+def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
+               audit: list[dict[str, Any]]) -> None:
+    """Final metrics of a finished unit; peak widths include peaks inside an experience."""
+    avgs = [e["avg_accuracy"] for e in result.experiences]
+    result.final_accuracy = avgs[-1]
+    result.avg_incremental_accuracy = float(np.mean(avgs))
+    result.forgetting = stream_metric(res, "StreamForgetting", f"{eval_stream}_stream")
+    result.bwt = stream_metric(res, "StreamBWT", f"{eval_stream}_stream")
+    result.params = result.experiences[-1]["params"]
+    result.max_params = max(e["params"] for e in result.experiences)
+    result.widths = result.experiences[-1]["widths"]
+    result.final_widths = hidden_widths(strat.model)
+    for event in audit:  # e.g. an overabundant start before pruning
+        layer = event.get("layer")
+        if isinstance(layer, int) and layer < len(result.max_widths):
+            result.max_widths[layer] = max(result.max_widths[layer], int(event["neurons_before"]),
+                                           int(event["neurons_after"]))
 
 
 def companions(bench: Benchmark, name: str) -> list[str]:
