@@ -228,7 +228,7 @@ def test_pruned_trial_stops_training_at_once(tiny, tmp_path, cifar10, monkeypatc
         return real_run(*args, on_experience=seen, **kwargs)
 
     monkeypatch.setattr(runner, "run_unit", spy_run)
-    monkeypatch.setattr(tuning._all, "_make_pruner", lambda name, **kw: _PruneAtStep1())
+    monkeypatch.setattr(tuning.samplers, "make_pruner", lambda name, **kw: _PruneAtStep1())
     res = tuning.tune(load_benchmark(tiny), "replay", 1, out=tmp_path / "p", data=cifar10, plots=False)
     assert res.n_pruned == 1 and res.n_failed == 0 and res.best_toml is None  # a pruned trial counts
     (trial,) = _load(tmp_path / "p").trials

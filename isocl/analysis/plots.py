@@ -56,6 +56,7 @@ __all__ = [
     "plot_average_accuracy",
     "plot_final_accuracy_forgetting",
     "plot_optuna_history",
+    "plot_optuna_intermediate",
     "plot_optuna_importances",
     "plot_optuna_pareto",
     "plot_spectra",
@@ -1189,4 +1190,21 @@ def plot_optuna_pareto(study, path, *, figsize=(7.0, 5.0), dpi: float = DPI) -> 
         figsize,
         dpi,
         f"Optuna study {study.study_name!r}: Pareto front",
+    )
+
+
+def plot_optuna_intermediate(study, path, *, figsize=(8.0, 4.5), dpi: float = DPI) -> Path:
+    """The values each trial reported to the pruner, step by step (single-objective studies)."""
+    import optuna.visualization.matplotlib as ovm
+
+    if len(study.directions) > 1:
+        raise NothingToPlot(f"study {study.study_name!r}: multi-objective trials report no intermediate values")
+    if not any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+        raise NothingToPlot(f"study {study.study_name!r}: no trial reported an intermediate value")
+    return _optuna_figure(
+        lambda: ovm.plot_intermediate_values(study),
+        path,
+        figsize,
+        dpi,
+        f"Optuna study {study.study_name!r}: intermediate values",
     )

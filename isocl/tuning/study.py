@@ -1,0 +1,349 @@
+"""``isocl tune``: validate everything, open or resume the study, run the
+missing trials, write the outputs.
+
+What one trial is: the strategy trained once (one seed: the benchmark's
+first, or ``--seed``) through every experience, scored on the validation
+stream (see :mod:`isocl.tuning.objective`). ``--trials N`` is the target
+number of *finished* trials (complete + pruned); failed trials are kept as
+FAIL and do not count, and rerunning the same command resumes the study.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from isocl.bench.config import Benchmark, ConfigError
+from isocl.tuning import samplers, storage as storages, workers
+from isocl.tuning.objective import DIRECTIONS_MULTI, DIRECTIONS_SINGLE, OBJECTIVE_NAMES, TuneContext
+from isocl.tuning.outputs import write_outputs
+from isocl.tuning.space import default_space, is_int, is_num, space_to_toml, validate_space
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` did and left behind."""
+
+    study_name: str
+    storage: str
+    out_dir: Path
+    n_target: int
+    n_complete: int
+    n_pruned: int
+    n_failed: int  # FAIL trials that ran (exceptions, killed workers); surplus ones are n_surplus
+    new_trials: int
+    stale_failed: list[int]
+    space: dict[str, dict[str, Any]]
+    best_value: Any = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_trial: int | None = None
+    best_toml: Path | None = None
+    pareto_tomls: list[Path] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    worker_errors: list[str] = field(default_factory=list)
+    n_surplus: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.worker_errors and self.best_toml is not None
+
+    def summary(self) -> str:
+        done = self.n_complete + self.n_pruned
+        lines = [f"study {self.study_name!r} ({self.storage}): {done}/{self.n_target} finished trials "
+                 f"({self.n_complete} complete, {self.n_pruned} pruned), {self.n_failed} failed"
+                 + (f", {self.n_surplus} surplus (never ran)" if self.n_surplus else "") + "; "
+                 f"{self.new_trials} new this run, {self.wall_time_s:.0f} s"]
+        if self.stale_failed:
+            lines.append(f"trials left RUNNING by a dead worker, marked FAIL and retried: {self.stale_failed}")
+        if done < self.n_target:
+            lines.append("the study is short of the target: rerun the same command to resume it")
+        if self.best_toml is not None:
+            value = (", ".join(f"{n} {_fmt(v)}" for n, v in zip(OBJECTIVE_NAMES, self.best_value))
+                     if isinstance(self.best_value, (list, tuple)) else f"valid accuracy {self.best_value:.4f}")
+            lines.append(f"best: trial {self.best_trial}: {value}")
+            lines += [f"  {k} = {_fmt(v)}" for k, v in self.best_params.items()]
+            if self.pareto_tomls:
+                lines.append(f"Pareto front: {len(self.pareto_tomls)} trials in {self.pareto_tomls[0].parent}/")
+            lines.append(f"best configuration: {self.best_toml}")
+            if self.plots:
+                lines.append("plots: " + ", ".join(str(p) for p in self.plots))
+            lines.append(f"test-set evaluation: isocl evaluate {self.best_toml} --seeds 0,1,2")
+        else:
+            lines.append("no complete trial yet: no best.toml")
+        lines += [f"error: {e}" for e in self.worker_errors]
+        return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "study"
+
+
+def _pos_int(name: str, v: Any, minimum: int = 1) -> int:
+    if not is_int(v) or v < minimum:
+        raise ConfigError(f"{name} {v!r}: expected an int >= {minimum}")
+    return v
+
+
+@dataclass
+class _Plan:
+    """Everything :func:`tune` validated before it creates or changes a study."""
+
+    bench: Benchmark
+    strategy: str
+    n_trials: int
+    jobs: int
+    space: dict[str, dict[str, Any]]
+    declared: bool  # the space came from the benchmark's [search.STRATEGY] table
+    train_seed: int
+    name: str
+    out_dir: Path
+    spec: storages.StorageSpec
+    storage: Any  # the opened Optuna storage
+    migrate_from: storages.StorageSpec | None  # a one-worker SQLite study to copy into the journal
+    source: Any  # its opened storage, when it holds the study
+    exists: bool
+    multi: bool
+    sampler: str
+    pruner: str
+
+
+def _check_arguments(strategy: Any, n_trials: Any, jobs: Any, timeout: Any, epochs: Any, seed: Any,
+                     device: Any) -> None:
+    _pos_int("--trials", n_trials)
+    _pos_int("--jobs", jobs)
+    if timeout is not None and (not is_num(timeout) or timeout <= 0):
+        raise ConfigError(f"--timeout {timeout!r}: expected a number of seconds > 0")
+    if epochs is not None:
+        _pos_int("--epochs", epochs)
+    if seed is not None:
+        _pos_int("--seed", seed, 0)
+    if not isinstance(strategy, str) or not strategy or ":" in strategy:
+        raise ConfigError(f"--strategy {strategy!r}: expected a registered strategy name (twins are not tuned)")
+    if device is not None and not (device == "cpu" or device.startswith("cuda")):
+        raise ConfigError(f"--device {device!r}: expected 'cpu' or 'cuda[:N]'")
+
+
+def _check_benchmark(bench: Benchmark, strategy: str, where: str) -> None:
+    from isocl.bench.registry import UnknownStrategy
+    from isocl.bench.runner import check_benchmark
+
+    try:
+        check_benchmark(bench, [strategy])
+    except UnknownStrategy as exc:
+        raise ConfigError(f"{where}: --strategy {strategy}: {exc}") from None
+    if not bench.scenario["validation_fraction"] > 0:
+        raise ConfigError(
+            f"{where}: scenario.validation_fraction = {bench.scenario['validation_fraction']}: tuning scores trials on "
+            "a validation split of the training data and never on the test set; expected a number in (0, 1), e.g. 0.1"
+        )
+
+
+def _plan(bench: Benchmark, strategy: str, n_trials: int, *, storage: str | None, study_name: str | None,
+          jobs: int, out: str | Path | None, pruner: str | None, sampler: str | None, multi: bool,
+          seed: int | None, epochs: int | None, log: Callable[[str], None]) -> _Plan:
+    """Validate the strategy, search space, storage and an existing study's compatibility (read-only)."""
+    where = str(bench.path or bench.name)
+    sampler_name = samplers.resolve_sampler(sampler, multi)
+    pruner_name = samplers.resolve_pruner(pruner, multi)
+    _check_benchmark(bench, strategy, where)
+    bench = bench.replace()
+    if epochs is not None:
+        bench.training["epochs"] = epochs
+    declared = bench.search.get(strategy)
+    space = validate_space(declared, strategy, bench, where) if declared is not None else default_space(strategy, bench)
+    stem = Path(bench.path).stem if bench.path else bench.name
+    name = study_name or f"{stem}-{strategy}"
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"--study {study_name!r}: expected a non-empty name")
+    out_dir = Path(out) if out is not None else Path("results") / "tune" / _safe_name(name)
+    spec, migrate_from = storages.resolve_storage(storage, out_dir, jobs)
+    if spec.kind == "sqlite" and jobs > 1:
+        log(f"isocl tune: note: {jobs} workers sharing an SQLite file; Optuna advises a journal file "
+            "(--storage journal:PATH) or PostgreSQL for parallel workers")
+    storage_obj = storages.open_checked(spec)
+    directions = DIRECTIONS_MULTI if multi else DIRECTIONS_SINGLE
+    source = None
+    if migrate_from is not None:
+        source = storages.open_checked(migrate_from)
+        try:
+            source.get_study_id_from_name(name)
+        except KeyError:
+            source = None
+    if source is not None:
+        storages.check_existing(source, migrate_from, name, strategy, directions, space, where)
+    exists = storages.check_existing(storage_obj, spec, name, strategy, directions, space, where)
+    return _Plan(bench=bench, strategy=strategy, n_trials=n_trials, jobs=jobs, space=space,
+                 declared=declared is not None, train_seed=seed if seed is not None else bench.training["seeds"][0],
+                 name=name, out_dir=out_dir, spec=spec, storage=storage_obj, migrate_from=migrate_from,
+                 source=source, exists=exists, multi=multi, sampler=sampler_name, pruner=pruner_name)
+
+
+def _open_study(plan: _Plan, exclusive: bool, log: Callable[[str], None]):
+    """Create or load the study (copying a one-worker study into the journal first); returns (study, stale trials).
+
+    ``exclusive``: this run holds the study lock alone, so trials still RUNNING were left by a dead process.
+    """
+    import optuna
+
+    stale: list[int] = []
+    if plan.source is not None and not plan.exists:
+        if not exclusive:
+            raise ConfigError(f"study {plan.name!r} in {plan.migrate_from.display()} is in use by another isocl "
+                              f"tune; wait for it to finish before resuming it with --jobs {plan.jobs}")
+        src_study = optuna.load_study(study_name=plan.name, storage=plan.source)
+        stale += storages.fail_stale_trials(src_study)
+        optuna.copy_study(from_study_name=plan.name, from_storage=plan.source, to_storage=plan.storage)
+        log(f"isocl tune: copied study {plan.name!r} from {plan.migrate_from.display()} to {plan.spec.display()} "
+            "for parallel workers (the journal is used from now on)")
+    directions = DIRECTIONS_MULTI if plan.multi else DIRECTIONS_SINGLE
+    study = optuna.create_study(study_name=plan.name, storage=plan.storage, directions=directions,
+                                load_if_exists=True)
+    with warnings.catch_warnings():  # experimental since Optuna 3.2; names the objectives in Optuna's plots
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(list(OBJECTIVE_NAMES if plan.multi else OBJECTIVE_NAMES[:1]))
+    if study.user_attrs.get(storages.STUDY_ATTR) is None:
+        study.set_user_attr(storages.STUDY_ATTR, {
+            "strategy": plan.strategy, "benchmark": str(plan.bench.path or plan.bench.name), "seed": plan.train_seed,
+            "multi_objective": plan.multi, "space": plan.space,
+            "population_size": max(4, min(50, plan.n_trials // 4))})
+    if exclusive:
+        stale += storages.fail_stale_trials(study)
+    return study, stale
+
+
+def _run_trials(plan: _Plan, study, *, timeout: float | None, device: str | None, data: Any,
+                objective_factory: Callable | None, log: Callable[[str], None]) -> tuple[int, list[str]]:
+    """Run the trials still missing with up to ``plan.jobs`` workers; returns (trials before, worker errors)."""
+    from optuna.trial import TrialState
+
+    counts = Counter(t.state for t in study.get_trials(deepcopy=False))
+    done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
+    remaining = max(0, plan.n_trials - done)
+    n_existing = len(study.get_trials(deepcopy=False))
+    n_workers = min(plan.jobs, remaining)
+    log(f"isocl tune: {done} finished trials ({counts[TrialState.COMPLETE]} complete, "
+        f"{counts[TrialState.PRUNED]} pruned), {counts[TrialState.FAIL]} failed; "
+        + (f"running {remaining} more with {n_workers} worker(s)" if remaining else
+           f"target of {plan.n_trials} reached, no trial to run"))
+    info = study.user_attrs[storages.STUDY_ATTR]
+    base_job = dict(bench=plan.bench, strategy=plan.strategy, space=plan.space, study_name=plan.name,
+                    storage=plan.spec, n_trials=plan.n_trials, multi=plan.multi, sampler=plan.sampler,
+                    base_seed=plan.train_seed, population_size=int(info.get("population_size", 8)),
+                    pruner=plan.pruner, train_seed=plan.train_seed, timeout=timeout, device=device,
+                    objective_factory=objective_factory, jobs=n_workers)
+    errors: list[str] = []
+    if n_workers == 1:
+        job = workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, 0))
+        if workers.run_worker(job, data=data)["stopped_on_failures"]:
+            errors.append(f"stopped after {workers.MAX_CONSECUTIVE_FAILURES} failed trials in a row "
+                          "(see the log above)")
+    elif n_workers > 1:
+        errors += workers.run_parallel([
+            workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, w), worker=w)
+            for w in range(n_workers)
+        ])
+    return n_existing, errors
+
+
+def _result(plan: _Plan, *, n_existing: int, stale: list[int], errors: list[str], plots: bool,
+            start: float) -> TuneResult:
+    """Reload the study, write its outputs and count its trials."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=plan.name, storage=plan.storage)
+    trials = study.get_trials(deepcopy=False)
+    counts = Counter(t.state for t in trials)
+    surplus = sum(1 for t in trials if t.state == TrialState.FAIL and t.user_attrs.get("isocl_surplus"))
+    written = write_outputs(study, plan.bench, plan.strategy, plan.out_dir, multi=plan.multi, seed=plan.train_seed,
+                            plots=plots)
+    result = TuneResult(
+        study_name=plan.name, storage=plan.spec.display(), out_dir=plan.out_dir, n_target=plan.n_trials,
+        n_complete=counts[TrialState.COMPLETE], n_pruned=counts[TrialState.PRUNED],
+        n_failed=counts[TrialState.FAIL] - surplus, n_surplus=surplus,
+        new_trials=len(trials) - n_existing, stale_failed=stale, space=plan.space, best_toml=written["best"],
+        pareto_tomls=written["pareto"], plots=written["plots"], wall_time_s=time.perf_counter() - start,
+        worker_errors=errors,
+    )
+    best = written.get("best_trial")
+    if best is not None:
+        result.best_trial, result.best_params = best.number, dict(best.params)
+        result.best_value = list(best.values) if plan.multi else best.value
+    return result
+
+
+def tune(
+    bench: Benchmark,
+    strategy: str,
+    n_trials: int,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    jobs: int = 1,
+    timeout: float | None = None,
+    out: str | Path | None = None,
+    pruner: str | None = None,
+    sampler: str | None = None,
+    multi_objective: bool = False,
+    seed: int | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+    data: Any = None,
+    objective_factory: Callable[[TuneContext], Callable[[Any], Any]] | None = None,
+    plots: bool = True,
+    log: Callable[[str], None] = print,
+) -> TuneResult:
+    """Tune ``strategy`` on ``bench``'s validation stream until the study has ``n_trials`` finished trials.
+
+    Everything (arguments, strategy, search space, storage, an existing
+    study's compatibility) is validated before a study is created or loaded.
+    ``objective_factory(ctx) -> objective(trial)`` replaces the default
+    objective (:func:`isocl_objective`; tests use cheap ones); with
+    ``jobs > 1`` it must be picklable (a module-level function). ``data``
+    (CIFAR-10 tensors) is reused by the in-process worker (``jobs == 1``).
+    """
+    import optuna
+
+    start = time.perf_counter()
+    _check_arguments(strategy, n_trials, jobs, timeout, epochs, seed, device)
+    plan = _plan(bench, strategy, n_trials, storage=storage, study_name=study_name, jobs=jobs, out=out,
+                 pruner=pruner, sampler=sampler, multi=multi_objective, seed=seed, epochs=epochs, log=log)
+    if objective_factory is None and data is None:
+        from isocl.bench.data import find_batches_dir
+
+        find_batches_dir()  # DataError now rather than in every worker (extracts the archive once, for all)
+
+    # -- validated: from here on the study is created / changed
+    log(f"isocl tune: study {plan.name!r} in {plan.spec.display()}; strategy {strategy!r}, seed {plan.train_seed}, "
+        f"{plan.bench.training['epochs']} epochs, sampler {plan.sampler}, pruner {plan.pruner}"
+        + (", objectives: valid accuracy (max), forgetting (min), params (min)" if multi_objective else ""))
+    log(("search space (from the benchmark file):" if plan.declared else
+         "search space (default; paste into the benchmark file to change it):")
+        + "\n" + space_to_toml(strategy, plan.space).rstrip())
+    lock = storages.StudyLock(plan.spec.lock_path)
+    exclusive = lock.acquire(exclusive=True)
+    try:
+        optuna.logging.set_verbosity(optuna.logging.INFO)
+        study, stale = _open_study(plan, exclusive, log)
+        lock.share()
+        if stale:
+            log(f"isocl tune: trials {stale} were left RUNNING by a worker that died: marked FAIL, "
+                "their parameters queued again")
+        n_existing, errors = _run_trials(plan, study, timeout=timeout, device=device, data=data,
+                                         objective_factory=objective_factory, log=log)
+    finally:
+        lock.release()
+    return _result(plan, n_existing=n_existing, stale=stale, errors=errors, plots=plots, start=start)

@@ -1,0 +1,202 @@
+"""Running trials: one worker optimises the study until it holds exactly N
+finished (complete + pruned) trials; ``--jobs K`` spawns K such workers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from isocl.bench.config import Benchmark
+from isocl.tuning import samplers
+from isocl.tuning.objective import TuneContext, isocl_objective
+from isocl.tuning.storage import StorageSpec, StudyLock
+
+MAX_CONSECUTIVE_FAILURES = 3  # a worker whose trials keep raising stops (a bug, not bad luck)
+
+
+class _SurplusTrial(RuntimeError):
+    """A trial created after the target was already reached by finished and running trials."""
+
+
+def _guarded(objective: Callable[[Any], Any], n_target: int, worker: int, seed: int) -> Callable[[Any], Any]:
+    """Run a trial only if fewer than ``n_target`` lower-numbered trials are finished or running.
+
+    MaxTrialsCallback stops a worker once the study holds N finished
+    (complete + pruned) trials, but it looks only after each trial: two
+    workers that both start while N-1 are done would end with N+1. Trial
+    numbers are handed out atomically by the storage, so counting the
+    lower-numbered trials that are complete, pruned, running or waiting
+    decides without a race which trials are surplus; a surplus trial stops
+    its worker and is recorded as FAIL (it does not count) without running.
+    """
+    from optuna.trial import TrialState
+
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+
+    def wrapped(trial):
+        ahead = sum(1 for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
+        if ahead >= n_target:
+            trial.set_user_attr("isocl_surplus", True)
+            trial.study.stop()
+            raise _SurplusTrial(f"not run: {n_target} trials were already finished or running")
+        trial.set_user_attr("seed", seed)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}:{worker}")
+        return objective(trial)
+
+    return wrapped
+
+
+class _StopAfterFailures:
+    """Stop the worker after ``limit`` failed trials in a row (Optuna has no such callback)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.streak, self.tripped = limit, 0, False
+
+    def __call__(self, study, trial) -> None:
+        from optuna.trial import TrialState
+
+        if trial.state == TrialState.FAIL and not trial.user_attrs.get("isocl_surplus"):
+            self.streak += 1
+        elif trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            self.streak = 0
+        if self.streak >= self.limit:
+            self.tripped = True
+            study.stop()
+
+
+@dataclass
+class WorkerJob:
+    bench: Benchmark
+    strategy: str
+    space: dict[str, dict[str, Any]]
+    study_name: str
+    storage: StorageSpec
+    n_trials: int
+    multi: bool
+    sampler: str
+    sampler_seed: int
+    base_seed: int
+    population_size: int
+    pruner: str
+    train_seed: int
+    timeout: float | None
+    device: str | None
+    objective_factory: Callable[[TuneContext], Callable[[Any], Any]] | None
+    worker: int = 0
+    jobs: int = 1
+
+
+def run_worker(job: WorkerJob, data: Any = None) -> dict[str, Any]:
+    """One worker: load the study and optimise until N finished trials (or timeout)."""
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    storage = job.storage.open()
+    sampler = samplers.make_sampler(job.sampler, seed=job.sampler_seed, n_trials=job.n_trials,
+                                    population_size=job.population_size, base_seed=job.base_seed)
+    pruner = samplers.make_pruner(job.pruner, n_trials=job.n_trials,
+                                  n_experiences=job.bench.scenario["n_experiences"])
+    study = optuna.load_study(study_name=job.study_name, storage=storage, sampler=sampler, pruner=pruner)
+    ctx = TuneContext(bench=job.bench, strategy=job.strategy, space=job.space, seed=job.train_seed,
+                      multi_objective=job.multi, device=job.device, data=data, worker=job.worker)
+    failures = _StopAfterFailures(MAX_CONSECUTIVE_FAILURES)
+    before = len(study.get_trials(deepcopy=False))
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    if len(finished) >= job.n_trials:  # other workers got there while this one started
+        return {"worker": job.worker, "trials": 0, "stopped_on_failures": False}
+    objective = (job.objective_factory or isocl_objective)(ctx)
+    quiet = _QuietSurplus()
+    optimize_logger = logging.getLogger("optuna.study._optimize")
+    optimize_logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.optimize(
+                _guarded(objective, job.n_trials, job.worker, job.train_seed),
+                timeout=job.timeout,
+                catch=(Exception,),  # a failing trial is recorded as FAIL and the worker goes on
+                callbacks=[MaxTrialsCallback(job.n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED)),
+                           failures],
+                gc_after_trial=False,
+            )
+    finally:
+        optimize_logger.removeFilter(quiet)
+    return {"worker": job.worker, "trials": len(study.get_trials(deepcopy=False)) - before,
+            "stopped_on_failures": failures.tripped}
+
+
+# Optuna logs every failed trial with its traceback; a surplus trial is not an error
+class _QuietSurplus(logging.Filter):
+    """One short line instead of Optuna's failure warning and traceback for a surplus trial."""
+
+    _FAILED = re.compile(r"Trial (\d+) failed with ")
+
+    def __init__(self):
+        super().__init__()
+        self.surplus: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        m = self._FAILED.match(msg)
+        if m is None:
+            return True
+        if "_SurplusTrial" in msg:
+            self.surplus.add(m.group(1))
+            record.msg, record.args = f"Trial {m.group(1)} not run: the study has its trials (finished or running)", ()
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+            return True
+        return m.group(1) not in self.surplus  # drop the follow-up "failed with value None"
+
+
+def _worker_process(job: WorkerJob) -> None:
+    """Entry point of a spawned worker process."""
+    # share the CPU between workers (read by torch when it is first imported, below)
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, job.jobs)))
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
+    os.environ.setdefault("MKL_NUM_THREADS", threads)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*QP solver.*")
+    warnings.filterwarnings("ignore", message=".*No loggers specified.*")
+    lock = StudyLock(job.storage.lock_path)
+    lock.acquire(exclusive=False)  # keeps other runs from taking this worker's trials for stale ones
+    try:
+        result = run_worker(job)
+    finally:
+        lock.release()
+    sys.exit(3 if result["stopped_on_failures"] else 0)
+
+
+def run_parallel(jobs: list[WorkerJob]) -> list[str]:
+    """K worker processes (spawn: a clean interpreter each, safe with torch threads and CUDA)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_process, args=(job,), name=f"isocl-tune-{job.worker}") for job in jobs]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            p.join()
+    except KeyboardInterrupt:  # the workers got the SIGINT too: they fail their trial and exit
+        for p in procs:
+            p.join(timeout=30)
+        raise
+    errors = []
+    for job, p in zip(jobs, procs):
+        if p.exitcode == 3:
+            errors.append(f"worker {job.worker} stopped after {MAX_CONSECUTIVE_FAILURES} failed trials in a row")
+        elif p.exitcode != 0:
+            errors.append(f"worker {job.worker} exited with code {p.exitcode}")
+    return errors
+
+
