@@ -38,20 +38,6 @@ def _proxy(bench: Benchmark) -> Benchmark:
     return proxy
 
 
-def _with_declared_space(bench: Benchmark, strategy: str) -> Benchmark:
-    """``bench`` whose ``[search.strategy]`` is the strategy's declared space unless the file has one."""
-    from isocl.bench.registry import get_strategy
-
-    if strategy in bench.search:
-        return bench
-    spec = get_strategy(strategy)
-    if not spec.search:
-        return bench  # a plug-in without a declared space: isocl.tuning's default space
-    out = bench.replace()
-    out.search[strategy] = dict(spec.search)
-    return out
-
-
 def _widths_of(bench: Benchmark, strategy: str, params: dict[str, Any], seed: int, data) -> tuple[list, list]:
     """Final and peak widths of the tuned ``strategy``, from one run on the validation stream."""
     from isocl.bench import runner
@@ -76,7 +62,7 @@ def _twin_bench(bench: Benchmark, strategy: str, params: dict[str, Any], widths:
     out.strategy_params = {twin: {k: resolved[k] for k in spec.twin_params if k in resolved}}
     out.strategies = [twin]
     out.search = {k: v for k, v in bench.search.items() if k == twin}
-    return _with_declared_space(out, twin), twin
+    return out, twin
 
 
 def _study(bench: Benchmark, strategy: str, trials: int, name: str, out_root: Path, log, **kw):
@@ -108,12 +94,12 @@ def tune_all(bench: Benchmark, trials: int | None = None, *, out: str | Path | N
     for name in names:
         spec = get_strategy(name)
         log(f"isocl tune --strategy all: {name} ({trials} trials)")
-        res = _study(_with_declared_space(proxy, name), name, trials, f"{stem}-{name}", out_root, log,
+        res = _study(proxy, name, trials, f"{stem}-{name}", out_root, log,
                      seed=seed, data=data, **tune_kwargs)
         tuned[name] = dict(res.best_params)
         if not (spec.neuroplastic and bench.twins):
             continue
-        final, peak = _widths_of(_with_declared_space(proxy, name), name, tuned[name], seed, data)
+        final, peak = _widths_of(proxy, name, tuned[name], seed, data)
         for prefix, widths in (("fixed-final", final), ("fixed-max", peak)):
             if prefix == "fixed-max" and peak == final:
                 continue  # the fixed-max twin does not run (it would equal fixed-final)
