@@ -58,9 +58,11 @@ def cmd_run(args) -> int:
 def cmd_list(args) -> int:
     from isocl.bench.registry import list_strategies
 
-    bench_dir = Path(args.benchmarks)
+    from isocl.bench.registry import benchmark_dirs
+
+    dirs = [Path(args.benchmarks)] if args.benchmarks else benchmark_dirs()
     print("benchmarks:")
-    for path in sorted(bench_dir.glob("*.toml")):
+    for path in [p for d in dirs for p in sorted(d.glob("*.toml"))]:
         from isocl.bench.config import ConfigError, load_benchmark
 
         try:
@@ -132,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list benchmarks and strategies")
-    ls.add_argument("--benchmarks", default="benchmarks", help="folder of benchmark TOML files")
+    ls.add_argument("--benchmarks", help="folder of benchmark TOML files (default: ./benchmarks and the shipped ones)")
     ls.set_defaults(func=cmd_list)
 
     pl = sub.add_parser("plot", help="figures and report for one or more results directories")
@@ -156,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _find_benchmark_arg(args) -> None:
+    """``isocl run/tune NAME``: a shipped or ./benchmarks file by name as well as by path."""
+    if isinstance(getattr(args, "benchmark", None), str):
+        from isocl.bench.registry import find_benchmark
+
+        args.benchmark = str(find_benchmark(args.benchmark))
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*QP solver.*")
@@ -174,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     user_errors += (UnknownStrategy,)
     try:
+        _find_benchmark_arg(args)
         return args.func(args)
     except user_errors as exc:
         print(f"isocl {args.command}: error: {exc}", file=sys.stderr)

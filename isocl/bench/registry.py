@@ -3,8 +3,9 @@
 A strategy is a named factory ``build(ctx, **params) -> Avalanche strategy``
 with documented default parameters. Names come from three places:
 
-1. modules in a ``strategies/`` folder (the project's own, ``./strategies``
-   of the working directory, and every folder in ``ISOCL_STRATEGY_PATH``):
+1. modules in a ``strategies/`` folder (the shipped ones, see
+   :func:`shipped_dir`; ``./strategies`` of the working directory; every
+   folder in ``ISOCL_STRATEGY_PATH``):
    a file either registers names with :func:`register_strategy`, or defines
    ``build(ctx, **params)`` (plus optional ``DEFAULTS``, ``SETTINGS``,
    ``DESCRIPTION``) and is registered under its file name with ``_`` read
@@ -32,10 +33,13 @@ from isocl.bench.config import ConfigError
 __all__ = [
     "StrategySpec",
     "UnknownStrategy",
+    "benchmark_dirs",
     "discover",
+    "find_benchmark",
     "get_strategy",
     "list_strategies",
     "register_strategy",
+    "shipped_dir",
     "strategy_dirs",
 ]
 
@@ -136,10 +140,22 @@ def register_strategy(
     return deco
 
 
-def strategy_dirs() -> list[Path]:
-    """Folders searched for strategy modules, in order."""
-    dirs = [Path(__file__).resolve().parents[2] / "strategies", Path.cwd() / "strategies"]  # the checkout's
-    dirs += [Path(p) for p in os.environ.get("ISOCL_STRATEGY_PATH", "").split(os.pathsep) if p]
+def shipped_dir(kind: str) -> Path:
+    """The shipped ``strategies`` or ``benchmarks`` folder.
+
+    They are edited at the top of the source tree; a wheel or sdist install
+    carries them as ``isocl/shipped/<kind>/`` (pyproject's ``package-dir``
+    mapping). A source checkout or an editable install has no
+    ``isocl/shipped``, so exactly one of the two is used: nothing loads twice.
+    """
+    if kind not in ("strategies", "benchmarks"):
+        raise ValueError(f"kind must be 'strategies' or 'benchmarks', instead got {kind!r}")
+    package = Path(__file__).resolve().parents[1]  # .../isocl
+    installed = package / "shipped" / kind
+    return installed if installed.is_dir() else package.parent / kind
+
+
+def _unique_dirs(dirs: list[Path]) -> list[Path]:
     seen, out = set(), []
     for d in dirs:
         key = d.resolve() if d.exists() else d
@@ -147,6 +163,35 @@ def strategy_dirs() -> list[Path]:
             seen.add(key)
             out.append(d)
     return out
+
+
+def benchmark_dirs() -> list[Path]:
+    """Folders holding benchmark files, in order: ``./benchmarks``, then the shipped ones."""
+    return _unique_dirs([Path("benchmarks"), shipped_dir("benchmarks")])
+
+
+def find_benchmark(name: str | Path) -> Path:
+    """A benchmark file by path, or by name (``smoke``, ``smoke.toml``) in :func:`benchmark_dirs`."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    if len(path.parts) == 1:
+        file = path.name if path.suffix == ".toml" else f"{path.name}.toml"
+        for d in benchmark_dirs():
+            if (d / file).is_file():
+                return d / file
+    known = sorted({p.stem for d in benchmark_dirs() for p in d.glob("*.toml")})
+    raise ConfigError(f"{name}: no such benchmark file, and no benchmark of that name in "
+                      f"{', '.join(str(d) for d in benchmark_dirs()) or 'any benchmarks folder'}; "
+                      f"known benchmarks: {', '.join(known) or 'none'}")
+
+
+def strategy_dirs() -> list[Path]:
+    """Folders searched for strategy modules, in order: the shipped ones, ``./strategies``,
+    ``ISOCL_STRATEGY_PATH``."""
+    dirs = [shipped_dir("strategies"), Path.cwd() / "strategies"]
+    dirs += [Path(p) for p in os.environ.get("ISOCL_STRATEGY_PATH", "").split(os.pathsep) if p]
+    return _unique_dirs(dirs)
 
 
 def _load_file(path: Path) -> None:
