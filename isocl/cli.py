@@ -42,7 +42,8 @@ def cmd_run(args) -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else _default_out(args.benchmark)
     df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
-                       device=args.device, progress=not args.quiet, command=sys.argv)
+                       device=args.device, progress=not args.quiet, command=sys.argv, jobs=args.jobs,
+                       threads=args.threads)
     print(print_summary(df, out))
     if not args.no_plot:
         from isocl.analysis.report import build_report
@@ -57,9 +58,11 @@ def cmd_run(args) -> int:
 def cmd_list(args) -> int:
     from isocl.bench.registry import list_strategies
 
-    bench_dir = Path(args.benchmarks)
+    from isocl.bench.registry import benchmark_dirs
+
+    dirs = [Path(args.benchmarks)] if args.benchmarks else benchmark_dirs()
     print("benchmarks:")
-    for path in sorted(bench_dir.glob("*.toml")):
+    for path in [p for d in dirs for p in sorted(d.glob("*.toml"))]:
         from isocl.bench.config import ConfigError, load_benchmark
 
         try:
@@ -89,6 +92,10 @@ def cmd_plot(args) -> int:
 
 
 def cmd_tune(args) -> int:
+    if args.strategy == "all":  # every strategy of the benchmark and its twins, one budget
+        from isocl.tuning.tune_all import tune_all_command
+
+        return tune_all_command(args)
     from isocl.tuning import tune_command
 
     return tune_command(args)
@@ -119,11 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="results directory (default: results/<benchmark name>)")
     r.add_argument("--no-plot", action="store_true", help="skip the figures and report")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is far faster on a loaded machine)")
+    r.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 is far faster on a loaded machine); "
+                   "with --jobs, per worker (default: the cores shared out)")
+    r.add_argument("--jobs", type=int, default=1,
+                   help="run units in N worker processes on this machine (results equal a sequential run's at the "
+                        "same --threads)")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list benchmarks and strategies")
-    ls.add_argument("--benchmarks", default="benchmarks", help="folder of benchmark TOML files")
+    ls.add_argument("--benchmarks", help="folder of benchmark TOML files (default: ./benchmarks and the shipped ones)")
     ls.set_defaults(func=cmd_list)
 
     pl = sub.add_parser("plot", help="figures and report for one or more results directories")
@@ -147,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _find_benchmark_arg(args) -> None:
+    """``isocl run/tune NAME``: a shipped or ./benchmarks file by name as well as by path."""
+    if isinstance(getattr(args, "benchmark", None), str):
+        from isocl.bench.registry import find_benchmark
+
+        args.benchmark = str(find_benchmark(args.benchmark))
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*QP solver.*")
@@ -165,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     user_errors += (UnknownStrategy,)
     try:
+        _find_benchmark_arg(args)
         return args.func(args)
     except user_errors as exc:
         print(f"isocl {args.command}: error: {exc}", file=sys.stderr)

@@ -3,8 +3,10 @@
 from avalanche.training.templates import SupervisedTemplate
 
 from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import with_lr
 
 
-@register_strategy("naive", description="fine-tuning of the fixed-width isotropic MLP")
+@register_strategy("naive", search=with_lr(),
+                   description="fine-tuning of the fixed-width isotropic MLP")
 def build(ctx):
     return ctx.template(ctx.make_model(), cls=SupervisedTemplate)

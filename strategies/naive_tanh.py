@@ -1,8 +1,10 @@
 """Naive fine-tuning of the elementwise-tanh MLP: the neuron-by-neuron baseline."""
 
 from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import with_lr
 
 
-@register_strategy("naive-tanh", description="fine-tuning of the fixed-width elementwise-tanh MLP")
+@register_strategy("naive-tanh", search=with_lr(),
+                   description="fine-tuning of the fixed-width elementwise-tanh MLP")
 def build(ctx):
     return ctx.template(ctx.make_model(isotropic=False))

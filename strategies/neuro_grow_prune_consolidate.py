@@ -7,12 +7,16 @@ heads and switches the MLP to bias-free layers without intrinsic length;
 
 from isocl.bench.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
 from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import neuro_space
 
 
 @register_strategy(
     "neuro-grow-prune-consolidate",
     defaults={**GROW_DEFAULTS, **PRUNE_DEFAULTS, "consolidation": "exact", "damping": 0.1},
     neuroplastic=True,
+    controls=("diag-only", "reset"),
+    search=neuro_space("grow_count", "prune_threshold", "prune_criterion",
+                           "min_width", "finetune_epochs"),
     description="grow + prune + consolidation (exact: old task predictions kept, doc §5)",
 )
 def build(ctx, **p):

@@ -11,9 +11,12 @@ from torch import nn
 
 from isocl.bench.config import ConfigError
 from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import with_lr
 
 
 @register_strategy("packnet", defaults={"post_prune_epochs": 1, "prune_proportion": 0.5}, settings=("task_il",),
+                   search=with_lr(prune_proportion={"type": "float", "low": 0.2, "high": 0.9},
+                                  post_prune_epochs={"type": "int", "low": 1, "high": 2}),
                    description="PackNet (Mallya & Lazebnik 2018), Avalanche's implementation")
 def build(ctx, post_prune_epochs, prune_proportion):
     if post_prune_epochs >= ctx.epochs:

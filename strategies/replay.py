@@ -4,6 +4,7 @@ from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ClassBalancedBuffer
 
 from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import with_lr
 
 
 def replay_plugin(mem_size: int) -> ReplayPlugin:
@@ -11,6 +12,7 @@ def replay_plugin(mem_size: int) -> ReplayPlugin:
     return ReplayPlugin(mem_size=mem_size, storage_policy=ClassBalancedBuffer(mem_size, adaptive_size=True))
 
 
-@register_strategy("replay", defaults={"mem_size": 500}, description="experience replay, class-balanced buffer")
+@register_strategy("replay", defaults={"mem_size": 500}, search=with_lr(),  # the buffer is fixed
+                   description="experience replay, class-balanced buffer")
 def build(ctx, mem_size):
     return ctx.template(ctx.make_model(), [replay_plugin(mem_size)])

@@ -42,7 +42,10 @@ SCENARIO: dict[str, _Spec] = {
     "setting": ((str,), "class_il", lambda v: v in ("class_il", "task_il"), "'class_il' or 'task_il'"),
     "n_experiences": ((int,), 5, lambda v: v in (1, 2, 5, 10), "one of 1, 2, 5, 10 (it must divide 10 classes)"),
     "class_order": ((list,), None, lambda v: sorted(v) == list(range(10)), "a permutation of 0..9"),
-    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (seeds the class order)"),
+    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (seeds the class order, subset and split)"),
+    "vary_with_seed": ((bool,), True, None,
+                       "true or false (true: each unit's seed also draws the class order, data subset and "
+                       "validation split, shared by all strategies of that seed; false: scenario.seed fixes them)"),
     "validation_fraction": ((float, int), 0.1, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "train_per_class": ((int,), 0, _nonneg_int, "an int >= 0 (0: all 5,000)"),
     "test_per_class": ((int,), 0, _nonneg_int, "an int >= 0 (0: all 1,000)"),
@@ -75,8 +78,16 @@ TOP: dict[str, _Spec] = {
     "description": ((str,), "", None, "a string"),
     "strategies": ((list,), None, lambda v: len(v) > 0 and all(isinstance(s, str) for s in v), "a non-empty list of strategy names"),
     "twins": ((bool,), True, None, "true or false (run fixed-width twins of neuroplastic strategies)"),
+    "controls": ((bool,), True, None,
+                 "true or false (run the diag-only and reset controls of neuroplastic strategies)"),
 }
-SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": MODEL}
+TUNING: dict[str, _Spec] = {  # the budget of `isocl tune --strategy all` (isocl.tuning.tune_all)
+    "trials": ((int,), 0, _nonneg_int, "an int >= 0 (validation-only trials per strategy and twin; 0: --trials)"),
+    "train_per_class": ((int,), 0, _nonneg_int,
+                        "an int >= 0 (training images per class the studies use; 0: the scenario's)"),
+    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (the seed of every trial)"),
+}
+SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": MODEL, "tuning": TUNING}
 TABLES = ("strategy", "search")
 
 
@@ -89,9 +100,11 @@ class Benchmark:
     description: str
     strategies: list[str]
     twins: bool
+    controls: bool
     scenario: dict[str, Any]
     training: dict[str, Any]
     model: dict[str, Any]
+    tuning: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in TUNING.items()})
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -101,10 +114,13 @@ class Benchmark:
             "description": self.description,
             "strategies": list(self.strategies),
             "twins": self.twins,
+            "controls": self.controls,
             "scenario": {k: v for k, v in self.scenario.items() if v is not None},
             "training": dict(self.training),
             "model": dict(self.model),
         }
+        if self.tuning != {k: v[1] for k, v in TUNING.items()}:
+            out["tuning"] = dict(self.tuning)
         if self.strategy_params:
             out["strategy"] = copy.deepcopy(self.strategy_params)
         if self.search:
@@ -176,9 +192,11 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         description=top["description"],
         strategies=list(top["strategies"]),
         twins=top["twins"],
+        controls=top["controls"],
         scenario=sections["scenario"],
         training=sections["training"],
         model=sections["model"],
+        tuning=sections["tuning"],
         strategy_params=tables["strategy"],
         search=tables["search"],
     )

@@ -92,6 +92,7 @@ class StrategyContext:
     audit: list[dict[str, Any]] = field(default_factory=list)  # structural events (neuroplastic plugins)
     model_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. widths of a fixed-width twin
     generator: torch.Generator | None = None
+    control: str | None = None  # "diag-only" | "reset": a control of a neuroplastic strategy (isocl.bench.plasticity)
 
     @property
     def setting(self) -> str:
@@ -133,15 +134,17 @@ class StrategyContext:
             return torch.optim.AdamW(params, lr=lr, weight_decay=tr["weight_decay"])
         return torch.optim.SGD(params, lr=lr, momentum=tr["momentum"], weight_decay=tr["weight_decay"])
 
-    def template(self, model, plugins=(), *, cls: type = SupervisedTemplate, optimizer=None, **kwargs):
-        """An Avalanche strategy of class ``cls`` on this benchmark's training settings."""
+    def template(self, model, plugins=(), *, cls: type = SupervisedTemplate, optimizer=None, epochs: int | None = None,
+                 **kwargs):
+        """An Avalanche strategy of class ``cls`` on this benchmark's training settings
+        (``epochs``: the epochs of its training loop, if some of the budget is spent elsewhere)."""
         tr = self.bench.training
         strategy = fast_template(cls)(
             model=model,
             optimizer=optimizer if optimizer is not None else self.make_optimizer(model),
             criterion=torch.nn.CrossEntropyLoss(),
             train_mb_size=tr["batch_size"],
-            train_epochs=self.epochs,
+            train_epochs=self.epochs if epochs is None else epochs,
             eval_mb_size=tr["eval_batch_size"],
             device=self.device,
             plugins=list(plugins) + list(self.plugins),

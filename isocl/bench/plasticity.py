@@ -26,11 +26,12 @@ import torch
 from avalanche.models import MultiTaskModule
 from avalanche.training.plugins import SupervisedPlugin
 
+from isocl.bench.config import ConfigError
 from isocl.nn import moves
 from isocl.nn.optim import ParamEditor
 from isocl.bench.scenarios import stream_tensors
 
-__all__ = ["CompressionPlugin", "ConsolidationPlugin", "GrowthPlugin", "StructuralError", "Auditor"]
+__all__ = ["CONTROLS", "CompressionPlugin", "ConsolidationPlugin", "GrowthPlugin", "StructuralError", "Auditor"]
 
 GROWTH_MODES = ("fixed", "per_class", "buffer")
 
@@ -126,6 +127,8 @@ class GrowthPlugin(SupervisedPlugin):
         out_scale: float = 0.05,
         grow_first: bool = False,
         consolidation: "ConsolidationPlugin | None" = None,
+        seed: int = 0,
+        state: str = "transform",
     ) -> None:
         super().__init__()
         if mode not in GROWTH_MODES:
@@ -137,15 +140,15 @@ class GrowthPlugin(SupervisedPlugin):
         self.buffer_size, self.scaffold_threshold = buffer_size, scaffold_threshold
         self.overabundant_start, self.every_epoch = overabundant_start, every_epoch
         self.min_width, self.out_scale, self.grow_first = min_width, out_scale, grow_first
-        self.consolidation = consolidation
-        self.generator = torch.Generator().manual_seed(1234)
+        self.consolidation, self.state = consolidation, state
+        self.generator = torch.Generator().manual_seed(seed)  # scaffold draws: the unit's seed
 
     def _count(self, strategy, layer: int) -> int:
         if self.mode == "fixed":
             return self.count
         if self.mode == "per_class":
             return self.count * len(strategy.experience.classes_in_this_experience)
-        diag = moves.diagonalise_layer(strategy.model, layer, ParamEditor(strategy.optimizer))
+        diag = moves.diagonalise_layer(strategy.model, layer, ParamEditor(strategy.optimizer, self.state))
         weak = sum(1 for s in diag.sigmas if s <= self.scaffold_threshold)
         return max(self.buffer_size - weak, 0)
 
@@ -156,7 +159,7 @@ class GrowthPlugin(SupervisedPlugin):
             return
         model = strategy.model
         release_graph(strategy)
-        editor = ParamEditor(strategy.optimizer)
+        editor = ParamEditor(strategy.optimizer, self.state)
         batch = self.auditor.probe(strategy)
         for layer in reversed(range(len(model.widths))):  # consumers first: zero_out_rows sees their old rows
             k = self.overabundant_start if first and self.overabundant_start else self._count(strategy, layer)
@@ -183,7 +186,7 @@ class GrowthPlugin(SupervisedPlugin):
         acc0 = self.auditor.accuracy(strategy, batch)
         records = moves.buffer_rule(model, threshold=self.scaffold_threshold, buffer=self.buffer_size,
                                     out_scale=self.out_scale, min_width=self.min_width, probe=batch[0],
-                                    generator=self.generator, editor=ParamEditor(strategy.optimizer))
+                                    generator=self.generator, editor=ParamEditor(strategy.optimizer, self.state))
         acc1 = self.auditor.accuracy(strategy, batch)
         for rec in records:
             self.auditor.record(strategy, rec, acc0, acc1, epoch=strategy.clock.train_exp_epochs)
@@ -202,6 +205,8 @@ class CompressionPlugin(SupervisedPlugin):
         min_width: int = 4,
         finetune_epochs: int = 0,
         consolidation: "ConsolidationPlugin | None" = None,
+        prune: bool = True,
+        state: str = "transform",
     ) -> None:
         super().__init__()
         if criterion not in moves.CRITERIA:
@@ -210,15 +215,19 @@ class CompressionPlugin(SupervisedPlugin):
             raise ValueError(f"finetune_epochs must be >= 0, instead got {finetune_epochs}")
         self.auditor, self.threshold, self.mode, self.criterion = auditor, threshold, mode, criterion
         self.min_width, self.finetune_epochs, self.consolidation = min_width, finetune_epochs, consolidation
+        self.prune, self.state = prune, state  # prune=False: the diagonalise-only control
 
     def after_training_exp(self, strategy, **kwargs) -> None:
         model = strategy.model
         release_graph(strategy)
-        editor = ParamEditor(strategy.optimizer)
+        editor = ParamEditor(strategy.optimizer, self.state)
         batch = self.auditor.probe(strategy)
         for layer in range(len(model.widths)):
             start = self.consolidation.frozen_width(layer) if self.consolidation else 0
             if start >= model.widths[layer]:
+                continue
+            if not self.prune:
+                self._diagonalise_only(strategy, layer, editor, batch, start)
                 continue
             acc0 = self.auditor.accuracy(strategy, batch)
             scale = float(moves._probe_logits(model, batch[0]).abs().max())
@@ -238,6 +247,17 @@ class CompressionPlugin(SupervisedPlugin):
                 self.consolidation.restore(strategy)
         if self.consolidation is not None:
             self.consolidation.commit(strategy)
+
+    def _diagonalise_only(self, strategy, layer: int, editor: ParamEditor, batch, start: int) -> None:
+        """The control's move: the same rotation as before pruning (doc §4), no neuron removed."""
+        model = strategy.model
+        acc0 = self.auditor.accuracy(strategy, batch)
+        before = moves._probe_logits(model, batch[0])
+        rec = moves.diagonalise_layer(model, layer, editor, start=start)
+        after = moves._probe_logits(model, batch[0])
+        rec.max_logit_change = moves._max_change(before, after)
+        self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
+        _check_exact(rec, float(before.abs().max()), _model_dtype(model))
 
 
 class ConsolidationPlugin(SupervisedPlugin):
@@ -344,6 +364,9 @@ class ConsolidationPlugin(SupervisedPlugin):
             self.commit(strategy)
 
 
+CONTROLS = ("diag-only", "reset")
+
+
 def neuroplastic_strategy(
     ctx,
     *,
@@ -357,27 +380,44 @@ def neuroplastic_strategy(
 
     ``start_width`` > 0 replaces every hidden width of the benchmark model.
     Exact consolidation switches off hidden and head biases and the intrinsic
-    length, as doc §5 requires.
+    length, as doc §5 requires. Compute is matched: ``finetune_epochs`` after
+    pruning come out of the benchmark's epochs, not on top of them.
+
+    ``ctx.control`` builds a control of the same strategy: ``"diag-only"``
+    keeps the model at the width it is given (the runner passes the
+    strategy's final widths), adds no neuron and prunes none, but rotates
+    every layer into its diagonal basis (doc §4) where compression would act,
+    Adam state carried along as in the strategy; ``"reset"`` is the strategy
+    with the optimiser state of every edited parameter reset at each move.
     """
+    control = getattr(ctx, "control", None)
+    if control not in (None, *CONTROLS):
+        raise ValueError(f"control must be one of {CONTROLS} or None, instead got {control!r}")
+    state = "reset" if control == "reset" else "transform"
     overrides: dict[str, Any] = {}
-    if start_width:
+    if start_width and control != "diag-only":
         overrides["widths"] = [start_width] * len(ctx.model_config().widths)
     if consolidate and consolidate.get("mode", "exact") == "exact":
         overrides.update(hidden_bias=False, head_bias=False, intrinsic="off")
+    finetune = int((prune or {}).get("finetune_epochs", 0))
+    if finetune >= ctx.epochs:
+        raise ConfigError(f"finetune_epochs = {finetune} must be below the training epochs ({ctx.epochs}): "
+                          "fine-tuning after pruning counts against the epoch budget")
     model = ctx.make_model(**overrides)
     auditor = Auditor(ctx.audit)
     plugins: list[Any] = []
     cons = ConsolidationPlugin(**consolidate) if consolidate else None
     if cons is not None:
         plugins.append(cons)
-    if grow is not None:
-        plugins.append(GrowthPlugin(auditor, consolidation=cons, **grow))
+    if grow is not None and control != "diag-only":
+        plugins.append(GrowthPlugin(auditor, consolidation=cons, seed=ctx.seed, state=state, **grow))
     if prune is not None:
-        plugins.append(CompressionPlugin(auditor, consolidation=cons, **prune))
+        plugins.append(CompressionPlugin(auditor, consolidation=cons, prune=control != "diag-only", state=state,
+                                         **prune))
         if cons is not None:
             cons._compression_attached = True
     plugins += list(extra_plugins or [])
-    return ctx.template(model, plugins)
+    return ctx.template(model, plugins, epochs=ctx.epochs - finetune)
 
 
 # Strategy parameters shared by the neuro-* plug-ins (documented defaults).

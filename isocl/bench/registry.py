@@ -3,8 +3,9 @@
 A strategy is a named factory ``build(ctx, **params) -> Avalanche strategy``
 with documented default parameters. Names come from three places:
 
-1. modules in a ``strategies/`` folder (the project's own, ``./strategies``
-   of the working directory, and every folder in ``ISOCL_STRATEGY_PATH``):
+1. modules in a ``strategies/`` folder (the shipped ones, see
+   :func:`shipped_dir`; ``./strategies`` of the working directory; every
+   folder in ``ISOCL_STRATEGY_PATH``):
    a file either registers names with :func:`register_strategy`, or defines
    ``build(ctx, **params)`` (plus optional ``DEFAULTS``, ``SETTINGS``,
    ``DESCRIPTION``) and is registered under its file name with ``_`` read
@@ -32,10 +33,13 @@ from isocl.bench.config import ConfigError
 __all__ = [
     "StrategySpec",
     "UnknownStrategy",
+    "benchmark_dirs",
     "discover",
+    "find_benchmark",
     "get_strategy",
     "list_strategies",
     "register_strategy",
+    "shipped_dir",
     "strategy_dirs",
 ]
 
@@ -59,6 +63,8 @@ class StrategySpec:
     neuroplastic: bool = False  # gets fixed-width twins in the comparison
     twin: str = "naive"  # the fixed-width strategy its twins run
     twin_params: tuple[str, ...] = ()  # parameters passed on to the twin (e.g. mem_size)
+    controls: tuple[str, ...] = ()  # controls run beside it: "diag-only", "reset" (isocl.bench.plasticity)
+    search: Mapping[str, Any] = field(default_factory=dict)  # its declared Optuna space ([search.NAME] format)
     source: str = ""
 
     def resolve(self, given: Mapping[str, Any] | None, where: str = "") -> dict[str, Any]:
@@ -97,11 +103,22 @@ def register_strategy(
     neuroplastic: bool = False,
     twin: str = "naive",
     twin_params: tuple[str, ...] = (),
+    controls: tuple[str, ...] = (),
+    search: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering ``factory(ctx, **params)`` under ``name``."""
+    """Decorator registering ``factory(ctx, **params)`` under ``name``.
+
+    ``search`` declares the strategy's Optuna search space in the format of a
+    benchmark's ``[search.NAME]`` table (``isocl tune`` uses it when the
+    benchmark has none); ``controls`` names the controls that run beside a
+    neuroplastic strategy.
+    """
     bad = [s for s in settings if s not in SETTINGS]
     if bad:
         raise ValueError(f"settings must be drawn from {SETTINGS}, instead got {bad}")
+    bad = [c for c in controls if c not in ("diag-only", "reset")]
+    if bad:
+        raise ValueError(f"controls must be drawn from ('diag-only', 'reset'), instead got {bad}")
 
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
         doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
@@ -114,6 +131,8 @@ def register_strategy(
             neuroplastic=neuroplastic,
             twin=twin,
             twin_params=tuple(twin_params),
+            controls=tuple(controls),
+            search=dict(search or {}),
             source=getattr(factory, "__module__", ""),
         )
         return factory
@@ -121,10 +140,22 @@ def register_strategy(
     return deco
 
 
-def strategy_dirs() -> list[Path]:
-    """Folders searched for strategy modules, in order."""
-    dirs = [Path(__file__).resolve().parent.parent / "strategies", Path.cwd() / "strategies"]
-    dirs += [Path(p) for p in os.environ.get("ISOCL_STRATEGY_PATH", "").split(os.pathsep) if p]
+def shipped_dir(kind: str) -> Path:
+    """The shipped ``strategies`` or ``benchmarks`` folder.
+
+    They are edited at the top of the source tree; a wheel or sdist install
+    carries them as ``isocl/shipped/<kind>/`` (pyproject's ``package-dir``
+    mapping). A source checkout or an editable install has no
+    ``isocl/shipped``, so exactly one of the two is used: nothing loads twice.
+    """
+    if kind not in ("strategies", "benchmarks"):
+        raise ValueError(f"kind must be 'strategies' or 'benchmarks', instead got {kind!r}")
+    package = Path(__file__).resolve().parents[1]  # .../isocl
+    installed = package / "shipped" / kind
+    return installed if installed.is_dir() else package.parent / kind
+
+
+def _unique_dirs(dirs: list[Path]) -> list[Path]:
     seen, out = set(), []
     for d in dirs:
         key = d.resolve() if d.exists() else d
@@ -132,6 +163,35 @@ def strategy_dirs() -> list[Path]:
             seen.add(key)
             out.append(d)
     return out
+
+
+def benchmark_dirs() -> list[Path]:
+    """Folders holding benchmark files, in order: ``./benchmarks``, then the shipped ones."""
+    return _unique_dirs([Path("benchmarks"), shipped_dir("benchmarks")])
+
+
+def find_benchmark(name: str | Path) -> Path:
+    """A benchmark file by path, or by name (``smoke``, ``smoke.toml``) in :func:`benchmark_dirs`."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    if len(path.parts) == 1:
+        file = path.name if path.suffix == ".toml" else f"{path.name}.toml"
+        for d in benchmark_dirs():
+            if (d / file).is_file():
+                return d / file
+    known = sorted({p.stem for d in benchmark_dirs() for p in d.glob("*.toml")})
+    raise ConfigError(f"{name}: no such benchmark file, and no benchmark of that name in "
+                      f"{', '.join(str(d) for d in benchmark_dirs()) or 'any benchmarks folder'}; "
+                      f"known benchmarks: {', '.join(known) or 'none'}")
+
+
+def strategy_dirs() -> list[Path]:
+    """Folders searched for strategy modules, in order: the shipped ones, ``./strategies``,
+    ``ISOCL_STRATEGY_PATH``."""
+    dirs = [shipped_dir("strategies"), Path.cwd() / "strategies"]
+    dirs += [Path(p) for p in os.environ.get("ISOCL_STRATEGY_PATH", "").split(os.pathsep) if p]
+    return _unique_dirs(dirs)
 
 
 def _load_file(path: Path) -> None:

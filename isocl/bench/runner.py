@@ -19,6 +19,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +32,8 @@ from tqdm.auto import tqdm
 from isocl.bench.config import Benchmark, ConfigError, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, load_cifar10
+from isocl.bench.executors import InlineExecutor, make_executor
+from isocl.bench.plasticity import CONTROLS
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.bench.registry import get_strategy
 from isocl.bench.results import atomic_write_text, collate, load_units, summary_table, write_unit
@@ -38,7 +41,10 @@ from isocl.bench.scenarios import make_split_cifar10
 
 __all__ = ["UnitResult", "build_scenario", "check_benchmark", "run_benchmark", "run_unit", "unit_list"]
 
-TWIN_PREFIXES = ("fixed-final", "fixed-max")
+TWIN_PREFIXES = ("fixed-final", "fixed-max")  # fixed-width twins at the strategy's final / peak width
+CONTROL_PREFIXES = CONTROLS  # diag-only (same rotations, no width change), reset (optimiser state reset at moves)
+COMPANION_PREFIXES = TWIN_PREFIXES + CONTROL_PREFIXES
+TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # [strategy.X] keys that set X's [training]
 _ACC_KEY = re.compile(r"Top1_Acc_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
 _LOSS_KEY = re.compile(r"Loss_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
 
@@ -60,6 +66,7 @@ class UnitResult:
     wall_time_s: float = 0.0
     error: str = ""
     params_used: dict[str, Any] = field(default_factory=dict)
+    training_used: dict[str, Any] = field(default_factory=dict)  # lr, epochs, ... after per-strategy keys
     matrix: list[dict[str, Any]] = field(default_factory=list)  # trained_exp, eval_exp, accuracy, loss
     experiences: list[dict[str, Any]] = field(default_factory=list)
     structure: list[dict[str, Any]] = field(default_factory=list)
@@ -78,14 +85,23 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def build_scenario(bench: Benchmark, data: CIFAR10Tensors):
+def scenario_seed(bench: Benchmark, seed: int | None) -> int:
+    """The seed of a unit's scenario: the unit's own seed when ``scenario.vary_with_seed``
+    (class order, data subset and validation split then differ between seeds and are
+    shared by every strategy of that seed: paired runs), else ``scenario.seed``."""
+    sc = bench.scenario
+    return int(seed) if sc.get("vary_with_seed") and seed is not None else int(sc["seed"])
+
+
+def build_scenario(bench: Benchmark, data: CIFAR10Tensors, seed: int | None = None):
+    """The split-CIFAR10 scenario of ``bench`` for unit seed ``seed`` (see :func:`scenario_seed`)."""
     sc = bench.scenario
     return make_split_cifar10(
         data,
         setting=sc["setting"],
         n_experiences=sc["n_experiences"],
         class_order=sc["class_order"],
-        seed=sc["seed"],
+        seed=scenario_seed(bench, seed),
         validation_fraction=sc["validation_fraction"],
         train_per_class=sc["train_per_class"] or None,
         test_per_class=sc["test_per_class"] or None,
@@ -93,10 +109,10 @@ def build_scenario(bench: Benchmark, data: CIFAR10Tensors):
 
 
 def _split_name(name: str) -> tuple[str | None, str]:
-    """``fixed-final:neuro-grow`` -> ("fixed-final", "neuro-grow")."""
+    """``fixed-final:neuro-grow`` -> ("fixed-final", "neuro-grow"); also ``diag-only:X``, ``reset:X``."""
     if ":" in name:
         prefix, base = name.split(":", 1)
-        if prefix in TWIN_PREFIXES:
+        if prefix in COMPANION_PREFIXES:
             return prefix, base
     return None, name
 
@@ -114,10 +130,12 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
                 f"{where}: strategy {base!r} needs {' or '.join(spec.settings)} (it uses task labels); "
                 f"this benchmark's scenario.setting is {setting!r}"
             )
-        spec.resolve(bench.strategy_params.get(base), f"{where}: [strategy.{base}]")
-    unknown = sorted(set(bench.strategy_params) - {(_split_name(n)[1]) for n in names} - set(bench.strategies))
-    for name in unknown:
-        get_strategy(name)  # a table for an unknown strategy is an error
+        resolve_unit(bench, base)
+    for table in bench.strategy_params:
+        prefix, base = _split_name(table)
+        get_strategy(base)  # a table for an unknown strategy is an error
+        if prefix is not None and base in names:
+            resolve_unit(bench, table)  # a companion's own table must fit the strategy it runs
     return names
 
 
@@ -135,21 +153,62 @@ def _parse_eval(results: dict[str, float], trained: int, n_exp: int) -> list[dic
     ]
 
 
-def _apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None) -> tuple[Benchmark, dict[str, Any]]:
-    """Split tuner-style overrides: ``lr``/``weight_decay`` -> training, ``model.X`` -> model, else strategy."""
-    bench = bench.replace()
-    strategy_params = dict(bench.strategy_params.get(base, {}))
+def split_overrides(params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Tuner-style overrides split into (training, model, strategy): ``lr``, ``weight_decay``,
+    ``batch_size``, ``epochs`` -> training; ``model.X`` -> model X; the rest are strategy parameters."""
+    training, model, strategy = {}, {}, {}
     for key, value in (params or {}).items():
-        if key in ("lr", "weight_decay", "batch_size", "epochs"):
-            bench.training[key] = value
-            if key == "lr":
-                bench.training["lr_by_activation"] = {}
+        if key in TRAINING_KEYS:
+            training[key] = value
         elif key.startswith("model."):
-            bench.model[key[len("model.") :]] = value
+            model[key[len("model."):]] = value
         else:
-            strategy_params[key] = value
+            strategy[key] = value
+    return training, model, strategy
+
+
+def _with_overrides(bench: Benchmark, training: dict[str, Any], model: dict[str, Any]) -> Benchmark:
+    bench = bench.replace()
+    bench.training.update(training)
+    if "lr" in training:
+        bench.training["lr_by_activation"] = {}  # a strategy's own learning rate beats the per-activation one
+    bench.model.update(model)
+    return bench
+
+
+def _apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None) -> tuple[Benchmark, dict[str, Any]]:
+    """``bench`` with ``params`` routed by :func:`split_overrides`; the strategy part is merged
+    into ``[strategy.base]`` and returned."""
+    training, model, strategy = split_overrides(params)
+    bench = _with_overrides(bench, training, model)
+    strategy_params = {**bench.strategy_params.get(base, {}), **strategy}
     bench.strategy_params[base] = strategy_params
     return bench, strategy_params
+
+
+def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None = None):
+    """What unit ``strategy`` runs: ``(bench, spec, resolved parameters, control)``.
+
+    ``[strategy.NAME]`` tables may hold training keys (``lr``, ...) and
+    ``model.X`` keys for that strategy alone. A fixed-width twin
+    ``fixed-final:X`` runs X's twin strategy with the parameters X passes on
+    (``twin_params``, e.g. the replay buffer) and its own table
+    ``[strategy."fixed-final:X"]`` (its own tuned learning rate), never X's
+    training keys. A control ``diag-only:X`` / ``reset:X`` runs X with X's
+    parameters, updated by its own table. ``params`` (tuner trials) win.
+    """
+    prefix, base = _split_name(strategy)
+    spec = get_strategy(base)
+    where = f"{bench.path or bench.name}: [strategy.{strategy}]"
+    own = bench.strategy_params.get(strategy, {}) if prefix else {}
+    if prefix in TWIN_PREFIXES:
+        parent = spec.resolve(split_overrides(bench.strategy_params.get(base))[2], where)
+        training, model, sparams = split_overrides({**own, **(params or {})})
+        twin = get_strategy(spec.twin)
+        passed = {k: parent[k] for k in spec.twin_params if k in parent}
+        return _with_overrides(bench, training, model), twin, twin.resolve({**passed, **sparams}, where), None
+    training, model, sparams = split_overrides({**bench.strategy_params.get(base, {}), **own, **(params or {})})
+    return _with_overrides(bench, training, model), spec, spec.resolve(sparams, where), prefix
 
 
 def run_unit(
@@ -176,76 +235,34 @@ def run_unit(
     it raises propagate). A non-finite loss ends the unit with
     ``status="failed"``; other errors propagate.
     """
-    prefix, base = _split_name(strategy)
-    spec = get_strategy(base)
-    bench, sparams = _apply_overrides(bench, base, params)
-    resolved = spec.resolve(sparams, f"{bench.path or bench.name}: [strategy.{base}]")
-    if prefix is not None:  # a fixed-width twin runs the spec's fixed-width strategy
-        twin = get_strategy(spec.twin)
-        resolved = twin.resolve({k: resolved[k] for k in spec.twin_params if k in resolved})
-        spec = twin
+    bench, spec, resolved, control = resolve_unit(bench, strategy, params)
     if scenario is None:
-        scenario = build_scenario(bench, data if data is not None else load_cifar10())
+        scenario = build_scenario(bench, data if data is not None else load_cifar10(), seed)
     if eval_stream not in ("test", "valid"):
         raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
     if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
         raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
-    stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
-    dev = torch.device(device or bench.training["device"])
-    gen = seed_everything(seed)
     ctx = StrategyContext(
         bench=bench,
         seed=seed,
-        device=dev,
+        device=torch.device(device or bench.training["device"]),
         evaluator=default_evaluator(),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
         plugins=[NonFiniteLossGuard(), EpochProgress(disable=not progress)],
         model_overrides=dict(model_overrides or {}),
-        generator=gen,
+        generator=seed_everything(seed),
+        control=control,
     )
-    result = UnitResult(strategy=strategy, seed=seed, params_used=resolved)
-    n_exp = len(scenario.train_stream)
+    result = UnitResult(strategy=strategy, seed=seed, params_used=resolved, training_used={
+        **{k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size")},
+        "epochs": ctx.epochs, "model": {**bench.model, **ctx.model_overrides}})
     start = time.perf_counter()
-    avgs: list[float] = []
-    max_widths: list[int] = []
     try:
         strat = spec.factory(ctx, **resolved)
-        bar = tqdm(scenario.train_stream, desc=f"{strategy} seed {seed}", position=1, leave=False,
-                   disable=not progress)
-        for i, exp in enumerate(bar):
-            t0 = time.perf_counter()
-            strat.train(exp)
-            train_time = time.perf_counter() - t0
-            # Only experiences seen so far: evaluating unseen ones would run Avalanche's
-            # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
-            res = strat.eval(stream[: i + 1])
-            rows = _parse_eval(res, i, n_exp)
-            result.matrix += rows
-            avg = float(np.mean([r["accuracy"] for r in rows[: i + 1]]))
-            avgs.append(avg)
-            widths = hidden_widths(strat.model)
-            max_widths = [max(a, b) for a, b in zip(max_widths, widths)] if len(max_widths) == len(widths) else widths
-            params_now = sum(p.numel() for p in strat.model.parameters())
-            result.experiences.append({
-                "experience": i, "avg_accuracy": avg, "params": params_now,
-                "widths": "-".join(map(str, widths)), "wall_time_s": round(train_time, 3),
-            })
-            if on_experience is not None:
-                on_experience(i, avg)
-        result.final_accuracy = avgs[-1]
-        result.avg_incremental_accuracy = float(np.mean(avgs))
-        result.forgetting = stream_metric(res, "StreamForgetting", f"{eval_stream}_stream")
-        result.bwt = stream_metric(res, "StreamBWT", f"{eval_stream}_stream")
-        result.params = result.experiences[-1]["params"]
-        result.max_params = max(e["params"] for e in result.experiences)
-        result.widths = result.experiences[-1]["widths"]
-        result.final_widths = hidden_widths(strat.model)
-        for event in ctx.audit:  # peaks inside an experience (e.g. an overabundant start before pruning)
-            layer = event.get("layer")
-            if isinstance(layer, int) and layer < len(max_widths):
-                max_widths[layer] = max(max_widths[layer], int(event["neurons_before"]), int(event["neurons_after"]))
-        result.max_widths = max_widths
+        res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
+                                  f"{strategy} seed {seed}" if progress else None)
+        _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
@@ -259,16 +276,108 @@ def run_unit(
     return result
 
 
+def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
+                        on_experience: Callable[[int, float], None] | None, label: str | None) -> dict[str, float]:
+    """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
+    into ``result.matrix`` / ``result.experiences``. Returns the last evaluation's metrics."""
+    stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
+    n_exp = len(scenario.train_stream)
+    bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
+    for i, exp in enumerate(bar):
+        t0 = time.perf_counter()
+        strat.train(exp)
+        train_time = time.perf_counter() - t0
+        # Only experiences seen so far: evaluating unseen ones would run Avalanche's
+        # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
+        res = strat.eval(stream[: i + 1])
+        rows = _parse_eval(res, i, n_exp)
+        result.matrix += rows
+        avg = float(np.mean([r["accuracy"] for r in rows[: i + 1]]))
+        widths = hidden_widths(strat.model)
+        result.max_widths = ([max(a, b) for a, b in zip(result.max_widths, widths)]
+                             if len(result.max_widths) == len(widths) else widths)
+        result.experiences.append({
+            "experience": i, "avg_accuracy": avg, "params": sum(p.numel() for p in strat.model.parameters()),
+            "widths": "-".join(map(str, widths)), "wall_time_s": round(train_time, 3),
+        })
+        if on_experience is not None:
+            on_experience(i, avg)
+    return res
+
+
+def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
+               audit: list[dict[str, Any]]) -> None:
+    """Final metrics of a finished unit; peak widths include peaks inside an experience."""
+    avgs = [e["avg_accuracy"] for e in result.experiences]
+    result.final_accuracy = avgs[-1]
+    result.avg_incremental_accuracy = float(np.mean(avgs))
+    result.forgetting = stream_metric(res, "StreamForgetting", f"{eval_stream}_stream")
+    result.bwt = stream_metric(res, "StreamBWT", f"{eval_stream}_stream")
+    result.params = result.experiences[-1]["params"]
+    result.max_params = max(e["params"] for e in result.experiences)
+    result.widths = result.experiences[-1]["widths"]
+    result.final_widths = hidden_widths(strat.model)
+    for event in audit:  # e.g. an overabundant start before pruning
+        layer = event.get("layer")
+        if isinstance(layer, int) and layer < len(result.max_widths):
+            result.max_widths[layer] = max(result.max_widths[layer], int(event["neurons_before"]),
+                                           int(event["neurons_after"]))
+
+
+def companions(bench: Benchmark, name: str) -> list[str]:
+    """The twins and controls that run beside ``name`` (none for a companion itself)."""
+    prefix, base = _split_name(name)
+    spec = get_strategy(base)
+    if prefix is not None or not spec.neuroplastic:
+        return []
+    out = [f"{p}:{name}" for p in TWIN_PREFIXES] if bench.twins else []
+    return out + ([f"{c}:{name}" for c in spec.controls] if bench.controls else [])
+
+
 def unit_list(bench: Benchmark, strategies: list[str], seeds: list[int]) -> list[tuple[str, int]]:
-    """(strategy, seed) pairs, twins right after their neuroplastic strategy."""
-    units = []
-    for name in strategies:
-        spec = get_strategy(_split_name(name)[1])
-        for seed in seeds:
-            units.append((name, seed))
-            if spec.neuroplastic and bench.twins and _split_name(name)[0] is None:
-                units += [(f"{p}:{name}", seed) for p in TWIN_PREFIXES]
-    return units
+    """(strategy, seed) pairs, each unit followed by its twins and controls (the order of the CSVs;
+    units run seed by seed, so that one seed's scenario serves all its strategies)."""
+    return [(n, seed) for name in strategies for seed in seeds for n in (name, *companions(bench, name))]
+
+
+def companion_overrides(name: str, parent: dict[str, Any]) -> dict[str, Any] | None:
+    """Model overrides of a companion from its parent's finished record; None: not run."""
+    prefix, _ = _split_name(name)
+    if prefix in ("fixed-final", "diag-only"):
+        return {"widths": parent["final_widths"]}
+    if prefix == "fixed-max":
+        if parent["max_widths"] == parent["final_widths"]:
+            return None  # identical to the fixed-final twin: not run twice
+        return {"widths": parent["max_widths"]}
+    return {}
+
+
+# Per-process caches of a unit job (a worker runs many units; one seed's scenario at a time).
+_WORKER_DATA: CIFAR10Tensors | None = None
+_SCENARIO_CACHE: dict[str, Any] = {}
+
+
+def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, Any] | None,
+                 progress: bool = False) -> dict[str, Any]:
+    """One unit as an executor job: its record. Loads the data and builds the seed's scenario
+    once per process (the data: ``_WORKER_DATA`` if set, else :func:`load_cifar10`)."""
+    global _WORKER_DATA
+    key = json.dumps([bench.scenario, scenario_seed(bench, seed)], sort_keys=True, default=str)
+    if _SCENARIO_CACHE.get("key") != key:
+        if _WORKER_DATA is None:
+            _WORKER_DATA = load_cifar10()
+        _SCENARIO_CACHE.clear()
+        _SCENARIO_CACHE.update(key=key, scenario=build_scenario(bench, _WORKER_DATA, seed))
+    result = run_unit(bench, name, seed, scenario=_SCENARIO_CACHE["scenario"], model_overrides=overrides or None,
+                      progress=progress)
+    return result.to_dict()
+
+
+def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
+    """A unit whose job died outside run_unit (a worker killed, a lost Ray task)."""
+    rec = UnitResult(strategy=name, seed=seed, status="failed", error=f"{type(exc).__name__}: {exc}")
+    rec.traceback = "".join(traceback.format_exception(exc))
+    return rec.to_dict()
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -342,6 +451,76 @@ def _manifest(bench: Benchmark, device: str, command: list[str] | None) -> dict[
     }
 
 
+def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], epochs: int | None,
+             device: str | None, command: list[str] | None) -> tuple[Benchmark, dict[str, Any]]:
+    """The run's resolved benchmark, written with its manifest into ``out`` (refusing another config)."""
+    bench = bench.replace()
+    if epochs is not None:
+        bench.training["epochs"] = epochs
+    device = device or bench.training["device"]
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: CUDA is not available on this machine")
+    bench.training["device"] = device
+    bench.training["seeds"] = seeds
+    bench.strategies = names
+    _check_same_config(out, bench)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
+    manifest = _manifest(bench, device, command)
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    return bench, manifest
+
+
+def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: dict, executor,
+              jobs: int, progress: bool) -> None:
+    """Run the missing units on ``executor``, at most ``jobs`` at a time; a companion is
+    submitted once its parent has finished (it needs the parent's widths). Only this
+    process writes: each finished record atomically, then the CSVs."""
+    parents = {(n, s): (_split_name(n)[1], s) for n, s in units if _split_name(n)[0] is not None}
+    todo = sorted((u for u in units if u not in done), key=lambda u: u[1])  # seed by seed (stable)
+    running: dict[Any, tuple[str, int]] = {}
+    bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="units", position=0, disable=not progress)
+    inline = isinstance(executor, InlineExecutor)
+    while todo or running:
+        for unit in list(todo):
+            if len(running) >= jobs:
+                break
+            overrides: dict[str, Any] | None = None
+            if unit in parents:
+                parent = done.get(parents[unit])
+                if parent is None:
+                    if parents[unit] in todo or parents[unit] in running.values():
+                        continue  # wait for the parent
+                    todo.remove(unit)  # the parent failed: no width to match
+                    bar.update()
+                    continue
+                overrides = companion_overrides(unit[0], parent)
+                if overrides is None:
+                    todo.remove(unit)
+                    bar.update()
+                    continue
+            todo.remove(unit)
+            bar.set_postfix_str(f"{unit[0]} seed {unit[1]}")
+            running[executor.submit(run_unit_job, bench, unit[0], unit[1], overrides, progress and inline)] = unit
+        if not running:
+            continue
+        finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for future in finished:
+            name, seed = running.pop(future)
+            try:
+                record = future.result()
+            except Exception as exc:  # noqa: BLE001 - a dead worker or task: a failed unit, the rest go on
+                record = _failed_record(name, seed, exc)
+            if record["status"] != "ok" and progress:
+                tqdm.write(f"unit {name} seed {seed} failed: {record['error']}")
+            write_unit(out, record)
+            if record["status"] == "ok":
+                done[(name, seed)] = record
+            collate(out, units)
+            bar.update()
+    bar.close()
+
+
 def run_benchmark(
     bench: Benchmark,
     out: Path,
@@ -353,51 +532,35 @@ def run_benchmark(
     data: CIFAR10Tensors | None = None,
     progress: bool = True,
     command: list[str] | None = None,
+    jobs: int = 1,
+    threads: int | None = None,
+    executor=None,
 ) -> Any:
-    """Run every unit into ``out`` (resuming), write the CSVs; returns the summary frame."""
+    """Run every unit into ``out`` (resuming), write the CSVs; returns the summary frame.
+
+    ``jobs > 1`` runs units in that many spawned worker processes with
+    ``threads`` torch threads each (default: the cores shared out); results
+    are the same as a sequential run's at the same thread count. ``executor``
+    (any :class:`concurrent.futures.Executor`, e.g. Ray's) replaces the pool.
+    """
+    global _WORKER_DATA
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
-    if epochs is not None:
-        bench = bench.replace()
-        bench.training["epochs"] = epochs
-    device = device or bench.training["device"]
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: CUDA is not available on this machine")
-    bench = bench.replace()
-    bench.training["device"] = device
-    bench.training["seeds"] = seeds
-    bench.strategies = names
     out = Path(out)
-    _check_same_config(out, bench)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
-    manifest = _manifest(bench, device, command)
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
-    _check_same_config(out, bench)
+    bench, manifest = _prepare(bench, out, names, seeds, epochs, device, command)
+    manifest.update(jobs=jobs)
     done = {(u["strategy"], u["seed"]): u for u in load_units(out) if u.get("status") == "ok"}
     units = unit_list(bench, names, seeds)
-    scenario = None
-    bar = tqdm(units, desc="units", position=0, disable=not progress)
-    for name, seed in bar:
-        bar.set_postfix_str(f"{name} seed {seed}")
-        if (name, seed) in done:
-            continue
-        if scenario is None:
-            scenario = build_scenario(bench, data if data is not None else load_cifar10())
-        prefix, base = _split_name(name)
-        overrides = None
-        if prefix is not None:
-            parent = done.get((base, seed))
-            if parent is None:
-                continue  # the neuroplastic unit failed: no width to match
-            overrides = {"widths": parent["final_widths"] if prefix == "fixed-final" else parent["max_widths"]}
-            if prefix == "fixed-max" and parent["max_widths"] == parent["final_widths"]:
-                continue  # identical to the fixed-final twin: not run twice
-        result = run_unit(bench, name, seed, scenario=scenario, model_overrides=overrides, progress=progress)
-        write_unit(out, result.to_dict())
-        if result.status == "ok":
-            done[(name, seed)] = result.to_dict()
-        collate(out, units)
+    _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
+    _SCENARIO_CACHE.clear()
+    own = executor is None
+    executor = executor if executor is not None else make_executor(jobs, threads, data)
+    try:
+        _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1,
+                  progress)
+    finally:
+        if own:
+            executor.shutdown(cancel_futures=True)
     df = collate(out, units)
     manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))

@@ -258,9 +258,24 @@ def _fit_default(s: dict[str, Any], default: Any) -> dict[str, Any] | None:
     return s if s["low"] < s["high"] else None
 
 
+def _declared(spec, current: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The strategy's declared space, its growth ranges following the growth mode configured."""
+    from isocl.bench.spaces import NEURO
+
+    space = {k: dict(v) for k, v in spec.search.items()}
+    growth = {"grow_count", "buffer_size", "scaffold_threshold"}
+    if spec.neuroplastic and growth & set(space):
+        wanted = _growth_keys(current)
+        space = {k: v for k, v in space.items() if k not in growth or k in wanted}
+        space.update({k: dict(NEURO[k]) for k in wanted if k not in space and k in spec.defaults})
+    return space
+
+
 def default_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
     """The search space used when the benchmark has no ``[search.STRATEGY]`` table.
 
+    The strategy's declared space (``register_strategy(search=...)``, every
+    shipped strategy has one) if it has one; else, derived from its defaults.
     Neuroplastic strategies: the pruning threshold (log) and criterion, the
     growth count (``grow_mode`` fixed / per_class) or the buffer size and
     scaffold threshold (``grow_mode`` buffer), the minimum width, fine-tune
@@ -275,6 +290,8 @@ def default_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
     where = f"{bench.path or bench.name}: default search space of {strategy!r}"
     # the values this benchmark runs with: the strategy's defaults updated by [strategy.NAME]
     current = {**spec.defaults, **bench.strategy_params.get(strategy, {})}
+    if spec.search:
+        return validate_space(_declared(spec, current), strategy, bench, f"{where} (declared by the strategy)")
     space: dict[str, dict[str, Any]] = {"lr": _lr_space(bench)}
     candidates: dict[str, dict[str, Any] | None] = {}
     if spec.neuroplastic:

@@ -1,0 +1,58 @@
+"""Where units run: in this process, or in worker processes on this machine (``--jobs N``).
+
+The runner submits unit jobs to a :class:`concurrent.futures.Executor` and
+writes every result itself, so any executor with that interface (a process
+pool, a Ray cluster's futures) shares one scheduling path.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any
+
+import torch
+
+__all__ = ["InlineExecutor", "make_executor", "worker_threads"]
+
+
+class InlineExecutor(Executor):
+    """Runs each job at submission, in this process (the sequential run).
+
+    ``concurrent.futures`` has no synchronous executor; this one lets the
+    sequential run take the same scheduling path as the pools. Exceptions
+    land in the future; ``BaseException`` (KeyboardInterrupt) propagates.
+    """
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - delivered through the future, like a pool's
+            future.set_exception(exc)
+        return future
+
+
+def worker_threads(jobs: int, threads: int | None) -> int:
+    """Torch threads per worker: ``threads`` if given, else the cores shared out over the jobs."""
+    if threads is not None:
+        return threads
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def _init_worker(threads: int, data: Any) -> None:
+    torch.set_num_threads(threads)
+    from isocl.bench import runner
+
+    runner._WORKER_DATA = data  # None: each worker loads CIFAR-10 itself, once
+
+
+def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Executor:
+    """``jobs == 1``: this process; else a pool of ``jobs`` spawned processes, each with its own
+    torch thread count (spawned, not forked: a forked torch with live OpenMP threads can hang)."""
+    if jobs == 1:
+        return InlineExecutor()
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                               initargs=(worker_threads(jobs, threads), data))
