@@ -71,3 +71,41 @@ def test_flat_paths_alias_the_same_modules():
     assert register_strategy is isocl.bench.registry.register_strategy
     assert moves.__name__ == "isocl.nn.moves"
     assert StrategyContext.__module__ == "isocl.bench.context"
+
+
+# Issue 12.4: functions read as their steps, modules hold one concept.
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 600
+REASON = "size reason:"  # a docstring holding this phrase states why a function or module may be longer
+
+
+def oversized(path: pathlib.Path) -> list[str]:
+    """Functions over MAX_FUNCTION_LINES, and the module if over MAX_MODULE_LINES, without a stated reason."""
+    text = path.read_text()
+    tree = ast.parse(text, str(path))
+    found = []
+    if len(text.splitlines()) > MAX_MODULE_LINES and REASON not in (ast.get_docstring(tree) or ""):
+        found.append(f"{path.name}: {len(text.splitlines())} lines")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            n = node.end_lineno - node.lineno + 1
+            if n > MAX_FUNCTION_LINES and REASON not in (ast.get_docstring(node) or ""):
+                found.append(f"{path.name}:{node.lineno} {node.name}() is {n} lines")
+    return found
+
+
+def test_functions_and_modules_stay_small():
+    files = sorted(PACKAGE.rglob("*.py")) + sorted((PACKAGE.parent / "strategies").glob("*.py"))
+    bad = [f for path in files for f in oversized(path)]
+    assert not bad, (
+        f"over {MAX_FUNCTION_LINES} lines per function / {MAX_MODULE_LINES} per module "
+        f"(split it, or state a '{REASON}' in its docstring):\n" + "\n".join(bad)
+    )
+
+
+def test_size_checker_can_fail(tmp_path):
+    long = tmp_path / "long.py"
+    long.write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES)
+    assert oversized(long) == [f"long.py:1 f() is {MAX_FUNCTION_LINES + 1} lines"]
+    long.write_text('def f():\n    """size reason: a table."""\n' + "    x = 1\n" * MAX_FUNCTION_LINES)
+    assert oversized(long) == []

@@ -172,6 +172,35 @@ def make_split_cifar10(
     ``classes_order``, ``original_classes_in_exp``, ``setting`` and
     ``n_experiences`` attributes.
     """
+    n_experiences = _check_split_args(data, setting, n_experiences, seed, validation_fraction)
+    n_classes = len(data.classes)
+    order = _resolve_class_order(class_order, seed, n_classes)
+    rng_seed = 0 if seed is None else seed
+    train_rows, valid_rows, test_rows = _split_rows(
+        data, train_per_class, test_per_class, float(validation_fraction), rng_seed
+    )
+    k = n_classes // n_experiences
+    exp_classes = [order[e * k : (e + 1) * k] for e in range(n_experiences)]
+    streams = _experience_streams(
+        data, setting, exp_classes, {"train": train_rows, "valid": valid_rows, "test": test_rows}
+    )
+    if validation_fraction == 0.0:
+        del streams["valid"]
+
+    bm = with_classes_timeline(with_task_labels(benchmark_from_datasets(**streams)))
+    _timeline_as_lists(bm)
+    bm.n_classes = n_classes
+    bm.classes_order = order
+    bm.original_classes_in_exp = exp_classes
+    bm.setting = setting
+    bm.n_experiences = n_experiences
+    return bm
+
+
+def _check_split_args(
+    data: CIFAR10Tensors, setting: str, n_experiences: int, seed: int | None, validation_fraction: float
+) -> int:
+    """Refuse bad arguments of :func:`make_split_cifar10`; return ``n_experiences``."""
     if not isinstance(data, CIFAR10Tensors):
         raise TypeError(f"data must be CIFAR10Tensors, got {type(data).__name__}")
     if setting not in SETTINGS:
@@ -194,8 +223,18 @@ def make_split_cifar10(
         raise ValueError(
             f"validation_fraction must be in [0, 1), got {validation_fraction}"
         )
-    order = _resolve_class_order(class_order, seed, n_classes)
-    rng_seed = 0 if seed is None else seed
+    return n_experiences
+
+
+def _split_rows(
+    data: CIFAR10Tensors,
+    train_per_class: int | None,
+    test_per_class: int | None,
+    validation_fraction: float,
+    rng_seed: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Seeded per-class subsets of train and test, and the validation share of train."""
+    n_classes = len(data.classes)
 
     def rows_for(y: torch.Tensor, per_class: int | None, name: str) -> torch.Tensor:
         if per_class is None:
@@ -212,13 +251,24 @@ def make_split_cifar10(
     train_rows = rows_for(data.y_train, train_per_class, "train_per_class")
     test_rows = rows_for(data.y_test, test_per_class, "test_per_class")
     train_rows, valid_rows = _split_validation(
-        data.y_train, train_rows, float(validation_fraction), rng_seed + 1
+        data.y_train, train_rows, validation_fraction, rng_seed + 1
     )
+    return train_rows, valid_rows, test_rows
 
-    train_bank = _Bank(data.x_train, data.y_train)
-    test_bank = _Bank(data.x_test, data.y_test)
-    k = n_classes // n_experiences
-    exp_classes = [order[e * k : (e + 1) * k] for e in range(n_experiences)]
+
+def _experience_streams(
+    data: CIFAR10Tensors,
+    setting: str,
+    exp_classes: list[list[int]],
+    rows: dict[str, torch.Tensor],
+) -> dict[str, list[TaskAwareSupervisedClassificationDataset]]:
+    """One dataset per experience and stream; task-IL remaps labels to 0..k-1 per task."""
+    n_classes = len(data.classes)
+    banks = {
+        "train": _Bank(data.x_train, data.y_train),
+        "test": _Bank(data.x_test, data.y_test),
+    }
+    banks["valid"] = banks["train"]
     streams: dict[str, list[TaskAwareSupervisedClassificationDataset]] = {
         "train": [],
         "valid": [],
@@ -230,26 +280,13 @@ def make_split_cifar10(
             remap, task = torch.arange(n_classes), 0
         else:
             remap = torch.full((n_classes,), -1, dtype=torch.int64)
-            remap[cls] = torch.arange(k)
+            remap[cls] = torch.arange(len(classes))
             task = e
-        for name, bank, rows in (
-            ("train", train_bank, train_rows),
-            ("valid", train_bank, valid_rows),
-            ("test", test_bank, test_rows),
-        ):
-            sel = rows[torch.isin(bank.y[rows], cls)]
+        for name in ("train", "valid", "test"):
+            bank, sel_rows = banks[name], rows[name]
+            sel = sel_rows[torch.isin(bank.y[sel_rows], cls)]
             streams[name].append(bank.dataset(sel, remap, task))
-    if validation_fraction == 0.0:
-        del streams["valid"]
-
-    bm = with_classes_timeline(with_task_labels(benchmark_from_datasets(**streams)))
-    _timeline_as_lists(bm)
-    bm.n_classes = n_classes
-    bm.classes_order = order
-    bm.original_classes_in_exp = exp_classes
-    bm.setting = setting
-    bm.n_experiences = n_experiences
-    return bm
+    return streams
 
 
 # --------------------------------------------------------------------------

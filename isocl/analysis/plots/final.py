@@ -57,41 +57,7 @@ def plot_final_accuracy_forgetting(
             (axes[0], "final", "final accuracy (%)"),
             (axes[1], "forget", "forgetting (%)"),
         ):
-            data = df.dropna(subset=[col])
-            for y, s in enumerate(order):
-                vals = data.loc[data["strategy"] == s, col].to_numpy(dtype=float)
-                if vals.size == 0:
-                    continue
-                c = _colour(palette, s)
-                sd = float(np.std(vals, ddof=1)) if vals.size > 1 else 0.0
-                ax.errorbar(
-                    float(vals.mean()),
-                    y,
-                    xerr=sd,
-                    fmt="D",
-                    color=c,
-                    markersize=8,
-                    capsize=5,
-                    elinewidth=2,
-                    capthick=2,
-                    markeredgecolor="white",
-                    zorder=3,
-                )
-                # seeds just below the mean, slightly jittered
-                ax.scatter(
-                    vals,
-                    y + 0.22 + jitter.uniform(-0.05, 0.05, vals.size),
-                    s=22,
-                    color=c,
-                    alpha=0.75,
-                    edgecolor="white",
-                    linewidth=0.5,
-                    zorder=2,
-                )
-            ax.set_xlabel(label)
-            lo = float(data[col].min()) if not data.empty else 0.0
-            hi = float(data[col].max()) if not data.empty else 100.0
-            ax.set_xlim(min(0.0, lo - 5), max(100.0, hi + 5) if hi > 95 else 100.0)
+            _seed_panel(ax, df.dropna(subset=[col]), col, label, order, palette, jitter)
         axes[0].set_yticks(range(len(order)), order)
         axes[0].set_ylim(len(order) - 0.5, -0.5)
         axes[0].set_ylabel("strategy")
@@ -105,3 +71,23 @@ def plot_final_accuracy_forgetting(
         return _save(fig, path)
 
 
+def _seed_panel(ax, data: pd.DataFrame, col: str, label: str, order, palette, jitter) -> None:
+    """One panel: per strategy the mean ± sd (diamond) and its seeds (dots just below)."""
+    for y, s in enumerate(order):
+        vals = data.loc[data["strategy"] == s, col].to_numpy(dtype=float)
+        if vals.size == 0:
+            continue
+        c = _colour(palette, s)
+        sd = float(np.std(vals, ddof=1)) if vals.size > 1 else 0.0
+        ax.errorbar(
+            float(vals.mean()), y, xerr=sd, fmt="D", color=c, markersize=8, capsize=5,
+            elinewidth=2, capthick=2, markeredgecolor="white", zorder=3,
+        )
+        ax.scatter(
+            vals, y + 0.22 + jitter.uniform(-0.05, 0.05, vals.size), s=22, color=c,
+            alpha=0.75, edgecolor="white", linewidth=0.5, zorder=2,
+        )
+    ax.set_xlabel(label)
+    lo = float(data[col].min()) if not data.empty else 0.0
+    hi = float(data[col].max()) if not data.empty else 100.0
+    ax.set_xlim(min(0.0, lo - 5), max(100.0, hi + 5) if hi > 95 else 100.0)

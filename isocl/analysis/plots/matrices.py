@@ -61,38 +61,7 @@ def plot_accuracy_matrices(
         fig = _figure(figsize, dpi)
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
         for i, (ax, s) in enumerate(zip(axes, strategies)):
-            sub = df[df["strategy"] == s]
-            k = (
-                int(max(sub["trained_exp"].max(), sub["eval_exp"].max())) + 1
-            )  # its stream
-            mat = (
-                sub.groupby(["trained_exp", "eval_exp"])["acc"]
-                .mean()
-                .unstack("eval_exp")
-                .reindex(index=range(k), columns=range(k))
-            )
-            n_seeds = df.loc[df["strategy"] == s, "seed"].nunique()
-            sns.heatmap(
-                mat,
-                ax=ax,
-                vmin=0,
-                vmax=100,
-                cmap=cmap,
-                cbar=False,
-                square=True,
-                annot=annot,
-                fmt=".0f",
-                annot_kws={"size": font},
-                linewidths=0.5,
-                linecolor="white",
-            )
-            ax.set_title(
-                wrap_label(
-                    f"{s} ({n_seeds}\u00a0seed{'s' if n_seeds != 1 else ''})",
-                    int(panel * 11),
-                ),
-                fontsize=10,
-            )
+            _matrix_panel(ax, df, s, cmap, annot, font, panel)
             ax.set_xlabel(
                 "evaluated on experience"
                 if i // ncols == nrows - 1 or i + ncols >= n
@@ -112,3 +81,22 @@ def plot_accuracy_matrices(
         return _save(fig, path)
 
 
+def _matrix_panel(ax, df: pd.DataFrame, s: str, cmap, annot: bool, font: float, panel: float) -> None:
+    """One strategy's mean accuracy matrix over its own stream, titled with its seed count."""
+    sub = df[df["strategy"] == s]
+    k = int(max(sub["trained_exp"].max(), sub["eval_exp"].max())) + 1  # its stream
+    mat = (
+        sub.groupby(["trained_exp", "eval_exp"])["acc"]
+        .mean()
+        .unstack("eval_exp")
+        .reindex(index=range(k), columns=range(k))
+    )
+    n_seeds = sub["seed"].nunique()
+    sns.heatmap(
+        mat, ax=ax, vmin=0, vmax=100, cmap=cmap, cbar=False, square=True, annot=annot,
+        fmt=".0f", annot_kws={"size": font}, linewidths=0.5, linecolor="white",
+    )
+    ax.set_title(
+        wrap_label(f"{s} ({n_seeds}\u00a0seed{'s' if n_seeds != 1 else ''})", int(panel * 11)),
+        fontsize=10,
+    )

@@ -116,41 +116,7 @@ def plot_accuracy_vs_params(
         fig = _figure(figsize, dpi)
         ax = fig.subplots()
         for s, row in agg.iterrows():
-            c = _colour(palette, s)
-            pts = df[df["strategy"] == s]
-            ax.scatter(
-                pts["params"],
-                pts["acc"],
-                color=c,
-                s=14,
-                alpha=0.35,
-                linewidths=0,
-                zorder=2,
-            )
-            ax.errorbar(
-                row["params"],
-                row["acc"],
-                xerr=row["params_sd"],
-                yerr=row["acc_sd"],
-                fmt=strategy_marker(s),
-                color=c,
-                markersize=8,
-                capsize=4,
-                elinewidth=1.6,
-                markeredgecolor="white",
-                zorder=3,
-            )
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    color=c,
-                    marker=strategy_marker(s),
-                    markersize=8,
-                    linestyle="none",
-                    markeredgecolor="white",
-                )
-            )
+            handles.append(_strategy_point(ax, df[df["strategy"] == s], row, s, _colour(palette, s)))
             labels.append(s)
         _frontier_and_axis(ax, agg, df, handles, labels)
         ax.set_xlabel("parameters (final model, log scale)")
@@ -164,3 +130,12 @@ def plot_accuracy_vs_params(
         return _save(fig, path)
 
 
+def _strategy_point(ax, pts: pd.DataFrame, row: pd.Series, s: str, c) -> Line2D:
+    """A strategy's seeds (faint dots) and mean ± sd in both axes; returns its legend handle."""
+    ax.scatter(pts["params"], pts["acc"], color=c, s=14, alpha=0.35, linewidths=0, zorder=2)
+    marker = strategy_marker(s)
+    ax.errorbar(
+        row["params"], row["acc"], xerr=row["params_sd"], yerr=row["acc_sd"], fmt=marker,
+        color=c, markersize=8, capsize=4, elinewidth=1.6, markeredgecolor="white", zorder=3,
+    )
+    return Line2D([], [], color=c, marker=marker, markersize=8, linestyle="none", markeredgecolor="white")

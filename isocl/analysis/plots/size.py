@@ -208,29 +208,7 @@ def plot_width_and_params(
         fig = _figure(figsize, dpi)
         ax_w, ax_p = fig.subplots(1, 2)
         for s in dyn:
-            c = _colour(palette, s)
-            sub_w = widths[widths["strategy"] == s]
-            for layer in sorted(sub_w["layer"].unique()):
-                _mean_sd_line(
-                    ax_w,
-                    sub_w[sub_w["layer"] == layer],
-                    "experience",
-                    "width",
-                    c,
-                    _LAYER_STYLES[layer % 4],
-                    _LAYER_MARKERS[layer % 6],
-                )
-            sub_p = df[df["strategy"] == s].dropna(subset=["params"])
-            if not sub_p.empty:
-                _mean_sd_line(
-                    ax_p,
-                    sub_p,
-                    "experience",
-                    "params",
-                    c,
-                    strategy_linestyle(s),
-                    strategy_marker(s),
-                )
+            _dynamic_lines(ax_w, ax_p, widths[widths["strategy"] == s], df[df["strategy"] == s], s, _colour(palette, s))
             handles.append(_strategy_handle(s, palette))
             labels.append(s)
         _fixed_references(ax_w, ax_p, widths, df, fixed, palette, n_layers, handles, labels)
@@ -253,3 +231,13 @@ def plot_width_and_params(
         return _save(fig, path)
 
 
+def _dynamic_lines(ax_w, ax_p, sub_w: pd.DataFrame, sub: pd.DataFrame, s: str, c) -> None:
+    """A dynamic strategy's width per layer (left) and parameter count (right), mean ± sd."""
+    for layer in sorted(sub_w["layer"].unique()):
+        _mean_sd_line(
+            ax_w, sub_w[sub_w["layer"] == layer], "experience", "width", c,
+            _LAYER_STYLES[layer % 4], _LAYER_MARKERS[layer % 6],
+        )
+    sub_p = sub.dropna(subset=["params"])
+    if not sub_p.empty:
+        _mean_sd_line(ax_p, sub_p, "experience", "params", c, strategy_linestyle(s), strategy_marker(s))
