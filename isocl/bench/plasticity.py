@@ -317,11 +317,11 @@ class ConsolidationPlugin(SupervisedPlugin):
         """(parameter, bool mask of protected entries)."""
         model = strategy.model
         out = []
-        for i, layer in enumerate(model.backbone.layers):
-            w = layer.linear.weight
-            m = torch.zeros_like(w, dtype=torch.bool)
+        for i, layer in enumerate(model.layers):
+            view = layer.incoming()  # rows = neurons (channels), any storage layout (isocl.nn.protocol)
+            m = torch.zeros(view.shape, dtype=torch.bool, device=view.param.device)
             m[: self.frozen_width(i)] = True
-            out.append((w, m))
+            out.append((view.param, view.tensor(m)))
         for h in model.head_linears():
             if self._is_old(h):
                 out.append((h.weight, torch.ones_like(h.weight, dtype=torch.bool)))

@@ -5,6 +5,10 @@ previous layer's features ``[a; a_o]``, i.e. its weight is the *augmented*
 incoming matrix ``[W_in | w_o,prev]`` of doc §3 (the intrinsic column last,
 present only when the previous layer emits one). The layer emits
 ``[a; a_o]`` when its intrinsic output is read (``intrinsic_out != "off"``).
+It implements :class:`~isocl.nn.protocol.StructuralLayer`, the interface
+every move acts through. ``in_positions > 1``: the layer reads a flattened
+``(C, H, W)`` map (``in_positions = H*W``), so each input channel owns
+``H*W`` columns (doc §7).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from isocl.nn.activations import ElementwiseActivation, _shape, isotropic
+from isocl.nn.protocol import MatrixView, channel_columns, identity_view, refresh_shape
 
 __all__ = ["INTRINSIC_MODES", "IsotropicLayer", "inverse_softplus"]
 
@@ -55,8 +60,11 @@ class IsotropicLayer(nn.Module):
         intrinsic: str = "trainable",
         intrinsic_out: str = "trainable",
         o_init: float = 1.0,
+        in_positions: int = 1,
     ) -> None:
         super().__init__()
+        if in_positions < 1:
+            raise ValueError(f"in_positions must be >= 1, instead got in_positions = {in_positions}")
         if width < 1:
             raise ValueError(f"a layer needs width >= 1, instead got width = {width}")
         _shape(shape)
@@ -69,6 +77,7 @@ class IsotropicLayer(nn.Module):
         if o_init <= 0:
             raise ValueError(f"o_init must be > 0, instead got o_init = {o_init}")
         self.shape = shape
+        self.in_positions = int(in_positions)
         self.isotropic = isotropic
         self.intrinsic = intrinsic
         self.intrinsic_out = intrinsic_out
@@ -95,6 +104,33 @@ class IsotropicLayer(nn.Module):
     @property
     def out_features(self) -> int:
         return self.width + int(self.emits_intrinsic)
+
+    # -- the StructuralLayer protocol (isocl.nn.protocol) ----------------
+    @property
+    def affine(self) -> nn.Linear:
+        return self.linear
+
+    @property
+    def bias(self) -> Tensor | None:
+        return self.linear.bias
+
+    @property
+    def o_param(self) -> Tensor | None:
+        return self.o_raw if self.intrinsic == "trainable" else None
+
+    patch_gain = 1.0  # a dense map: ||W x|| <= ||W||_2 ||x||
+    output_gain = 1.0  # nothing between the activation and the next map
+
+    def incoming(self) -> MatrixView:
+        """``[W_in | w_o,prev]``, one row per neuron (doc §3)."""
+        return identity_view(self.linear.weight, self.linear)
+
+    def reading_columns(self) -> MatrixView:
+        """Columns reading the previous layer's neurons (its intrinsic column last)."""
+        return channel_columns(self.linear.weight, self.in_positions, self.linear)
+
+    def sync(self) -> None:
+        refresh_shape(self.linear)
 
     def o(self) -> Tensor | None:
         """The intrinsic length o >= 0 (a 0-dim tensor), or None when off."""
@@ -124,8 +160,12 @@ class IsotropicLayer(nn.Module):
             a = torch.cat([a, a_o.expand(*z.shape[:-1], 1)], dim=-1)
         return a
 
+    def preactivation(self, x: Tensor) -> Tensor:
+        """``h = [W_in | w_o,prev] x + b``, neurons on dim 1."""
+        return self.linear(x.flatten(1) if self.in_positions > 1 else x)
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.activate(self.linear(x))
+        return self.activate(self.preactivation(x))
 
     def extra_repr(self) -> str:
         kind = "isotropic" if self.isotropic else "elementwise"

@@ -10,6 +10,7 @@ class-incremental) and :class:`MultiHeadIsotropicMLP` (Avalanche's
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -17,6 +18,7 @@ from avalanche.models import DynamicModule, IncrementalClassifier, MultiHeadClas
 from torch import Tensor, nn
 
 from isocl.nn.layers import IsotropicLayer
+from isocl.nn.protocol import MatrixView, channel_columns, identity_view
 
 __all__ = [
     "MLPConfig",
@@ -109,6 +111,13 @@ class IsotropicBackbone(nn.Module):
             x = layer(x)  # (B, width [+ 1])
         return x
 
+    def layer_input(self, x: Tensor, index: int) -> Tensor:
+        """What hidden layer ``index`` reads (with the previous ``a_o`` appended)."""
+        x = x.flatten(1)
+        for layer in self.layers[:index]:
+            x = layer(x)
+        return x
+
 
 def _finish_head(linear: nn.Linear, bias: bool, like: Tensor) -> None:
     """Match the backbone's dtype/device; zero and freeze the bias if bias-free."""
@@ -166,12 +175,17 @@ class _IsoNet:
     def widths(self) -> list[int]:
         return [layer.width for layer in self.backbone.layers]
 
-    def consumers(self, index: int) -> list[nn.Linear]:
-        """The maps reading hidden layer ``index``: next layer's, or every head."""
+    def readers(self, index: int) -> list[MatrixView]:
+        """Matrix views of the maps reading hidden layer ``index`` (isocl.nn.protocol):
+        the next layer's reading columns, or every head."""
         layers = self.backbone.layers
         if index < len(layers) - 1:
-            return [layers[index + 1].linear]
-        return self.head_linears()
+            return [layers[index + 1].reading_columns()]
+        return [identity_view(h.weight, h) for h in self.head_linears()]
+
+    def consumers(self, index: int) -> list[nn.Module]:
+        """The modules reading hidden layer ``index``: next layer's affine map, or every head."""
+        return [view.module for view in self.readers(index)]
 
     def logits_all(self, x: Tensor) -> Tensor:
         """Raw (unmasked) outputs of every head, concatenated: for exactness checks."""
@@ -190,17 +204,19 @@ class _IsoNet:
         for i, layer in enumerate(self.backbone.layers):
             if layer.intrinsic_out != "constant":
                 continue
-            for lin in self.consumers(i):
-                w = lin.weight
+            for view in self.readers(i):
+                w = view.param
                 if w.requires_grad and not getattr(w, "_isocl_col_hook", False):
-                    w.register_hook(_zero_last_column)
+                    w.register_hook(functools.partial(_zero_last_column, view.row_group))
                     w._isocl_col_hook = True  # type: ignore[attr-defined]
 
 
-def _zero_last_column(grad: Tensor) -> Tensor:
-    grad = grad.clone()
-    grad[:, -1] = 0
-    return grad
+def _zero_last_column(row_group: int, grad: Tensor) -> Tensor:
+    """Zero the gradient of the intrinsic column (a conv's last input-channel slice, doc §7)."""
+    view = channel_columns(grad, row_group if grad.dim() == 2 else 1)
+    m = view.matrix(grad).clone()
+    m[:, -1] = 0
+    return view.tensor(m)
 
 
 class IsotropicMLP(_IsoNet, DynamicModule):
