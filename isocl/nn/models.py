@@ -26,6 +26,7 @@ __all__ = [
     "IsotropicMLP",
     "MultiHeadIsotropicMLP",
     "build_mlp",
+    "build_model",
     "parameter_count",
 ]
 
@@ -57,6 +58,11 @@ class MLPConfig:
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, instead got init = {self.init!r}")
         self.widths = [int(w) for w in self.widths]
+
+    @property
+    def layer_widths(self) -> list[int]:
+        """Every hidden layer's width, in order (what ``model.widths`` reports)."""
+        return list(self.widths)
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -222,12 +228,15 @@ def _zero_last_column(row_group: int, grad: Tensor) -> Tensor:
 class IsotropicMLP(_IsoNet, DynamicModule):
     """Isotropic MLP with one growing head (class-incremental)."""
 
+    config_cls: type = MLPConfig
+    backbone_cls: type = IsotropicBackbone
+
     def __init__(self, cfg: MLPConfig | None = None, **kwargs) -> None:
         DynamicModule.__init__(self)
-        self.cfg = cfg if cfg is not None else MLPConfig(**kwargs)
+        self.cfg = cfg if cfg is not None else self.config_cls(**kwargs)
         if self.cfg.multi_head:
-            raise ValueError("IsotropicMLP has one head; use MultiHeadIsotropicMLP for multi_head=True")
-        self.backbone = IsotropicBackbone(self.cfg)
+            raise ValueError(f"{type(self).__name__} has one head; use the multi-head model for multi_head=True")
+        self.backbone = self.backbone_cls(self.cfg)
         self.head = _SingleHead(self.backbone.out_features, self.cfg.initial_classes, self.cfg.head_bias)
 
     def head_linears(self) -> list[nn.Linear]:
@@ -241,10 +250,13 @@ class IsotropicMLP(_IsoNet, DynamicModule):
 class MultiHeadIsotropicMLP(_IsoNet, MultiTaskModule):
     """Isotropic MLP with one head per task (task-incremental)."""
 
+    config_cls: type = MLPConfig
+    backbone_cls: type = IsotropicBackbone
+
     def __init__(self, cfg: MLPConfig | None = None, **kwargs) -> None:
         MultiTaskModule.__init__(self)
-        self.cfg = cfg if cfg is not None else MLPConfig(multi_head=True, **kwargs)
-        self.backbone = IsotropicBackbone(self.cfg)
+        self.cfg = cfg if cfg is not None else self.config_cls(multi_head=True, **kwargs)
+        self.backbone = self.backbone_cls(self.cfg)
         self.head = _MultiHead(self.backbone.out_features, self.cfg.initial_classes, self.cfg.head_bias)
 
     def head_linears(self) -> list[nn.Linear]:
@@ -262,3 +274,14 @@ def build_mlp(cfg: MLPConfig | None = None, **kwargs) -> IsotropicMLP | MultiHea
     """The single- or multi-head model that ``cfg.multi_head`` asks for."""
     cfg = cfg if cfg is not None else MLPConfig(**kwargs)
     return MultiHeadIsotropicMLP(cfg) if cfg.multi_head else IsotropicMLP(cfg)
+
+
+def build_model(cfg):
+    """An MLP for an :class:`MLPConfig`, a CNN for a :class:`~isocl.nn.cnn.CNNConfig`."""
+    from isocl.nn.cnn import CNNConfig, build_cnn  # cnn builds on this module
+
+    if isinstance(cfg, CNNConfig):
+        return build_cnn(cfg)
+    if isinstance(cfg, MLPConfig):
+        return build_mlp(cfg)
+    raise TypeError(f"build_model needs an MLPConfig or a CNNConfig, instead got {type(cfg).__name__}")
