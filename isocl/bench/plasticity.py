@@ -396,7 +396,7 @@ def neuroplastic_strategy(
     state = "reset" if control == "reset" else "transform"
     overrides: dict[str, Any] = {}
     if start_width and control != "diag-only":
-        overrides["widths"] = [start_width] * len(ctx.model_config().widths)
+        overrides["widths"] = [start_width] * len(ctx.model_config().layer_widths)  # conv channels too
     if consolidate and consolidate.get("mode", "exact") == "exact":
         overrides.update(hidden_bias=False, head_bias=False, intrinsic="off")
     finetune = int((prune or {}).get("finetune_epochs", 0))
