@@ -102,3 +102,32 @@ def test_shipped_cnn_benchmarks_validate(path):
     b = load_benchmark(REPO_ROOT / path)
     assert b.model["kind"] == "cnn"
     check_benchmark(b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_neuroplastic_cnn_unit_runs_on_cuda():
+    b = bench(["neuro-grow-prune"])
+    scenario = make_split_cifar10(DATA, setting="class_il", seed=0, n_experiences=2)
+    ctx = StrategyContext(bench=b, seed=0, device=torch.device("cuda"), evaluator=default_evaluator(),
+                          epochs=1, generator=torch.Generator().manual_seed(0))
+    spec = get_strategy("neuro-grow-prune")
+    strat = spec.factory(ctx, **spec.resolve({"grow_count": 2, "min_width": 2}))
+    for exp in scenario.train_stream:
+        strat.train(exp)
+    assert next(strat.model.parameters()).is_cuda and any(e["event"] == "grow" for e in ctx.audit)
+
+
+def test_move_cost_script_prints_its_ratio(capsys):
+    import importlib.util
+
+    from conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("move_cost_cnn", REPO_ROOT / "benchmarks" / "move_cost_cnn.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    try:
+        assert module.main(["--quick", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert "move / epoch ratio:" in capsys.readouterr().out
