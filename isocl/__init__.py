@@ -28,6 +28,9 @@ _SUBMODULES = {
     "activations": "isocl.nn.activations",
     "layers": "isocl.nn.layers",
     "models": "isocl.nn.models",
+    "conv": "isocl.nn.conv",
+    "cnn": "isocl.nn.cnn",
+    "protocol": "isocl.nn.protocol",
     "moves": "isocl.nn.moves",
     "compressed": "isocl.nn.compressed",
     "optim": "isocl.nn.optim",
@@ -52,6 +55,9 @@ _NAMES = {
     "StrategyContext": "isocl.bench.context",
     "MLPConfig": "isocl.nn.models",
     "build_mlp": "isocl.nn.models",
+    "build_model": "isocl.nn.models",
+    "CNNConfig": "isocl.nn.cnn",
+    "build_cnn": "isocl.nn.cnn",
 }
 __all__ = sorted({*_SUBMODULES, *_NAMES, "__version__"})
 

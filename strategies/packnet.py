@@ -3,7 +3,9 @@
 Avalanche 0.6's PackNet cannot wrap a MultiHeadClassifier ('_PnLinear' object
 has no attribute 'in_features'), so the whole ReLU MLP, including one shared
 output layer with as many units as classes per task, is wrapped; PackNet's
-per-task masks make that layer task-specific.
+per-task masks make that layer task-specific. With ``model.kind = "cnn"``
+the same conv stages (ReLU, average pooling) come first: Avalanche's PackNet
+masks Conv2d layers as well.
 """
 
 from avalanche.models.packnet import PackNetModel, PackNetPlugin
@@ -12,6 +14,21 @@ from torch import nn
 from isocl.bench.config import ConfigError
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
+from isocl.nn.cnn import CNNConfig
+
+
+def _relu_cnn_stages(cfg: CNNConfig) -> tuple[list[nn.Module], int]:
+    """The benchmark CNN's conv stages as ReLU convs with average pooling (PackNet masks Conv2d too)."""
+    layers: list[nn.Module] = []
+    c_in = cfg.in_channels
+    pad = cfg.kernel_size // 2 if cfg.padding is None else cfg.padding
+    for c in cfg.channels:
+        layers += [nn.Conv2d(c_in, c, cfg.kernel_size, stride=cfg.stride, padding=pad), nn.ReLU()]
+        if cfg.pool > 1:
+            layers.append(nn.AvgPool2d(cfg.pool))
+        c_in = c
+    layers.append(nn.Flatten())
+    return layers, c_in * cfg.spatial_sizes[-1] ** 2
 
 
 @register_strategy("packnet", defaults={"post_prune_epochs": 1, "prune_proportion": 0.5}, settings=("task_il",),
@@ -23,9 +40,9 @@ def build(ctx, post_prune_epochs, prune_proportion):
         raise ConfigError(
             f"packnet: post_prune_epochs = {post_prune_epochs} must be below the training epochs ({ctx.epochs})"
         )
-    widths = ctx.model_config().widths
-    layers, fan_in = [nn.Flatten()], 3 * 32 * 32
-    for w in widths:
+    cfg = ctx.model_config()
+    layers, fan_in = _relu_cnn_stages(cfg) if isinstance(cfg, CNNConfig) else ([nn.Flatten()], 3 * 32 * 32)
+    for w in cfg.widths:
         layers += [nn.Linear(fan_in, w), nn.ReLU()]
         fan_in = w
     layers.append(nn.Linear(fan_in, ctx.classes_per_experience))

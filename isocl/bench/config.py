@@ -19,12 +19,14 @@ from typing import Any
 
 import tomli_w
 
-__all__ = ["Benchmark", "ConfigError", "load_benchmark", "parse_benchmark", "to_toml"]
+__all__ = ["Benchmark", "ConfigError", "cnn_config_kwargs", "load_benchmark", "parse_benchmark", "set_layer_widths", "to_toml"]
 
 
 class ConfigError(ValueError):
     """A benchmark file or override that does not validate."""
 
+
+MODEL_KINDS = ("mlp", "cnn")
 
 # key: (types, default, check, expected-text)
 _Spec = tuple[tuple[type, ...], Any, Any, str]
@@ -72,6 +74,16 @@ MODEL: dict[str, _Spec] = {
     "intrinsic_out": ((str,), "trainable", lambda v: v in ("off", "constant", "trainable"), "off, constant or trainable"),
     "o_init": ((float, int), 1.0, lambda v: v > 0, "a number > 0"),
     "init": ((str,), "orthogonal", lambda v: v in ("orthogonal", "default"), "'orthogonal' or 'default'"),
+    "kind": ((str,), "mlp", lambda v: v in MODEL_KINDS, "'mlp' or 'cnn' (isocl.nn.cnn)"),
+}
+# Keys of kind = "cnn" only (isocl.nn.cnn.CNNConfig); ``widths`` is then the dense stage after the conv stages.
+CNN_MODEL: dict[str, _Spec] = {
+    "channels": ((list,), [32, 64, 128], lambda v: len(v) > 0 and all(_pos_int(w) for w in v),
+                 "a non-empty list of ints >= 1 (channels of each conv stage)"),
+    "kernel_size": ((int,), 3, _pos_int, "an int >= 1"),
+    "stride": ((int,), 1, _pos_int, "an int >= 1"),
+    "padding": ((int,), -1, lambda v: v >= -1, "an int >= 0, or -1 for kernel_size // 2 ('same')"),
+    "pool": ((int,), 2, _pos_int, "an int >= 1 (average pooling after every conv stage; 1: none)"),
 }
 TOP: dict[str, _Spec] = {
     "name": ((str,), None, lambda v: bool(v), "a non-empty string"),
@@ -87,7 +99,7 @@ TUNING: dict[str, _Spec] = {  # the budget of `isocl tune --strategy all` (isocl
                         "an int >= 0 (training images per class the studies use; 0: the scenario's)"),
     "seed": ((int,), 0, _nonneg_int, "an int >= 0 (the seed of every trial)"),
 }
-SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": MODEL, "tuning": TUNING}
+SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": {**MODEL, **CNN_MODEL}, "tuning": TUNING}
 TABLES = ("strategy", "search")
 
 
@@ -180,6 +192,7 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         else:
             top[key] = spec[1]
     sections = {name: _section(source, name, raw.get(name, {}), specs) for name, specs in SECTIONS.items()}
+    sections["model"] = _model_kind(source, raw.get("model", {}), sections["model"])
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for table in TABLES:
         value = raw.get(table, {})
@@ -200,6 +213,41 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         strategy_params=tables["strategy"],
         search=tables["search"],
     )
+
+
+def _model_kind(source: str, raw: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """The model table of its kind: an MLP table as before (no ``kind``), or a CNN table, checked whole."""
+    if model["kind"] == "mlp":
+        stray = sorted(set(raw) & set(CNN_MODEL))
+        if stray:
+            raise ConfigError(f"{_where(source, 'model.' + stray[0])}: applies only to kind = 'cnn'; "
+                              f"add kind = \"cnn\" or remove it")
+        return {k: v for k, v in model.items() if k not in CNN_MODEL and k != "kind"}
+    from isocl.nn.cnn import CNNConfig  # the harness reads the network's own validation
+
+    try:
+        CNNConfig(**cnn_config_kwargs(model))
+    except ValueError as exc:
+        raise ConfigError(f"{_where(source, 'model')}: {exc}") from None
+    return model
+
+
+def cnn_config_kwargs(model: dict[str, Any]) -> dict[str, Any]:
+    """CNNConfig keyword arguments from a validated ``kind = "cnn"`` model table."""
+    kw = {k: v for k, v in model.items() if k != "kind"}
+    if kw.get("padding", -1) == -1:
+        kw["padding"] = None
+    return kw
+
+
+def set_layer_widths(model: dict[str, Any], widths: list[int]) -> None:
+    """Set every hidden layer's width in a model table: for a CNN the first ``len(channels)`` are conv channels."""
+    widths = [int(w) for w in widths]
+    if model.get("kind", "mlp") == "cnn":
+        n = len(model["channels"])
+        model["channels"], model["widths"] = widths[:n], widths[n:]
+    else:
+        model["widths"] = widths
 
 
 def load_benchmark(path: str | Path) -> Benchmark:

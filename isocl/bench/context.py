@@ -18,8 +18,9 @@ from typing import Any
 import torch
 from avalanche.training.templates import SupervisedTemplate
 
-from isocl.bench.config import Benchmark
-from isocl.nn.models import MLPConfig, build_mlp
+from isocl.bench.config import Benchmark, cnn_config_kwargs, set_layer_widths
+from isocl.nn.cnn import CNNConfig
+from isocl.nn.models import MLPConfig, build_model
 from isocl.bench.scenarios import stream_tensors
 
 __all__ = ["StrategyContext", "TensorBatches", "fast_template"]
@@ -106,17 +107,26 @@ class StrategyContext:
     def classes_per_experience(self) -> int:
         return self.n_classes // self.bench.scenario["n_experiences"]
 
-    def model_config(self, **overrides) -> MLPConfig:
-        """The benchmark's MLP, multi-head in the task-incremental setting."""
+    def model_config(self, **overrides) -> MLPConfig | CNNConfig:
+        """The benchmark's MLP or CNN (``model.kind``), multi-head in the task-incremental setting.
+
+        A ``widths`` override listing every hidden layer (a twin's final widths)
+        sets a CNN's conv channels and dense widths together.
+        """
         kw = dict(self.bench.model)
-        kw.update(self.model_overrides)
-        kw.update(overrides)
+        cnn = kw.get("kind", "mlp") == "cnn"
+        extra = {**self.model_overrides, **overrides}
+        if cnn and "widths" in extra and len(extra["widths"]) == len(kw["channels"]) + len(kw["widths"]):
+            set_layer_widths(kw, extra.pop("widths"))
+        kw.update(extra)
         kw.setdefault("multi_head", self.task_incremental)
         kw.setdefault("initial_classes", self.classes_per_experience)
+        if cnn:
+            return CNNConfig(in_channels=3, image_size=32, **cnn_config_kwargs(kw))
         return MLPConfig(in_features=3 * 32 * 32, **kw)
 
     def make_model(self, **overrides):
-        return build_mlp(self.model_config(**overrides)).to(self.device)
+        return build_model(self.model_config(**overrides)).to(self.device)
 
     def lr_for(self, model) -> float:
         """The learning rate for this model's activation kind (``training.lr_by_activation``)."""

@@ -317,11 +317,11 @@ class ConsolidationPlugin(SupervisedPlugin):
         """(parameter, bool mask of protected entries)."""
         model = strategy.model
         out = []
-        for i, layer in enumerate(model.backbone.layers):
-            w = layer.linear.weight
-            m = torch.zeros_like(w, dtype=torch.bool)
+        for i, layer in enumerate(model.layers):
+            view = layer.incoming()  # rows = neurons (channels), any storage layout (isocl.nn.protocol)
+            m = torch.zeros(view.shape, dtype=torch.bool, device=view.param.device)
             m[: self.frozen_width(i)] = True
-            out.append((w, m))
+            out.append((view.param, view.tensor(m)))
         for h in model.head_linears():
             if self._is_old(h):
                 out.append((h.weight, torch.ones_like(h.weight, dtype=torch.bool)))
@@ -396,7 +396,7 @@ def neuroplastic_strategy(
     state = "reset" if control == "reset" else "transform"
     overrides: dict[str, Any] = {}
     if start_width and control != "diag-only":
-        overrides["widths"] = [start_width] * len(ctx.model_config().widths)
+        overrides["widths"] = [start_width] * len(ctx.model_config().layer_widths)  # conv channels too
     if consolidate and consolidate.get("mode", "exact") == "exact":
         overrides.update(hidden_bias=False, head_bias=False, intrinsic="off")
     finetune = int((prune or {}).get("finetune_epochs", 0))

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from isocl.bench.config import ConfigError
+from isocl.bench.config import MODEL_KINDS, ConfigError
 
 __all__ = [
     "StrategySpec",
@@ -59,6 +59,7 @@ class StrategySpec:
     factory: Callable[..., Any]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     settings: tuple[str, ...] = SETTINGS  # scenario settings it can run in
+    models: tuple[str, ...] = MODEL_KINDS  # model kinds (model.kind) it can run on
     description: str = ""
     neuroplastic: bool = False  # gets fixed-width twins in the comparison
     twin: str = "naive"  # the fixed-width strategy its twins run
@@ -99,6 +100,7 @@ def register_strategy(
     *,
     defaults: Mapping[str, Any] | None = None,
     settings: tuple[str, ...] = SETTINGS,
+    models: tuple[str, ...] = MODEL_KINDS,
     description: str = "",
     neuroplastic: bool = False,
     twin: str = "naive",
@@ -116,6 +118,9 @@ def register_strategy(
     bad = [s for s in settings if s not in SETTINGS]
     if bad:
         raise ValueError(f"settings must be drawn from {SETTINGS}, instead got {bad}")
+    bad = [m for m in models if m not in MODEL_KINDS]
+    if bad:
+        raise ValueError(f"models must be drawn from {MODEL_KINDS}, instead got {bad}")
     bad = [c for c in controls if c not in ("diag-only", "reset")]
     if bad:
         raise ValueError(f"controls must be drawn from ('diag-only', 'reset'), instead got {bad}")
@@ -127,6 +132,7 @@ def register_strategy(
             factory=factory,
             defaults=dict(defaults or {}),
             settings=tuple(settings),
+            models=tuple(models),
             description=doc if isinstance(doc, str) else (doc[0] if doc else ""),
             neuroplastic=neuroplastic,
             twin=twin,
@@ -222,6 +228,7 @@ def _register_conventional(module: ModuleType, name: str, source: str) -> None:
         name,
         defaults=getattr(module, "DEFAULTS", {}),
         settings=tuple(getattr(module, "SETTINGS", SETTINGS)),
+        models=tuple(getattr(module, "MODELS", MODEL_KINDS)),
         description=getattr(module, "DESCRIPTION", (module.__doc__ or "").strip().split("\n")[0]),
     )(build)
     _REGISTRY[name] = dataclasses.replace(_REGISTRY[name], source=source)

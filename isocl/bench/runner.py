@@ -130,6 +130,10 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
                 f"{where}: strategy {base!r} needs {' or '.join(spec.settings)} (it uses task labels); "
                 f"this benchmark's scenario.setting is {setting!r}"
             )
+        kind = bench.model.get("kind", "mlp")
+        if kind not in spec.models:
+            raise ConfigError(f"{where}: strategy {base!r} runs only on model.kind = {' or '.join(spec.models)}; "
+                              f"this benchmark's model.kind is {kind!r}")
         resolve_unit(bench, base)
     for table in bench.strategy_params:
         prefix, base = _split_name(table)

@@ -5,6 +5,10 @@ previous layer's features ``[a; a_o]``, i.e. its weight is the *augmented*
 incoming matrix ``[W_in | w_o,prev]`` of doc §3 (the intrinsic column last,
 present only when the previous layer emits one). The layer emits
 ``[a; a_o]`` when its intrinsic output is read (``intrinsic_out != "off"``).
+It implements :class:`~isocl.nn.protocol.StructuralLayer`, the interface
+every move acts through. ``in_positions > 1``: the layer reads a flattened
+``(C, H, W)`` map (``in_positions = H*W``), so each input channel owns
+``H*W`` columns (doc §7).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from isocl.nn.activations import ElementwiseActivation, _shape, isotropic
+from isocl.nn.protocol import MatrixView, channel_columns, identity_view, refresh_shape
 
-__all__ = ["INTRINSIC_MODES", "IsotropicLayer", "inverse_softplus"]
+__all__ = ["INTRINSIC_MODES", "IsotropicLayer", "IsotropicUnit", "inverse_softplus"]
 
 INTRINSIC_MODES = ("off", "constant", "trainable")
 
@@ -31,31 +36,24 @@ def _check_mode(name: str, value: str) -> str:
     return value
 
 
-class IsotropicLayer(nn.Module):
-    """Affine map then activation: ``z = linear([a_prev; a_o,prev])``, ``f([z; o])``.
+class IsotropicUnit(nn.Module):
+    """What every isotropic layer shares: the activation and the intrinsic length (doc §1-2).
 
     ``intrinsic`` sets the intrinsic length o (doc §2): ``off`` (no extra
     coordinate), ``constant`` (a buffer), ``trainable`` (o = softplus(p), so it
     stays positive). ``intrinsic_out`` sets the column by which the *next* map
     reads ``a_o``: ``off`` (norm-only: o enters r only), ``constant`` (column
     kept at its value by zeroing its gradient) or ``trainable``. The column
-    itself lives in the consumer's weight (last column). With
+    itself lives in the consumer's weight (last column / input channel). With
     ``isotropic=False`` the layer is the elementwise baseline and has no
-    intrinsic length.
+    intrinsic length. Subclasses add the affine map and the protocol's views.
     """
 
-    def __init__(
-        self,
-        in_features: int,
-        width: int,
-        *,
-        shape: str = "tanh",
-        isotropic: bool = True,
-        bias: bool = True,
-        intrinsic: str = "trainable",
-        intrinsic_out: str = "trainable",
-        o_init: float = 1.0,
-    ) -> None:
+    patch_gain = 1.0  # ||affine(x) - affine(x')|| <= patch_gain * ||M||_2 * ||x - x'|| (isocl.nn.protocol)
+    output_gain = 1.0  # operator norm of what follows the activation
+
+    def __init__(self, width: int, *, shape: str, isotropic: bool, intrinsic: str, intrinsic_out: str,
+                 o_init: float) -> None:
         super().__init__()
         if width < 1:
             raise ValueError(f"a layer needs width >= 1, instead got width = {width}")
@@ -72,16 +70,11 @@ class IsotropicLayer(nn.Module):
         self.isotropic = isotropic
         self.intrinsic = intrinsic
         self.intrinsic_out = intrinsic_out
-        self.linear = nn.Linear(in_features, width, bias=bias)
         self.elementwise = None if isotropic else ElementwiseActivation(shape)
         if intrinsic == "trainable":
             self.o_raw = nn.Parameter(inverse_softplus(o_init).to(torch.get_default_dtype()).reshape(()))
         elif intrinsic == "constant":
             self.register_buffer("o_const", torch.tensor(float(o_init)))
-
-    @property
-    def width(self) -> int:
-        return self.linear.out_features
 
     @property
     def has_intrinsic(self) -> bool:
@@ -94,7 +87,12 @@ class IsotropicLayer(nn.Module):
 
     @property
     def out_features(self) -> int:
+        """Features (channels) emitted: the neurons, plus ``a_o`` when it is read."""
         return self.width + int(self.emits_intrinsic)
+
+    @property
+    def o_param(self) -> Tensor | None:
+        return self.o_raw if self.intrinsic == "trainable" else None
 
     def o(self) -> Tensor | None:
         """The intrinsic length o >= 0 (a 0-dim tensor), or None when off."""
@@ -115,7 +113,7 @@ class IsotropicLayer(nn.Module):
             raise ValueError("this layer has no intrinsic length (intrinsic = 'off')")
 
     def activate(self, z: Tensor) -> Tensor:
-        """Features ``[a; a_o]`` (or ``a``) from pre-activations ``z``."""
+        """Features ``[a; a_o]`` (or ``a``) from pre-activations ``z`` (neurons on the last dim)."""
         if not self.isotropic:
             return self.elementwise(z)
         o = self.o()
@@ -124,9 +122,64 @@ class IsotropicLayer(nn.Module):
             a = torch.cat([a, a_o.expand(*z.shape[:-1], 1)], dim=-1)
         return a
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.activate(self.linear(x))
-
     def extra_repr(self) -> str:
         kind = "isotropic" if self.isotropic else "elementwise"
         return f"{kind} {self.shape}, intrinsic={self.intrinsic}, intrinsic_out={self.intrinsic_out}"
+
+
+class IsotropicLayer(IsotropicUnit):
+    """Affine map then activation: ``z = linear([a_prev; a_o,prev])``, ``f([z; o])``.
+
+    Intrinsic length and activation: :class:`IsotropicUnit`.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        width: int,
+        *,
+        shape: str = "tanh",
+        isotropic: bool = True,
+        bias: bool = True,
+        intrinsic: str = "trainable",
+        intrinsic_out: str = "trainable",
+        o_init: float = 1.0,
+        in_positions: int = 1,
+    ) -> None:
+        super().__init__(width, shape=shape, isotropic=isotropic, intrinsic=intrinsic, intrinsic_out=intrinsic_out,
+                         o_init=o_init)
+        if in_positions < 1:
+            raise ValueError(f"in_positions must be >= 1, instead got in_positions = {in_positions}")
+        self.in_positions = int(in_positions)
+        self.linear = nn.Linear(in_features, width, bias=bias)
+
+    @property
+    def width(self) -> int:
+        return self.linear.out_features
+
+    # -- the StructuralLayer protocol (isocl.nn.protocol) ----------------
+    @property
+    def affine(self) -> nn.Linear:
+        return self.linear
+
+    @property
+    def bias(self) -> Tensor | None:
+        return self.linear.bias
+
+    def incoming(self) -> MatrixView:
+        """``[W_in | w_o,prev]``, one row per neuron (doc §3)."""
+        return identity_view(self.linear.weight, self.linear)
+
+    def reading_columns(self) -> MatrixView:
+        """Columns reading the previous layer's neurons (its intrinsic column last)."""
+        return channel_columns(self.linear.weight, self.in_positions, self.linear)
+
+    def sync(self) -> None:
+        refresh_shape(self.linear)
+
+    def preactivation(self, x: Tensor) -> Tensor:
+        """``h = [W_in | w_o,prev] x + b``, neurons on dim 1."""
+        return self.linear(x.flatten(1) if x.dim() > 2 else x)  # a (C, H, W) map is read flattened
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.activate(self.preactivation(x))

@@ -10,6 +10,7 @@ class-incremental) and :class:`MultiHeadIsotropicMLP` (Avalanche's
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -17,6 +18,7 @@ from avalanche.models import DynamicModule, IncrementalClassifier, MultiHeadClas
 from torch import Tensor, nn
 
 from isocl.nn.layers import IsotropicLayer
+from isocl.nn.protocol import MatrixView, channel_columns, identity_view
 
 __all__ = [
     "MLPConfig",
@@ -24,6 +26,7 @@ __all__ = [
     "IsotropicMLP",
     "MultiHeadIsotropicMLP",
     "build_mlp",
+    "build_model",
     "parameter_count",
 ]
 
@@ -55,6 +58,11 @@ class MLPConfig:
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, instead got init = {self.init!r}")
         self.widths = [int(w) for w in self.widths]
+
+    @property
+    def layer_widths(self) -> list[int]:
+        """Every hidden layer's width, in order (what ``model.widths`` reports)."""
+        return list(self.widths)
 
 
 def parameter_count(module: nn.Module) -> int:
@@ -107,6 +115,13 @@ class IsotropicBackbone(nn.Module):
         x = x.flatten(1)  # (B, in_features)
         for layer in self.layers:
             x = layer(x)  # (B, width [+ 1])
+        return x
+
+    def layer_input(self, x: Tensor, index: int) -> Tensor:
+        """What hidden layer ``index`` reads (with the previous ``a_o`` appended)."""
+        x = x.flatten(1)
+        for layer in self.layers[:index]:
+            x = layer(x)
         return x
 
 
@@ -166,12 +181,17 @@ class _IsoNet:
     def widths(self) -> list[int]:
         return [layer.width for layer in self.backbone.layers]
 
-    def consumers(self, index: int) -> list[nn.Linear]:
-        """The maps reading hidden layer ``index``: next layer's, or every head."""
+    def readers(self, index: int) -> list[MatrixView]:
+        """Matrix views of the maps reading hidden layer ``index`` (isocl.nn.protocol):
+        the next layer's reading columns, or every head."""
         layers = self.backbone.layers
         if index < len(layers) - 1:
-            return [layers[index + 1].linear]
-        return self.head_linears()
+            return [layers[index + 1].reading_columns()]
+        return [identity_view(h.weight, h) for h in self.head_linears()]
+
+    def consumers(self, index: int) -> list[nn.Module]:
+        """The modules reading hidden layer ``index``: next layer's affine map, or every head."""
+        return [view.module for view in self.readers(index)]
 
     def logits_all(self, x: Tensor) -> Tensor:
         """Raw (unmasked) outputs of every head, concatenated: for exactness checks."""
@@ -190,28 +210,33 @@ class _IsoNet:
         for i, layer in enumerate(self.backbone.layers):
             if layer.intrinsic_out != "constant":
                 continue
-            for lin in self.consumers(i):
-                w = lin.weight
+            for view in self.readers(i):
+                w = view.param
                 if w.requires_grad and not getattr(w, "_isocl_col_hook", False):
-                    w.register_hook(_zero_last_column)
+                    w.register_hook(functools.partial(_zero_last_column, view.row_group))
                     w._isocl_col_hook = True  # type: ignore[attr-defined]
 
 
-def _zero_last_column(grad: Tensor) -> Tensor:
-    grad = grad.clone()
-    grad[:, -1] = 0
-    return grad
+def _zero_last_column(row_group: int, grad: Tensor) -> Tensor:
+    """Zero the gradient of the intrinsic column (a conv's last input-channel slice, doc §7)."""
+    view = channel_columns(grad, row_group if grad.dim() == 2 else 1)
+    m = view.matrix(grad).clone()
+    m[:, -1] = 0
+    return view.tensor(m)
 
 
 class IsotropicMLP(_IsoNet, DynamicModule):
     """Isotropic MLP with one growing head (class-incremental)."""
 
+    config_cls: type = MLPConfig
+    backbone_cls: type = IsotropicBackbone
+
     def __init__(self, cfg: MLPConfig | None = None, **kwargs) -> None:
         DynamicModule.__init__(self)
-        self.cfg = cfg if cfg is not None else MLPConfig(**kwargs)
+        self.cfg = cfg if cfg is not None else self.config_cls(**kwargs)
         if self.cfg.multi_head:
-            raise ValueError("IsotropicMLP has one head; use MultiHeadIsotropicMLP for multi_head=True")
-        self.backbone = IsotropicBackbone(self.cfg)
+            raise ValueError(f"{type(self).__name__} has one head; use the multi-head model for multi_head=True")
+        self.backbone = self.backbone_cls(self.cfg)
         self.head = _SingleHead(self.backbone.out_features, self.cfg.initial_classes, self.cfg.head_bias)
 
     def head_linears(self) -> list[nn.Linear]:
@@ -225,10 +250,13 @@ class IsotropicMLP(_IsoNet, DynamicModule):
 class MultiHeadIsotropicMLP(_IsoNet, MultiTaskModule):
     """Isotropic MLP with one head per task (task-incremental)."""
 
+    config_cls: type = MLPConfig
+    backbone_cls: type = IsotropicBackbone
+
     def __init__(self, cfg: MLPConfig | None = None, **kwargs) -> None:
         MultiTaskModule.__init__(self)
-        self.cfg = cfg if cfg is not None else MLPConfig(multi_head=True, **kwargs)
-        self.backbone = IsotropicBackbone(self.cfg)
+        self.cfg = cfg if cfg is not None else self.config_cls(multi_head=True, **kwargs)
+        self.backbone = self.backbone_cls(self.cfg)
         self.head = _MultiHead(self.backbone.out_features, self.cfg.initial_classes, self.cfg.head_bias)
 
     def head_linears(self) -> list[nn.Linear]:
@@ -246,3 +274,14 @@ def build_mlp(cfg: MLPConfig | None = None, **kwargs) -> IsotropicMLP | MultiHea
     """The single- or multi-head model that ``cfg.multi_head`` asks for."""
     cfg = cfg if cfg is not None else MLPConfig(**kwargs)
     return MultiHeadIsotropicMLP(cfg) if cfg.multi_head else IsotropicMLP(cfg)
+
+
+def build_model(cfg):
+    """An MLP for an :class:`MLPConfig`, a CNN for a :class:`~isocl.nn.cnn.CNNConfig`."""
+    from isocl.nn.cnn import CNNConfig, build_cnn  # cnn builds on this module
+
+    if isinstance(cfg, CNNConfig):
+        return build_cnn(cfg)
+    if isinstance(cfg, MLPConfig):
+        return build_mlp(cfg)
+    raise TypeError(f"build_model needs an MLPConfig or a CNNConfig, instead got {type(cfg).__name__}")

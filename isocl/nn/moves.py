@@ -8,10 +8,13 @@ doc §3(d) beside the measured change on a probe batch. Pass a
 :class:`~isocl.nn.optim.ParamEditor` holding the optimiser(s) so that their
 state follows every edit (doc §5).
 
-Conventions: hidden layer ``l`` has ``layers[l].linear`` whose weight is the
-augmented incoming matrix ``[W_in | w_o,prev]``; its *consumers* (the next
-layer's Linear, or every head) read its ``n`` neurons in columns ``0..n-1``
-and its intrinsic output in column ``n`` when it emits one.
+Every move acts through the layer protocol of :mod:`isocl.nn.protocol`:
+``layers[l].incoming()`` is the augmented incoming matrix
+``[W_in | w_o,prev]`` (a conv kernel reshaped to ``C_out x C_in_aug*k*k``,
+doc §7), and ``model.readers(l)`` are the matrices of the maps reading
+layer ``l`` (the next layer's ``reading_columns()``, or every head), whose
+columns ``0..n-1`` read its neurons (channels) and column ``n`` its
+intrinsic output when it emits one. No move knows a storage layout.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from isocl.nn.optim import ParamEditor
+from isocl.nn.protocol import refresh_shape
 
 __all__ = [
     "MoveRecord",
@@ -58,7 +62,7 @@ class MoveRecord:
 
 # ----------------------------------------------------------------- helpers
 def _layers(model) -> nn.ModuleList:
-    layers = model.backbone.layers
+    layers = model.layers
     for i, layer in enumerate(layers):
         if not layer.isotropic:
             raise TypeError(
@@ -69,7 +73,7 @@ def _layers(model) -> nn.ModuleList:
 
 
 def _check_layer(model, index: int) -> None:
-    n = len(model.backbone.layers)
+    n = len(model.layers)
     if not 0 <= index < n:
         raise IndexError(f"hidden layer index {index} out of range; the model has {n} hidden layers")
 
@@ -80,11 +84,11 @@ def _editor(editor: ParamEditor | None) -> ParamEditor:
 
 def _sync_shapes(model, index: int) -> None:
     """Refresh the ``in_features`` / ``out_features`` attributes after an edit."""
-    layer = model.backbone.layers[index]
-    layer.linear.out_features = layer.linear.weight.shape[0]
-    for lin in model.consumers(index):
-        lin.in_features = lin.weight.shape[1]
-    if index == len(model.backbone.layers) - 1 and hasattr(model.head, "in_features"):
+    layer = model.layers[index]
+    layer.sync()
+    for view in model.readers(index):
+        refresh_shape(view.module)
+    if index == len(model.layers) - 1 and hasattr(model.head, "in_features"):
         model.head.in_features = layer.out_features  # new Avalanche heads read this
 
 
@@ -107,11 +111,8 @@ def _max_change(before: Tensor | None, after: Tensor | None) -> float | None:
 
 @torch.no_grad()
 def _layer_input(model, index: int, probe: Tensor) -> Tensor:
-    """Input ``x_in`` of hidden layer ``index`` (with the previous a_o appended)."""
-    x = probe.flatten(1)
-    for layer in model.backbone.layers[:index]:
-        x = layer(x)
-    return x
+    """Input ``x_in`` of hidden layer ``index`` (with the previous a_o appended), one row per sample."""
+    return model.backbone.layer_input(probe, index).flatten(1)
 
 
 # ------------------------------------------------------------ exact moves
@@ -128,11 +129,11 @@ def rotate_layer(model, index: int, q: Tensor, editor: ParamEditor | None = None
     n = layer.width
     if q.shape != (n, n):
         raise ValueError(f"Q must be {n} x {n} for hidden layer {index}, instead got shape {tuple(q.shape)}")
-    ed.rotate_rows(layer.linear.weight, q)
-    if layer.linear.bias is not None:
-        ed.rotate_rows(layer.linear.bias, q)
-    for lin in model.consumers(index):
-        ed.rotate_cols(lin.weight, q, n)
+    ed.rotate_rows(layer.incoming(), q)
+    if layer.bias is not None:
+        ed.rotate_rows(layer.bias, q)
+    for view in model.readers(index):
+        ed.rotate_cols(view, q, n)
     return MoveRecord("rotate", index, n, n)
 
 
@@ -159,12 +160,12 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
     _check_layer(model, index)
     ed = _editor(editor)
     layer = layers[index]
-    w = layer.linear.weight
+    w = layer.incoming().matrix()
     n_all, d = w.shape
     if not 0 <= start < n_all:
         raise ValueError(f"start must be in [0, {n_all}) for hidden layer {index}, instead got start = {start}")
     n = n_all - start
-    block = w.data[start:]
+    block = w[start:]
     if w.dtype == torch.float64:
         # float64: an SVD (full U only when there are more neurons than inputs).
         u, s, vh = torch.linalg.svd(block, full_matrices=n > d)  # u: (n, n), s: (min(n, d),)
@@ -187,9 +188,10 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
     q = torch.eye(n_all, dtype=w.dtype, device=w.device)
     q[start:, start:] = u
     rotate_layer(model, index, q, ed)
-    exact_rows = w.data.clone()
+    view = layer.incoming()
+    exact_rows = view.matrix().clone()
     exact_rows[start:] = rows
-    ed.assign(w, exact_rows, changed=torch.zeros_like(w.data, dtype=torch.bool))
+    ed.assign(view, exact_rows, changed=torch.zeros_like(exact_rows, dtype=torch.bool))
     _sync_shapes(model, index)
     return MoveRecord("diagonalise", index, n_all, n_all, sigmas=sig.tolist())
 
@@ -228,20 +230,21 @@ def grow_layer(
     if k == 0:
         return MoveRecord("grow", index, n, n)
     ed = _editor(editor)
-    w = layer.linear.weight
-    ed.insert(w, 0, n, torch.zeros(k, w.shape[1], dtype=w.dtype, device=w.device))
-    if layer.linear.bias is not None:
-        ed.insert(layer.linear.bias, 0, n, torch.zeros(k, dtype=w.dtype, device=w.device))
-    consumers = model.consumers(index)
-    zero_rows = list(zero_out_rows) if zero_out_rows is not None else [0] * len(consumers)
-    if len(zero_rows) != len(consumers):
-        raise ValueError(f"zero_out_rows needs one entry per consumer ({len(consumers)}), instead got {zero_rows}")
-    if all(z >= c.weight.shape[0] for z, c in zip(zero_rows, consumers)):
+    w = layer.incoming()
+    like = w.matrix()
+    readers = model.readers(index)
+    zero_rows = list(zero_out_rows) if zero_out_rows is not None else [0] * len(readers)
+    if len(zero_rows) != len(readers):
+        raise ValueError(f"zero_out_rows needs one entry per consumer ({len(readers)}), instead got {zero_rows}")
+    if all(z * v.row_group >= v.shape[0] for z, v in zip(zero_rows, readers)):
         raise ValueError("zero_out_rows leaves every outgoing column zero: scaffold neurons would be dead (doc §3(b))")
-    for lin, z in zip(consumers, zero_rows):
-        cols = torch.randn(lin.weight.shape[0], k, generator=generator, dtype=torch.float64)
-        cols[:z] = 0
-        ed.insert(lin.weight, 1, n, (cols * out_scale).to(lin.weight))
+    ed.insert(w, 0, n, torch.zeros(k, like.shape[1], dtype=like.dtype, device=like.device))
+    if layer.bias is not None:
+        ed.insert(layer.bias, 0, n, torch.zeros(k, dtype=like.dtype, device=like.device))
+    for view, z in zip(readers, zero_rows):
+        cols = torch.randn(view.shape[0], k, generator=generator, dtype=torch.float64)
+        cols[: z * view.row_group] = 0  # a consumer's unit owns row_group rows (k*k for a conv)
+        ed.insert(view, 1, n, (cols * out_scale).to(view.param))
     _sync_shapes(model, index)
     return MoveRecord("grow", index, n, n + k, details={"out_scale": out_scale})
 
@@ -268,16 +271,16 @@ def merge_constant_neurons(
     _check_layer(model, index)
     ed = _editor(editor)
     layer = layers[index]
-    lin = layer.linear
     n = layer.width
-    w = lin.weight
+    w = layer.incoming().matrix()
+    bias = layer.bias
     if neurons is None:
-        idx = torch.nonzero(~w.data.ne(0).any(dim=1)).flatten()
+        idx = torch.nonzero(~w.ne(0).any(dim=1)).flatten()
     else:
         idx = torch.as_tensor(neurons, dtype=torch.long).flatten()
         if idx.numel() and (idx.min() < 0 or idx.max() >= n):
             raise IndexError(f"neurons {idx.tolist()} out of range for hidden layer {index} of width {n}")
-        nonzero = [int(i) for i in idx if w.data[i].ne(0).any()]
+        nonzero = [int(i) for i in idx if w[i].ne(0).any()]
         if nonzero:
             raise ValueError(
                 f"neurons {nonzero} of hidden layer {index} have non-zero incoming rows; only constant "
@@ -287,22 +290,22 @@ def merge_constant_neurons(
         return MoveRecord("merge", index, n, n)
     if idx.numel() >= n:
         raise ValueError(f"merging {idx.numel()} neurons would leave hidden layer {index} empty (width {n})")
-    b_p = lin.bias.data[idx] if lin.bias is not None else torch.zeros(idx.numel(), dtype=w.dtype, device=w.device)
+    b_p = bias.data[idx] if bias is not None else torch.zeros(idx.numel(), dtype=w.dtype, device=w.device)
     lost = float(b_p.norm())
     exact = True
     if lost > 0:
         if layer.has_intrinsic and layer.emits_intrinsic:
             o = layer.o().to(w)
             o_new = torch.sqrt(o * o + b_p @ b_p)
-            for cons in model.consumers(index):
-                cw = cons.weight
-                new = cw.data.clone()
-                new[:, n] = (o * cw.data[:, n] + cw.data[:, idx] @ b_p) / o_new
-                changed = torch.zeros_like(cw.data, dtype=torch.bool)
+            for view in model.readers(index):
+                cw = view.matrix()
+                new = cw.clone()
+                new[:, n] = (o * cw[:, n] + cw[:, idx] @ b_p) / o_new
+                changed = torch.zeros_like(cw, dtype=torch.bool)
                 changed[:, n] = True
-                ed.assign(cw, new, changed)
-            if layer.intrinsic == "trainable":
-                ed.assign(layer.o_raw, layer.o_raw.data, None)  # o is re-set below; its state resets
+                ed.assign(view, new, changed)
+            if layer.o_param is not None:
+                ed.assign(layer.o_param, layer.o_param.data, None)  # o is re-set below; its state resets
             layer.set_o(o_new)
         elif allow_inexact:
             exact = False
@@ -314,12 +317,12 @@ def merge_constant_neurons(
             )
     removed = set(idx.tolist())
     keep = torch.tensor([i for i in range(n) if i not in removed], dtype=torch.long)
-    ed.keep(w, 0, keep.to(w.device))
-    if lin.bias is not None:
-        ed.keep(lin.bias, 0, keep.to(w.device))
-    for cons in model.consumers(index):
-        cols = torch.cat([keep, torch.arange(n, cons.weight.shape[1])]).to(w.device)
-        ed.keep(cons.weight, 1, cols)
+    ed.keep(layer.incoming(), 0, keep.to(w.device))
+    if bias is not None:
+        ed.keep(bias, 0, keep.to(w.device))
+    for view in model.readers(index):
+        cols = torch.cat([keep, torch.arange(n, view.shape[1])]).to(w.device)
+        ed.keep(view, 1, cols)
     _sync_shapes(model, index)
     return MoveRecord("merge", index, n, n - idx.numel(), exact=exact, details={"lost_bias_norm": 0.0 if exact else lost})
 
@@ -331,14 +334,17 @@ def _spectral_norm(w: Tensor) -> float:
 
 @torch.no_grad()
 def lipschitz_after(model, index: int) -> float:
-    """Product of the spectral norms of every map after hidden layer ``index`` (doc §3(d)).
+    """Upper bound on the operator norm of everything after hidden layer ``index``'s activation (doc §3(d), §7).
 
-    Heads are alternatives, not a chain: the largest head norm counts.
+    Product over later layers of ``patch_gain * ||incoming matrix||_2`` (for a
+    conv, ``ceil(k/stride)`` times the reshaped kernel's norm) and of every
+    ``output_gain`` (average pooling), times the largest head norm: heads are
+    alternatives, not a chain.
     """
-    layers = model.backbone.layers
-    prod = 1.0
+    layers = model.layers
+    prod = float(layers[index].output_gain)
     for layer in layers[index + 1 :]:
-        prod *= _spectral_norm(layer.linear.weight)
+        prod *= layer.patch_gain * _spectral_norm(layer.incoming().matrix()) * layer.output_gain
     return prod * max(_spectral_norm(h.weight) for h in model.head_linears())
 
 
@@ -346,7 +352,7 @@ def _scores(model, index: int, sig: Tensor, criterion: str, start: int = 0) -> T
     if criterion == "sv":
         return sig
     n = len(sig)
-    out = torch.cat([c.weight.data[:, start : start + n] for c in model.consumers(index)], dim=0)
+    out = torch.cat([v.matrix()[:, start : start + n] for v in model.readers(index)], dim=0)
     return sig * out.double().norm(dim=0).to(sig)
 
 
@@ -387,9 +393,10 @@ def prune_layer(
     ``min_width`` strongest neurons always stay. ``neurons`` overrides the
     selection (indices after diagonalisation). With a ``probe`` batch the
     record carries the a-priori bound
-    ``prod_k ||[W_k | w_o]||_2 * max ||x_in|| * sqrt(sum sigma_removed^2)``
-    (plus the lost constant ``||b_P||`` when the merge cannot be exact) and the
-    measured max |delta logit|. Pruning only sigma = 0 neurons is exact.
+    ``lipschitz_after * (patch_gain * max ||x_in|| * sqrt(sum sigma_removed^2) + lost)``
+    (:func:`lipschitz_after`; ``patch_gain`` is 1 dense and ``ceil(k/stride)``
+    for a conv, doc §7; ``lost`` is the constant ``||b_P||`` over every output
+    position when the merge cannot be exact) and the measured max |delta logit|. Pruning only sigma = 0 neurons is exact.
     ``start > 0`` restricts diagonalisation and pruning to neurons
     ``start..n-1`` (doc §5); ``sigmas`` and ``neurons`` then index that block.
     """
@@ -405,7 +412,11 @@ def prune_layer(
         raise ValueError(f"min_width must be >= 1, instead got min_width = {min_width}")
     ed = _editor(editor)
     before = _probe_logits(model, probe)
-    x_norm = float(_layer_input(model, index, probe).norm(dim=1).max()) if probe is not None else None
+    x_norm, positions = None, 1
+    if probe is not None:
+        x_in = model.backbone.layer_input(probe, index)
+        x_norm = float(x_in.flatten(1).norm(dim=1).max()) * layers[index].patch_gain
+        positions = layers[index].preactivation(x_in[:1])[0, 0].numel()  # output positions (1 for dense)
     diag = diagonalise_layer(model, index, ed, start=start)
     sig = torch.tensor(diag.sigmas, dtype=torch.float64)
     n = start + len(sig)
@@ -415,18 +426,19 @@ def prune_layer(
         weak = sorted(set(int(i) for i in neurons))
     removed = sig[weak] if weak else sig[:0]
     weak = [start + i for i in weak]
-    lin = layers[index].linear
     if not weak:
         return MoveRecord("prune", index, n, n, exact=True, sigmas=diag.sigmas, bound=0.0 if probe is not None else None,
                           max_logit_change=_max_change(before, _probe_logits(model, probe)))
     zero_rows = torch.zeros(n, dtype=torch.bool)
     zero_rows[weak] = True
-    mask = zero_rows[:, None].expand_as(lin.weight).to(lin.weight.device)
-    ed.assign(lin.weight, lin.weight.data.masked_fill(mask, 0.0), mask)
+    view = layers[index].incoming()
+    w = view.matrix()
+    mask = zero_rows[:, None].expand_as(w).to(w.device)
+    ed.assign(view, w.masked_fill(mask, 0.0), mask)
     merge = merge_constant_neurons(model, index, weak, allow_inexact=True, editor=ed)
     bound = None
     if probe is not None:
-        lost = merge.details.get("lost_bias_norm", 0.0)
+        lost = merge.details.get("lost_bias_norm", 0.0) * positions ** 0.5
         bound = lipschitz_after(model, index) * (x_norm * float(removed.norm()) + lost)
     exact = bool(removed.abs().max() == 0) and merge.exact
     return MoveRecord(
@@ -481,29 +493,49 @@ def buffer_rule(
 
 
 # ------------------------------------------------------ full diagonalisation
+def _square_pairs(layers) -> list[int]:
+    """Layers j whose reading of layer j-1 is a plain matrix (``row_group == 1``), taken greedily in pairs.
+
+    Dense after dense, a 1x1 conv after a conv, or a dense map after a global
+    pool qualify; a k x k conv (k > 1) or a dense map reading a flattened
+    H x W map does not: its V acts on C_in*k*k (or C*H*W), not on channels (doc §7).
+    """
+    pairs, j = [], 1
+    while j < len(layers):
+        if layers[j].reading_columns().row_group == 1:
+            pairs.append(j)
+            j += 2
+        else:
+            j += 1
+    return pairs
+
+
 @torch.no_grad()
 def alternating_diagonalise(model, editor: ParamEditor | None = None) -> MoveRecord:
-    """Alternating diagonalisation of the whole network (doc §4), exact.
+    """Alternating diagonalisation of the whole network (doc §4, §7), exact.
 
     For every other map between hidden layers (layer j reads layer j-1,
-    j = 1, 3, 5, ...): ``W = U S V^T`` on its neuron block; rotate layer j-1
-    by V and layer j by U, so the block becomes the rectangular diagonal S
+    j = 1, 3, 5, ... where the reading is a plain matrix, see
+    :func:`_square_pairs`): ``W = U S V^T`` on its neuron block; rotate layer
+    j-1 by V and layer j by U, so the block becomes the rectangular diagonal S
     (written exactly). Biases and intrinsic columns stay dense.
     """
     layers = _layers(model)
     diagonal = []
-    for j in range(1, len(layers), 2):
+    for j in _square_pairs(layers):
         n_prev = layers[j - 1].width
-        w = layers[j].linear.weight
-        u, s, vh = torch.linalg.svd(w.data[:, :n_prev], full_matrices=True)
+        w = layers[j].reading_columns().matrix()
+        u, s, vh = torch.linalg.svd(w[:, :n_prev], full_matrices=True)
         rotate_layer(model, j - 1, vh.T.contiguous(), editor)
         rotate_layer(model, j, u, editor)
-        block = torch.zeros_like(w.data)
-        block[:, n_prev:] = w.data[:, n_prev:]
+        view = layers[j].reading_columns()
+        w = view.matrix()
+        block = torch.zeros_like(w)
+        block[:, n_prev:] = w[:, n_prev:]
         k = s.numel()
         block[torch.arange(k), torch.arange(k)] = s
-        changed = torch.zeros_like(w.data, dtype=torch.bool)
-        _editor(editor).assign(w, block, changed)
+        changed = torch.zeros_like(w, dtype=torch.bool)
+        _editor(editor).assign(view, block, changed)
         diagonal.append(j)
     widths = [layer.width for layer in layers]
     return MoveRecord("alternating", None, sum(widths), sum(widths), details={"diagonal_layers": diagonal})

@@ -12,6 +12,10 @@ stale) and applies the matching change to that parameter's optimiser state:
   are dropped.
 - ``reset``: the edited parameter's state is cleared.
 
+Every edit takes a parameter or a :class:`~isocl.nn.protocol.MatrixView` of
+one (a conv kernel seen as rows or input-channel columns): the state is
+mapped through the same view, so it follows any storage layout.
+
 Unknown per-coordinate state (an optimiser whose state keys are not listed
 below) is reset rather than guessed. Gradients of edited parameters are
 cleared. Hand-written because no library edits optimiser state under basis
@@ -24,6 +28,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+
+from isocl.nn.protocol import MatrixView
 
 __all__ = ["ParamEditor", "optimizer_params_match_model"]
 
@@ -50,8 +56,14 @@ class ParamEditor:
     def _states(self, p: Tensor) -> list[dict]:
         return [opt.state[p] for opt in self.optimizers if p in opt.state and opt.state[p]]
 
-    def _apply(self, p: Tensor, new: Tensor, first, second) -> None:
-        """Set p to ``new`` and map its state tensors with ``first`` / ``second``."""
+    def _apply(self, target: Tensor | MatrixView, new: Tensor, first, second) -> None:
+        """Set the parameter to ``new`` (matrix form) and map its state tensors with ``first`` / ``second``.
+
+        ``first`` and ``second`` act on the matrix form of each state tensor; the
+        view's maps only move entries, so second moments stay elementwise squares.
+        """
+        view = target if isinstance(target, MatrixView) else MatrixView(target)
+        p = view.param
         old_shape = p.shape
         for st in self._states(p):
             per_coord = [k for k, v in st.items() if torch.is_tensor(v) and v.shape == old_shape and v.dim() > 0]
@@ -60,58 +72,67 @@ class ParamEditor:
                 st.clear()
                 continue
             for k in per_coord:
-                st[k] = (first if k in FIRST_MOMENT_KEYS else second)(st[k])
-        p.data = new
+                fn = first if k in FIRST_MOMENT_KEYS else second
+                st[k] = view.tensor(fn(view.matrix(st[k])))
+        p.data = view.tensor(new)
         p.grad = None
 
-    # -- edits ------------------------------------------------------------
+    @staticmethod
+    def _matrix(target: Tensor | MatrixView) -> Tensor:
+        return target.matrix() if isinstance(target, MatrixView) else target.data
+
+    # -- edits (``p``: a parameter, edited as stored, or a MatrixView of one) ---------
     @torch.no_grad()
-    def rotate_rows(self, p: Tensor, q: Tensor) -> None:
+    def rotate_rows(self, p: Tensor | MatrixView, q: Tensor) -> None:
         """p <- Q^T p along dim 0 (a layer's incoming rows or bias), doc §3(a)."""
-        qt = q.T.to(p)
-        self._apply(p, qt @ p.data,
-                    lambda m: qt @ m, lambda v: (qt * qt) @ v)
+        m = self._matrix(p)
+        qt = q.T.to(m)
+        self._apply(p, qt @ m, lambda t: qt @ t, lambda v: (qt * qt) @ v)
 
     @torch.no_grad()
-    def rotate_cols(self, p: Tensor, q: Tensor, n: int) -> None:
+    def rotate_cols(self, p: Tensor | MatrixView, q: Tensor, n: int) -> None:
         """p[:, :n] <- p[:, :n] Q (a consumer's neuron columns), doc §3(a)."""
-        q = q.to(p)
+        m = self._matrix(p)
+        q = q.to(m)
         q2 = q * q
 
-        def rot(m: Tensor, mat: Tensor) -> Tensor:
-            out = m.clone()
-            out[:, :n] = m[:, :n] @ mat
+        def rot(t: Tensor, mat: Tensor) -> Tensor:
+            out = t.clone()
+            out[:, :n] = t[:, :n] @ mat
             return out
 
-        self._apply(p, rot(p.data, q), lambda m: rot(m, q), lambda v: rot(v, q2))
+        self._apply(p, rot(m, q), lambda t: rot(t, q), lambda v: rot(v, q2))
 
     @torch.no_grad()
-    def insert(self, p: Tensor, dim: int, at: int, values: Tensor) -> None:
+    def insert(self, p: Tensor | MatrixView, dim: int, at: int, values: Tensor) -> None:
         """Insert ``values`` before index ``at`` along ``dim``; new state is zero."""
-        values = values.to(p)
+        m = self._matrix(p)
+        values = values.to(m)
 
-        def ins(m: Tensor, fill: Tensor) -> Tensor:
-            return torch.cat([m.narrow(dim, 0, at), fill, m.narrow(dim, at, m.shape[dim] - at)], dim=dim)
+        def ins(t: Tensor, fill: Tensor) -> Tensor:
+            return torch.cat([t.narrow(dim, 0, at), fill, t.narrow(dim, at, t.shape[dim] - at)], dim=dim)
 
         zeros = torch.zeros_like(values)
-        self._apply(p, ins(p.data, values), lambda m: ins(m, zeros), lambda v: ins(v, zeros))
+        self._apply(p, ins(m, values), lambda t: ins(t, zeros), lambda v: ins(v, zeros))
 
     @torch.no_grad()
-    def keep(self, p: Tensor, dim: int, index: Tensor) -> None:
+    def keep(self, p: Tensor | MatrixView, dim: int, index: Tensor) -> None:
         """Keep only ``index`` along ``dim`` (deleting neurons)."""
-        index = index.to(p.device)
-        self._apply(p, p.data.index_select(dim, index), lambda m: m.index_select(dim, index),
+        m = self._matrix(p)
+        index = index.to(m.device)
+        self._apply(p, m.index_select(dim, index), lambda t: t.index_select(dim, index),
                     lambda v: v.index_select(dim, index))
 
     @torch.no_grad()
-    def assign(self, p: Tensor, new: Tensor, changed: Tensor | None = None) -> None:
-        """Overwrite p; the state of the ``changed`` entries (bool mask, default all) resets."""
-        new = new.to(p)
+    def assign(self, p: Tensor | MatrixView, new: Tensor, changed: Tensor | None = None) -> None:
+        """Overwrite p (matrix form); the state of the ``changed`` entries (bool mask, default all) resets."""
+        m = self._matrix(p)
+        new = new.to(m)
         if changed is None:
             self._apply(p, new.clone(), None, None)
             return
-        keep = (~changed).to(p)
-        self._apply(p, new.clone(), lambda m: m * keep, lambda v: v * keep)
+        keep = (~changed).to(m)
+        self._apply(p, new.clone(), lambda t: t * keep, lambda v: v * keep)
 
 
 def optimizer_params_match_model(optimizer: torch.optim.Optimizer, model: torch.nn.Module) -> bool:

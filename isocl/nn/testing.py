@@ -18,6 +18,7 @@ from torch import Tensor
 
 __all__ = [
     "InvarianceError",
+    "assert_channel_equivariant",
     "assert_equivariant",
     "assert_move_preserves",
     "default_tolerance",
@@ -76,6 +77,43 @@ def assert_equivariant(
         worst = max(worst, err)
         if not _within(err, float(rhs.abs().max()), atol, rtol):
             raise InvarianceError(f"f(Qh) != Q f(h): max error {err:.3e} in {dtype} (atol={atol}, rtol={rtol})")
+    return worst
+
+
+def assert_channel_equivariant(
+    layer,
+    *,
+    spatial: tuple[int, int] = (3, 4),
+    dtype: torch.dtype = torch.float64,
+    batch: int = 4,
+    trials: int = 3,
+    generator: torch.Generator | None = None,
+) -> float:
+    """Check a conv layer's activation rotates with its channels at every position (doc §7).
+
+    ``layer.activate`` on a map whose channels are rotated by Q equals the
+    rotated activation; the intrinsic channel (if emitted) is unchanged.
+    Returns the max error.
+    """
+    n, (hh, ww) = layer.width, spatial
+    extra = int(layer.emits_intrinsic)
+
+    def f(rows: Tensor) -> Tensor:  # rows: (batch*H*W, C): one channel vector per position
+        out = layer.activate(rows.reshape(-1, hh, ww, n)).reshape(-1, n + extra)
+        return out[:, :n]
+
+    def invariant(rows: Tensor) -> Tensor:
+        return layer.activate(rows.reshape(-1, hh, ww, n)).reshape(-1, n + extra)[:, n:]
+
+    worst = assert_equivariant(f, n, dtype=dtype, batch=batch * hh * ww, trials=trials, generator=generator)
+    if extra:
+        h = 2.0 * torch.randn(batch * hh * ww, n, dtype=dtype, generator=generator)
+        q = random_orthogonal(n, dtype=dtype, generator=generator)
+        err = float((invariant(h @ q.T) - invariant(h)).abs().max())
+        atol, rtol = default_tolerance(dtype)
+        if not _within(err, 1.0, atol, rtol):
+            raise InvarianceError(f"the intrinsic channel changed under a channel rotation by {err:.3e}")
+        worst = max(worst, err)
     return worst
 
 

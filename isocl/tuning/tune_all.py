@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from isocl.bench.config import Benchmark, ConfigError, load_benchmark, to_toml
+from isocl.bench.config import Benchmark, ConfigError, load_benchmark, set_layer_widths, to_toml
 
 __all__ = ["tune_all", "tune_all_command"]
 
@@ -58,7 +58,7 @@ def _twin_bench(bench: Benchmark, strategy: str, params: dict[str, Any], widths:
     _, _, resolved, _ = resolve_unit(bench, strategy, params)
     twin = spec.twin
     out = bench.replace()
-    out.model["widths"] = list(widths)
+    set_layer_widths(out.model, widths)  # a CNN: conv channels, then dense widths
     out.strategy_params = {twin: {k: resolved[k] for k in spec.twin_params if k in resolved}}
     out.strategies = [twin]
     out.search = {k: v for k, v in bench.search.items() if k == twin}
