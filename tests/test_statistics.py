@@ -203,3 +203,21 @@ def test_report_writes_comparisons_and_forest_plot(tmp_path):
     assert "Higher final accuracy (Holm-corrected p below 0.05)" in section
     assert "Too few paired seeds" in section and "picked on test means" in section
     assert "<h2>Comparisons</h2>" in rep.html.read_text()
+
+
+def test_forest_axis_ignores_two_seed_intervals():
+    """A 2-seed interval (t with 1 dof) is cut at the frame instead of squashing the rest."""
+    import pandas as pd
+
+    from isocl.analysis.plots.comparisons import _axis_limits
+
+    rows = pd.DataFrame({
+        "n_seeds": [5, 5, 2],
+        "mean_diff": [0.02, -0.01, 0.01],
+        "ci_low": [-0.01, -0.04, -0.50],
+        "ci_high": [0.05, 0.02, 0.52],
+    })
+    lo, hi = _axis_limits(rows)
+    assert (round(lo, 6), round(hi, 6)) == (-5.08, 6.08)  # -4..5 points, padded by 12% of 9
+    lo_all, hi_all = _axis_limits(rows.assign(n_seeds=5))
+    assert lo_all < -50 and hi_all > 52

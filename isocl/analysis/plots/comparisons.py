@@ -39,7 +39,9 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
     """Forest plot of ``comparisons.csv``: strategy minus reference in points,
     Holm-corrected interval (level in the row's ``ci_level``) as a bar, mean
     as a dot, coloured by verdict; a comparison with too few seeds shows its
-    row label without a bar."""
+    row label without a bar. The axis spans the intervals of comparisons with
+    at least 3 seeds; a wider interval (2 seeds) is cut at the frame and
+    marked with an arrowhead there."""
     comparisons = _require(
         comparisons, ["strategy", "reference", "relation", "metric", "mean_diff", "ci_low", "ci_high", "verdict"],
         "comparisons",
@@ -55,6 +57,7 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
     with _style():
         fig = _figure(figsize, dpi)
         axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
+        limits = {m: _axis_limits(comparisons[comparisons["metric"] == m]) for m in metrics}
         for ax, metric in zip(axes, metrics):
             rows = comparisons[comparisons["metric"] == metric].set_index(["strategy", "reference", "relation"])
             for y, key in enumerate(keys):
@@ -64,18 +67,14 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
                 colour = VERDICT_COLOURS.get(str(row["verdict"]), "#555555")
                 mean, low, high = (100.0 * float(row[c]) for c in ("mean_diff", "ci_low", "ci_high"))
                 if np.isfinite(low) and np.isfinite(high):
-                    ax.plot([low, high], [y, y], color=colour, linewidth=3, solid_capstyle="butt", zorder=2)
+                    _clipped_bar(ax, low, high, y, colour, limits[metric])
                 if np.isfinite(mean):
                     ax.plot(mean, y, "o", color=colour, markersize=7, markeredgecolor="white", zorder=3)
             for y, key in enumerate(keys):  # every other strategy on a light band
                 if groups.index(key[0]) % 2:
                     ax.axhspan(y - 0.5, y + 0.5, color="0.94", zorder=0, linewidth=0)
             ax.axvline(0.0, color="0.2", linewidth=1.0, zorder=1)
-            shown = 100.0 * rows[["mean_diff", "ci_low", "ci_high"]].to_numpy(dtype=float)
-            shown = shown[np.isfinite(shown)]
-            lo, hi = min(0.0, *shown), max(0.0, *shown)
-            pad = 0.12 * (hi - lo) if hi > lo else 1.0
-            ax.set_xlim(lo - pad, hi + pad)  # zero always inside, never on the frame
+            ax.set_xlim(*limits[metric])
             ax.set_title(_TITLES[metric], fontsize=10)
             ax.grid(axis="y", visible=False)
         axes[0].set_yticks(range(len(keys)), labels, fontsize=9)
@@ -87,3 +86,25 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
         fig.supxlabel("difference, strategy minus reference (points)", fontsize=10)
         fig.suptitle("Paired differences over seeds: mean (dot) and Holm-corrected CI (bar)")
         return _save(fig, path)
+
+
+def _axis_limits(rows: pd.DataFrame) -> tuple[float, float]:
+    """x-limits (points) holding 0 and every mean and interval with at least 3 seeds (all if none)."""
+    if "n_seeds" in rows:
+        enough = rows[pd.to_numeric(rows["n_seeds"], errors="coerce") >= 3]
+        rows = enough if not enough.empty else rows
+    shown = 100.0 * rows[["mean_diff", "ci_low", "ci_high"]].to_numpy(dtype=float)
+    shown = shown[np.isfinite(shown)]
+    lo, hi = min(0.0, *shown), max(0.0, *shown)
+    pad = 0.12 * (hi - lo) if hi > lo else 1.0
+    return lo - pad, hi + pad  # zero always inside, never on the frame
+
+
+def _clipped_bar(ax, low: float, high: float, y: float, colour, limits: tuple[float, float]) -> None:
+    """An interval bar cut at the axis limits, with an arrowhead where it was cut."""
+    left, right = max(low, limits[0]), min(high, limits[1])
+    ax.plot([left, right], [y, y], color=colour, linewidth=3, solid_capstyle="butt", zorder=2)
+    if low < limits[0]:
+        ax.plot(left, y, "<", color=colour, markersize=7, zorder=3, clip_on=False)
+    if high > limits[1]:
+        ax.plot(right, y, ">", color=colour, markersize=7, zorder=3, clip_on=False)
