@@ -10,6 +10,7 @@ FAIL and do not count, and rerunning the same command resumes the study.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import warnings
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from isocl.bench.config import Benchmark, ConfigError
+from isocl.bench.results import check_output_folder, claim_output_folder
 from isocl.tuning import samplers, storage as storages, workers
 from isocl.tuning.objective import DIRECTIONS_MULTI, DIRECTIONS_SINGLE, OBJECTIVE_NAMES, TuneContext
 from isocl.tuning.outputs import write_outputs
@@ -124,8 +126,8 @@ def _check_arguments(strategy: Any, n_trials: Any, jobs: Any, timeout: Any, epoc
                      device: Any) -> None:
     _pos_int("--trials", n_trials)
     _pos_int("--jobs", jobs)
-    if timeout is not None and (not is_num(timeout) or timeout <= 0):
-        raise ConfigError(f"--timeout {timeout!r}: expected a number of seconds > 0")
+    if timeout is not None and (not is_num(timeout) or not math.isfinite(timeout) or timeout <= 0):
+        raise ConfigError(f"--timeout {timeout!r}: expected a finite number of seconds > 0")
     if epochs is not None:
         _pos_int("--epochs", epochs)
     if seed is not None:
@@ -169,6 +171,7 @@ def _plan(bench: Benchmark, strategy: str, n_trials: int, *, storage: str | None
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"--study {study_name!r}: expected a non-empty name")
     out_dir = Path(out) if out is not None else Path("results") / "tune" / _safe_name(name)
+    check_output_folder(out_dir, "tune")  # a folder isocl did not write is never written into
     spec, migrate_from = storages.resolve_storage(storage, out_dir, jobs)
     if spec.kind == "sqlite" and jobs > 1:
         log(f"isocl tune: note: {jobs} workers sharing an SQLite file; Optuna advises a journal file "
@@ -327,6 +330,7 @@ def tune(
         find_batches_dir()  # DataError now rather than in every worker (extracts the archive once, for all)
 
     # -- validated: from here on the study is created / changed
+    claim_output_folder(plan.out_dir, "tune")
     log(f"isocl tune: study {plan.name!r} in {plan.spec.display()}; strategy {strategy!r}, seed {plan.train_seed}, "
         f"{plan.bench.training['epochs']} epochs, sampler {plan.sampler}, pruner {plan.pruner}"
         + (", objectives: valid accuracy (max), forgetting (min), params (min)" if multi_objective else ""))
