@@ -95,11 +95,14 @@ def _written_by_isocl(path: Path, name: str) -> bool:
 
 
 def _legacy_kind(path: Path, entries: set[str]) -> str | None:
-    """Folders isocl wrote before manifests had a kind: tune studies (a study lock, or best.toml /
-    tuned.toml headed by isocl; a `--strategy all` root holds such studies) and plot outputs."""
+    """Folders isocl wrote without a usable manifest: results (config.toml and units/), and from before
+    manifests had a kind: tune studies (a study lock, or best.toml / tuned.toml headed by isocl; a
+    `--strategy all` root holds such studies) and plot outputs (figures/ and a report by isocl)."""
     def is_study(p: Path, names: set[str]) -> bool:
         return ".tune.lock" in names or any(n in names and _written_by_isocl(p, n) for n in ("best.toml", "tuned.toml"))
 
+    if {"config.toml", "units"} <= entries and (path / "units").is_dir():
+        return "run"  # a results folder whose manifest was lost or damaged
     if is_study(path, entries):
         return "tune"
     subdirs = [path / n for n in entries if (path / n).is_dir()]
