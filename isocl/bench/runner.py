@@ -532,8 +532,9 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
             try:
                 record = future.result()
             except BrokenExecutor:  # a worker process died (SIGKILL, out of memory): every running unit is lost
-                raise _stopped(out, done, units, f"a worker process died while running {name} seed {seed} "
-                               "(killed, e.g. out of memory)") from None
+                lost = ", ".join(f"{n} seed {s}" for n, s in [(name, seed), *running.values()])
+                raise _stopped(out, done, units, "a worker process died (killed, e.g. out of memory) while "
+                               f"running {lost}") from None
             except Exception as exc:  # noqa: BLE001 - a failed task: a failed unit, the rest go on
                 record = _failed_record(name, seed, exc)
             if record["status"] != "ok" and progress:
