@@ -35,8 +35,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``isocl run: error: ...``, exit 2) instead of usage + error."""
 
     def error(self, message: str):
-        message = message.replace("\r", "\\r").replace("\n", "\\n")
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (``\\n``, ``\\x1e``): an error
+    message stays one line whatever the user typed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -218,8 +223,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line_error(command: str, exc: BaseException) -> None:
-    text = str(exc).replace("\r", "\\r").replace("\n", "\\n")
-    print(f"isocl {command}: error: {text}", file=sys.stderr)
+    print(f"isocl {command}: error: {one_line(str(exc))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ __all__ = [
     "atomic_write_text",
     "check_output_folder",
     "claim_output_folder",
+    "first_missing",
+    "undo_new_folder",
     "collate",
     "folder_kind",
     "load_units",
@@ -176,14 +178,18 @@ def _listing(path: Path, n: int = 3) -> str:
 
 
 def claim_output_folder(path: str | Path, kind: str, argv: list[str] | None = None, *,
-                        accept: tuple[str, ...] = (), option: str = "--out") -> str:
+                        accept: tuple[str, ...] = (), option: str = "--out", checked: str | None = None) -> str:
     """Check ``path`` (:func:`check_output_folder`), create it, check that a file can be written there
     and, unless it is an isocl folder already, mark it with a manifest ``{"isocl", "kind", "command",
-    "created"}``. Returns the check's answer (``"new"``, ``"empty"`` or ``"resume"``)."""
+    "created"}``. Returns the check's answer (``"new"``, ``"empty"`` or ``"resume"``).
+
+    ``checked``: the answer of an earlier :func:`check_output_folder` of this command, which has
+    since put its own first files there (``isocl tune`` opens its study before it claims the folder).
+    """
     import isocl
 
     path = Path(path)
-    state = check_output_folder(path, kind, accept=accept, option=option)
+    state = checked or check_output_folder(path, kind, accept=accept, option=option)
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".isocl-probe.", suffix=".tmp")
@@ -196,6 +202,28 @@ def claim_output_folder(path: str | Path, kind: str, argv: list[str] | None = No
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
     return state
+
+
+def first_missing(path: str | Path) -> Path | None:
+    """The outermost folder that creating ``path`` would create (None if it exists)."""
+    path = Path(path).absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def undo_new_folder(path: str | Path, state: str, created: Path | None) -> None:
+    """Remove what a command put into an output folder it checked as ``"new"`` (``created``: its
+    :func:`first_missing`) or ``"empty"``, when it then stops on bad input: nothing is left behind."""
+    import shutil
+
+    if state == "new" and created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+    elif state == "empty":
+        for p in Path(path).iterdir():
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
 
 
 def unit_path(out: Path, strategy: str, seed: int) -> Path:
