@@ -308,3 +308,22 @@ def test_threads_option_sets_torch_threads_only_when_valid(tmp_path, synthetic):
         assert code == 2 and torch.get_num_threads() == before
     finally:
         torch.set_num_threads(before)
+
+
+def test_tune_stopped_after_opening_its_study_leaves_no_folder(tmp_path, monkeypatch):
+    """`isocl tune` opens its study (creating the folder) before the last checks; on bad input it
+    removes what it created, and a new study folder is marked as isocl's once it is used."""
+    import isocl.bench.data
+    from isocl.bench.data import DataError
+
+    def no_data(*a, **k):
+        raise DataError("CIFAR-10 not found")
+
+    monkeypatch.setattr(isocl.bench.data, "find_batches_dir", no_data)
+    bench = write_bench(tmp_path)
+    code, _, err = call(["tune", str(bench), "--strategy", "replay", "--trials", "1", "--out", str(tmp_path / "a/b")])
+    assert code == 2 and "CIFAR-10 not found" in one_line_error(err, "tune")
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "empty").mkdir()
+    assert call(["tune", str(bench), "--strategy", "replay", "--trials", "1", "--out", str(tmp_path / "empty")])[0] == 2
+    assert list((tmp_path / "empty").iterdir()) == []
