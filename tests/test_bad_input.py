@@ -24,6 +24,7 @@ from _badinput import USER_BYTES, call, manifest, one_line_error, snapshot, tiny
 def synthetic(monkeypatch):
     data = synthetic_tensors(10, 10, seed=1)
     monkeypatch.setattr(runner, "load_cifar10", lambda: data)
+    monkeypatch.setattr(runner, "find_batches_dir", lambda: None)
     return data
 
 
@@ -327,3 +328,18 @@ def test_tune_stopped_after_opening_its_study_leaves_no_folder(tmp_path, monkeyp
     (tmp_path / "empty").mkdir()
     assert call(["tune", str(bench), "--strategy", "replay", "--trials", "1", "--out", str(tmp_path / "empty")])[0] == 2
     assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_missing_data_is_one_line_before_anything_is_written(tmp_path, monkeypatch):
+    from isocl.bench.data import DataError
+
+    def no_data(*a, **k):
+        raise DataError("CIFAR-10 not found; point ISOCL_DATA at it")
+
+    monkeypatch.setattr(runner, "load_cifar10", no_data)
+    monkeypatch.setattr(runner, "find_batches_dir", no_data)
+    bench = write_bench(tmp_path)
+    for jobs in ("1", "2"):
+        code, _, err = call(["run", str(bench), "--jobs", jobs, "--out", str(tmp_path / "o"), "--quiet"])
+        assert code == 2 and "CIFAR-10 not found" in one_line_error(err, "run")
+        assert not (tmp_path / "o").exists()

@@ -39,6 +39,7 @@ DATA = (10, 10, 1)  # synthetic_tensors arguments: the same data in the subproce
 def synthetic(monkeypatch):
     data = synthetic_tensors(*DATA)
     monkeypatch.setattr(runner, "load_cifar10", lambda: data)
+    monkeypatch.setattr(runner, "find_batches_dir", lambda: None)  # --jobs N: the workers' data is there
     return data
 
 

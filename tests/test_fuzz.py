@@ -47,6 +47,7 @@ def patched():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(runner, "load_cifar10", lambda: data)
         mp.setattr(runner, "make_executor", lambda *a, **k: InlineExecutor())
+        mp.setattr(runner, "find_batches_dir", lambda: None)
         mp.setattr(isocl.tuning, "tune", tune)
         mp.setattr(isocl.tuning.cli, "tune", tune)
         yield data

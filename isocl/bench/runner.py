@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from isocl.bench.config import Benchmark, ConfigError, check_overrides, to_toml
 from isocl.bench.context import StrategyContext
-from isocl.bench.data import CIFAR10Tensors, load_cifar10
+from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
 from isocl.bench.executors import InlineExecutor, make_executor
 from isocl.bench.plasticity import CONTROLS
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
@@ -599,6 +599,11 @@ def run_benchmark(
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
+    if data is None and executor is None:  # missing data: exit 2 now, not a results folder of failed units
+        if jobs == 1:
+            data = load_cifar10()  # what the sequential run's first unit would load in this process
+        else:
+            find_batches_dir()  # the workers load it themselves
     bench, manifest = _prepare(bench, out, names, seeds, epochs, device, command)
     manifest.update(jobs=jobs)
     _set_aside_damaged(out)
