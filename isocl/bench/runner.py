@@ -541,13 +541,15 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
                 tqdm.write(f"unit {name} seed {seed} failed: {record['error']}")
             try:
                 write_unit(out, record)
-                if record["status"] == "ok":
-                    done[(name, seed)] = record
-                collate(out, units)
             except OSError as exc:  # a full disk, a folder gone read-only: the unit is not saved, it reruns
-                done.pop((name, seed), None)
                 raise _stopped(out, done, units, f"cannot write the record of {name} seed {seed} "
                                f"({exc.strerror or exc})") from None
+            if record["status"] == "ok":
+                done[(name, seed)] = record
+            try:
+                collate(out, units)
+            except OSError as exc:  # the record is saved: the CSVs are rewritten from the records on resume
+                raise _stopped(out, done, units, f"cannot write the CSV files ({exc.strerror or exc})") from None
             bar.update()
     bar.close()
 
@@ -568,7 +570,11 @@ def _set_aside_damaged(out: Path) -> None:
         while target.exists():
             n += 1
             target = path.with_name(f"{path.name}.damaged{n}")
-        path.rename(target)
+        try:
+            path.rename(target)
+        except OSError as exc:
+            raise ConfigError(f"{path} is damaged ({why}) and cannot be set aside ({exc.strerror or exc}); "
+                              "move it away and rerun") from None
         print(f"isocl run: warning: {path} is damaged ({why}); kept as {target.name}, the unit runs again",
               file=sys.stderr)
 
