@@ -2,8 +2,12 @@
 
 Each sub-command is a small function registered in ``COMMANDS`` (Optuna's
 CLI pattern). Heavy modules are imported inside the commands. Bad input
-(configuration, unknown strategy, missing data, not a results directory)
-prints one clear line and exits with code 2.
+(an option's value, configuration, unknown strategy, missing data, not a
+results directory, an output folder isocl did not write) prints one clear
+line and exits with code 2 before anything is written: every option is
+checked by :func:`check_args` against ``isocl.bench.config.OPTIONS``. A run
+stopped by its environment (a killed worker, a full disk) prints one line
+and exits with code 1; rerunning the command resumes it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,27 @@ def _name_list(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``isocl run: error: ...``, exit 2) instead of usage + error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (``\\n``, ``\\x1e``): an error
+    message stays one line whatever the user typed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Check every option of ``args.command`` that was given against ``isocl.bench.config.OPTIONS``
+    (the benchmark file's checks where an option overrides a key); raises ConfigError."""
+    from isocl.bench.config import check_options
+
+    check_options(args.command, vars(args))
+
+
 def _default_out(bench_path: str) -> Path:
     return Path("results") / Path(bench_path).stem
 
@@ -36,7 +61,7 @@ def cmd_run(args) -> int:
     from isocl.bench.runner import print_summary, run_benchmark
 
     bench = load_benchmark(args.benchmark)
-    if args.threads:
+    if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
@@ -114,7 +139,7 @@ def cmd_speed(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="isocl", description="Continual-learning benchmarks for isotropic networks.")
+    p = _Parser(prog="isocl", description="Continual-learning benchmarks for isotropic networks.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a benchmark (every strategy x seed) into a results directory")
@@ -183,12 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     from isocl.bench.registry import UnknownStrategy
 
     user_errors += (UnknownStrategy,)
+    from isocl.bench.results import RunStopped
+
     try:
+        check_args(args)
         _find_benchmark_arg(args)
         return args.func(args)
     except user_errors as exc:
-        print(f"isocl {args.command}: error: {exc}", file=sys.stderr)
+        _one_line_error(args.command, exc)
         return 2
+    except RunStopped as exc:
+        _one_line_error(args.command, exc)
+        return 1
+
+
+def _one_line_error(command: str, exc: BaseException) -> None:
+    print(f"isocl {command}: error: {one_line(str(exc))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

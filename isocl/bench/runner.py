@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,14 +29,24 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from isocl.bench.config import Benchmark, ConfigError, to_toml
+from isocl.bench.config import Benchmark, ConfigError, check_overrides, to_toml
 from isocl.bench.context import StrategyContext
-from isocl.bench.data import CIFAR10Tensors, load_cifar10
+from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
 from isocl.bench.executors import InlineExecutor, make_executor
 from isocl.bench.plasticity import CONTROLS
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.bench.registry import get_strategy
-from isocl.bench.results import atomic_write_text, collate, load_units, summary_table, write_unit
+from isocl.bench.results import (
+    RunStopped,
+    atomic_write_text,
+    check_output_folder,
+    claim_output_folder,
+    collate,
+    load_units,
+    scan_units,
+    summary_table,
+    write_unit,
+)
 from isocl.bench.scenarios import make_split_cifar10
 
 __all__ = ["UnitResult", "build_scenario", "check_benchmark", "run_benchmark", "run_unit", "unit_list"]
@@ -171,7 +181,9 @@ def split_overrides(params: dict[str, Any] | None) -> tuple[dict[str, Any], dict
     return training, model, strategy
 
 
-def _with_overrides(bench: Benchmark, training: dict[str, Any], model: dict[str, Any]) -> Benchmark:
+def _with_overrides(bench: Benchmark, training: dict[str, Any], model: dict[str, Any],
+                    where: str = "") -> Benchmark:
+    training, model = check_overrides(where or str(bench.path or bench.name), training, model)
     bench = bench.replace()
     bench.training.update(training)
     if "lr" in training:
@@ -184,7 +196,7 @@ def _apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None)
     """``bench`` with ``params`` routed by :func:`split_overrides`; the strategy part is merged
     into ``[strategy.base]`` and returned."""
     training, model, strategy = split_overrides(params)
-    bench = _with_overrides(bench, training, model)
+    bench = _with_overrides(bench, training, model, f"{bench.path or bench.name}: [strategy.{base}]")
     strategy_params = {**bench.strategy_params.get(base, {}), **strategy}
     bench.strategy_params[base] = strategy_params
     return bench, strategy_params
@@ -210,9 +222,9 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
         training, model, sparams = split_overrides({**own, **(params or {})})
         twin = get_strategy(spec.twin)
         passed = {k: parent[k] for k in spec.twin_params if k in parent}
-        return _with_overrides(bench, training, model), twin, twin.resolve({**passed, **sparams}, where), None
+        return _with_overrides(bench, training, model, where), twin, twin.resolve({**passed, **sparams}, where), None
     training, model, sparams = split_overrides({**bench.strategy_params.get(base, {}), **own, **(params or {})})
-    return _with_overrides(bench, training, model), spec, spec.resolve(sparams, where), prefix
+    return _with_overrides(bench, training, model, where), spec, spec.resolve(sparams, where), prefix
 
 
 def run_unit(
@@ -414,7 +426,11 @@ def _check_same_config(out: Path, bench: Benchmark) -> None:
     path = Path(out) / "config.toml"
     if not path.is_file() or not any((Path(out) / "units").glob("*.json")):
         return
-    old = _comparable(tomllib.loads(path.read_text(encoding="utf-8")))
+    try:
+        old = _comparable(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:  # TOMLDecodeError, UnicodeDecodeError
+        raise ConfigError(f"{path} is damaged ({type(exc).__name__}: {exc}); its units cannot be checked against "
+                          "this configuration: restore it or choose another --out") from None
     new = _comparable(tomllib.loads(to_toml(bench.to_dict())))
     if old != new:
         flat_old, flat_new = _flatten(old), _flatten(new)
@@ -441,6 +457,7 @@ def _manifest(bench: Benchmark, device: str, command: list[str] | None) -> dict[
 
     return {
         "isocl": isocl.__version__,
+        "kind": "run",
         "torch": torch.__version__,
         "avalanche": getattr(avalanche, "__version__", ""),
         "optuna": optuna.__version__,
@@ -467,8 +484,9 @@ def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], ep
     bench.training["device"] = device
     bench.training["seeds"] = seeds
     bench.strategies = names
+    check_output_folder(out, "run")  # a folder isocl did not write is never written into
     _check_same_config(out, bench)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_folder(out, "run", command)
     atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
     manifest = _manifest(bench, device, command)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
@@ -505,7 +523,11 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
                     continue
             todo.remove(unit)
             bar.set_postfix_str(f"{unit[0]} seed {unit[1]}")
-            running[executor.submit(run_unit_job, bench, unit[0], unit[1], overrides, progress and inline)] = unit
+            try:
+                future = executor.submit(run_unit_job, bench, unit[0], unit[1], overrides, progress and inline)
+            except BrokenExecutor as exc:
+                raise _stopped(out, done, units, f"the worker pool broke ({exc})") from None
+            running[future] = unit
         if not running:
             continue
         finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -513,16 +535,52 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
             name, seed = running.pop(future)
             try:
                 record = future.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker or task: a failed unit, the rest go on
+            except BrokenExecutor:  # a worker process died (SIGKILL, out of memory): every running unit is lost
+                lost = ", ".join(f"{n} seed {s}" for n, s in [(name, seed), *running.values()])
+                raise _stopped(out, done, units, "a worker process died (killed, e.g. out of memory) while "
+                               f"running {lost}") from None
+            except Exception as exc:  # noqa: BLE001 - a failed task: a failed unit, the rest go on
                 record = _failed_record(name, seed, exc)
             if record["status"] != "ok" and progress:
                 tqdm.write(f"unit {name} seed {seed} failed: {record['error']}")
-            write_unit(out, record)
+            try:
+                write_unit(out, record)
+            except OSError as exc:  # a full disk, a folder gone read-only: the unit is not saved, it reruns
+                raise _stopped(out, done, units, f"cannot write the record of {name} seed {seed} "
+                               f"({exc.strerror or exc})") from None
             if record["status"] == "ok":
                 done[(name, seed)] = record
-            collate(out, units)
+            try:
+                collate(out, units)
+            except OSError as exc:  # the record is saved: the CSVs are rewritten from the records on resume
+                raise _stopped(out, done, units, f"cannot write the CSV files ({exc.strerror or exc})") from None
             bar.update()
     bar.close()
+
+
+def _stopped(out: Path, done: dict, units: list[tuple[str, int]], why: str) -> RunStopped:
+    saved = sum(1 for u in units if u in done)
+    return RunStopped(f"{why}; the run stopped with {saved} of {len(units)} units saved in {out} "
+                      "(finished units are never rerun); rerun the same command to resume")
+
+
+def _set_aside_damaged(out: Path) -> None:
+    """Rename damaged unit records (``X.json`` -> ``X.json.damaged``) so that those units rerun and the
+    CSVs hold each finished unit once; says so on stderr."""
+    _, damaged = scan_units(out)
+    for path, why in damaged:
+        target = path.with_name(path.name + ".damaged")
+        n = 1
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{path.name}.damaged{n}")
+        try:
+            path.rename(target)
+        except OSError as exc:
+            raise ConfigError(f"{path} is damaged ({why}) and cannot be set aside ({exc.strerror or exc}); "
+                              "move it away and rerun") from None
+        print(f"isocl run: warning: {path} is damaged ({why}); kept as {target.name}, the unit runs again",
+              file=sys.stderr)
 
 
 def run_benchmark(
@@ -551,9 +609,15 @@ def run_benchmark(
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
+    if data is None and executor is None:  # missing data: exit 2 now, not a results folder of failed units
+        if jobs == 1:
+            data = load_cifar10()  # what the sequential run's first unit would load in this process
+        else:
+            find_batches_dir()  # the workers load it themselves
     bench, manifest = _prepare(bench, out, names, seeds, epochs, device, command)
     manifest.update(jobs=jobs)
-    done = {(u["strategy"], u["seed"]): u for u in load_units(out) if u.get("status") == "ok"}
+    _set_aside_damaged(out)
+    done = {(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"}
     units = unit_list(bench, names, seeds)
     _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
     _SCENARIO_CACHE.clear()
