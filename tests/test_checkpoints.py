@@ -123,6 +123,7 @@ def test_units_save_models_and_evaluate_reproduces_the_run(tmp_path, synthetic, 
     # the commands
     monkeypatch.setattr(isocl.bench.data, "load_cifar10", lambda *a, **k: synthetic)
     assert main(["evaluate", str(out / "models" / "naive-seed0.safetensors")]) == 0
+    assert main(["evaluate", str(out / "models" / "naive-seed0.safetensors"), "--seeds", "1"]) == 2
     assert main(["export", str(out), "--unit", "naive-seed0", "--out", str(tmp_path / "n.safetensors")]) == 0
     assert load_model(tmp_path / "n.safetensors")[1]["strategy"] == "naive"
     assert main(["export", str(out), "--unit", "nope-seed0"]) == 2

@@ -110,6 +110,11 @@ def evaluate_command(args) -> int:
 
     if str(args.best).endswith(".safetensors"):
         from isocl.bench.checkpoints import evaluate_model_command
+        from isocl.bench.config import ConfigError
+
+        if args.seeds or args.out:
+            raise ConfigError(f"{args.best}: --seeds and --out apply to benchmark files; a saved model is evaluated "
+                              "on the seed it was trained with and writes nothing")
 
         return evaluate_model_command(args.best, args.device)
 
