@@ -134,7 +134,20 @@ TUNING: dict[str, _Spec] = {  # the budget of `isocl tune --strategy all` (isocl
                         "an int >= 0 (training images per class the studies use; 0: the scenario's)"),
     "seed": ((int,), 0, _seed, "an int in [0, 2**32 - 1] (the seed of every trial)"),
 }
-SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": {**MODEL, **CNN_MODEL}, "tuning": TUNING}
+LOGGING: dict[str, _Spec] = {  # Avalanche's loggers for every unit (isocl.bench.loggers); logs under DIR/logs/
+    "loggers": ((list,), [], lambda v: all(x in ("text", "csv", "tensorboard", "wandb") for x in v),
+                "a list of 'text', 'csv', 'tensorboard', 'wandb'"),
+    "wandb_project": ((str,), "isocl", lambda v: bool(v), "a non-empty W&B project name"),
+    "wandb_mode": ((str,), "offline", lambda v: v in ("offline", "online"), "'offline' or 'online'"),
+}
+OUTPUT: dict[str, _Spec] = {  # what a unit saves besides its record (isocl.bench.checkpoints); under DIR/models/
+    "save_models": ((bool,), True, None, "true or false (save each unit's final model in safetensors)"),
+    "save_every_experience": ((bool,), False, None, "true or false (also save the model after every experience)"),
+}
+SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": {**MODEL, **CNN_MODEL}, "tuning": TUNING, "logging": LOGGING,
+            "output": OUTPUT}
+# sections written to config.toml only where they differ from their defaults (they do not change results)
+OPTIONAL_SECTIONS = ("tuning", "logging", "output")
 TABLES = ("strategy", "search")
 
 
@@ -152,6 +165,8 @@ class Benchmark:
     training: dict[str, Any]
     model: dict[str, Any]
     tuning: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in TUNING.items()})
+    logging: dict[str, Any] = field(default_factory=lambda: copy.deepcopy({k: v[1] for k, v in LOGGING.items()}))
+    output: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in OUTPUT.items()})
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -166,8 +181,10 @@ class Benchmark:
             "training": dict(self.training),
             "model": dict(self.model),
         }
-        if self.tuning != {k: v[1] for k, v in TUNING.items()}:
-            out["tuning"] = dict(self.tuning)
+        for name in OPTIONAL_SECTIONS:
+            value = getattr(self, name)
+            if value != {k: v[1] for k, v in SECTIONS[name].items()}:
+                out[name] = copy.deepcopy(value)
         if self.strategy_params:
             out["strategy"] = copy.deepcopy(self.strategy_params)
         if self.search:
@@ -269,6 +286,8 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         training=sections["training"],
         model=sections["model"],
         tuning=sections["tuning"],
+        logging=sections["logging"],
+        output=sections["output"],
         strategy_params=tables["strategy"],
         search=tables["search"],
     )
@@ -391,6 +410,7 @@ OPTIONS: dict[str, dict[str, _Spec]] = {
         "device": TRAINING["device"],
     },
     "plot": {"results": PATHS, "out": PATH},
+    "export": {"results": PATH, "unit": NAME, "out": PATH},
     "list": {"benchmarks": PATH},
     "speed": {
         "epochs": TRAINING["epochs"],

@@ -29,10 +29,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
+from isocl.bench.checkpoints import unit_model_files
 from isocl.bench.config import Benchmark, ConfigError, check_overrides, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
 from isocl.bench.executors import InlineExecutor, make_executor
+from isocl.bench.loggers import UnitLoggers
 from isocl.bench.plasticity import CONTROLS
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.bench.registry import get_strategy
@@ -83,9 +86,13 @@ class UnitResult:
     max_widths: list[int] = field(default_factory=list)
     final_widths: list[int] = field(default_factory=list)
     traceback: str = ""
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)  # models/, logs/ (isocl.bench.artifacts)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record (without :attr:`files`)."""
+        out = asdict(self)
+        out.pop("files")
+        return out
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -241,6 +248,8 @@ def run_unit(
     model_overrides: dict[str, Any] | None = None,
     on_experience: Callable[[int, float], None] | None = None,
     progress: bool = False,
+    logging: dict[str, Any] | None = None,
+    save_models: str = "none",
 ) -> UnitResult:
     """Train ``strategy`` on ``seed`` and evaluate after every experience.
 
@@ -249,7 +258,10 @@ def run_unit(
     test set is never touched). ``on_experience(i, avg_accuracy)`` is called
     after each experience (the tuner reports to its pruner there; exceptions
     it raises propagate). A non-finite loss ends the unit with
-    ``status="failed"``; other errors propagate.
+    ``status="failed"``; other errors propagate. ``logging`` (a benchmark's
+    ``[logging]`` table) picks Avalanche loggers; ``save_models`` is
+    ``"none"``, ``"final"`` or ``"every"`` (after every experience too). Their
+    files land in ``result.files`` (paths under ``logs/`` and ``models/``).
     """
     bench, spec, resolved, control = resolve_unit(bench, strategy, params)
     if scenario is None:
@@ -258,11 +270,15 @@ def run_unit(
         raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
     if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
         raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
+    if save_models not in ("none", "final", "every"):
+        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    unit_loggers = UnitLoggers(logging or {}, run_name=unit_stem(strategy, seed),
+                               config={"strategy": strategy, "seed": seed, "benchmark": bench.name, "params": params})
     ctx = StrategyContext(
         bench=bench,
         seed=seed,
         device=torch.device(device or bench.training["device"]),
-        evaluator=default_evaluator(),
+        evaluator=default_evaluator(unit_loggers.loggers),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
         plugins=[NonFiniteLossGuard(), EpochProgress(disable=not progress)],
@@ -273,11 +289,16 @@ def run_unit(
     result = UnitResult(strategy=strategy, seed=seed, params_used=resolved, training_used={
         **{k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size")},
         "epochs": ctx.epochs, "model": {**bench.model, **ctx.model_overrides}})
+    snapshot = None
+    if save_models != "none":
+        def snapshot(i: int, model, last: bool) -> None:
+            result.files.update(unit_model_files(model, bench, strategy, seed, i, final=last,
+                                                 every=save_models == "every"))
     start = time.perf_counter()
     try:
         strat = spec.factory(ctx, **resolved)
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
-                                  f"{strategy} seed {seed}" if progress else None)
+                                  f"{strategy} seed {seed}" if progress else None, snapshot)
         _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
@@ -287,15 +308,20 @@ def run_unit(
         result.traceback = traceback.format_exc()
         if progress:
             tqdm.write(f"unit {strategy} seed {seed} failed: {result.error}")
+    finally:
+        logs = unit_loggers.close()
+    result.files.update({f"logs/{unit_stem(strategy, seed)}/{k}": v for k, v in logs.items()})
     result.structure = list(ctx.audit)
     result.wall_time_s = round(time.perf_counter() - start, 2)
     return result
 
 
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
-                        on_experience: Callable[[int, float], None] | None, label: str | None) -> dict[str, float]:
+                        on_experience: Callable[[int, float], None] | None, label: str | None,
+                        snapshot: Callable[[int, Any, bool], None] | None = None) -> dict[str, float]:
     """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
-    into ``result.matrix`` / ``result.experiences``. Returns the last evaluation's metrics."""
+    into ``result.matrix`` / ``result.experiences`` and call ``snapshot(i, model, last)``.
+    Returns the last evaluation's metrics."""
     stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
     n_exp = len(scenario.train_stream)
     bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
@@ -316,6 +342,8 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
             "experience": i, "avg_accuracy": avg, "params": sum(p.numel() for p in strat.model.parameters()),
             "widths": "-".join(map(str, widths)), "wall_time_s": round(train_time, 3),
         })
+        if snapshot is not None:
+            snapshot(i, strat.model, i == n_exp - 1)
         if on_experience is not None:
             on_experience(i, avg)
     return res
@@ -375,7 +403,7 @@ _SCENARIO_CACHE: dict[str, Any] = {}
 
 def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, Any] | None,
                  progress: bool = False) -> dict[str, Any]:
-    """One unit as an executor job: its record. Loads the data and builds the seed's scenario
+    """One unit as an executor job: its record, with its files (models, logs) under ``FILES_KEY``. Loads the data and builds the seed's scenario
     once per process (the data: ``_WORKER_DATA`` if set, else :func:`load_cifar10`)."""
     global _WORKER_DATA
     key = json.dumps([bench.scenario, scenario_seed(bench, seed)], sort_keys=True, default=str)
@@ -384,9 +412,11 @@ def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, An
             _WORKER_DATA = load_cifar10()
         _SCENARIO_CACHE.clear()
         _SCENARIO_CACHE.update(key=key, scenario=build_scenario(bench, _WORKER_DATA, seed))
+    output = bench.output
+    save = "none" if not output["save_models"] else ("every" if output["save_every_experience"] else "final")
     result = run_unit(bench, name, seed, scenario=_SCENARIO_CACHE["scenario"], model_overrides=overrides or None,
-                      progress=progress)
-    return result.to_dict()
+                      progress=progress, logging=bench.logging, save_models=save)
+    return {**result.to_dict(), FILES_KEY: result.files}
 
 
 def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
@@ -404,6 +434,8 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("strategies", None)
     cfg.pop("strategy", None)
     cfg.pop("search", None)  # search spaces do not change a run
+    cfg.pop("logging", None)  # nor do loggers and saved models
+    cfg.pop("output", None)
     for key in ("seeds", "device"):
         cfg.get("training", {}).pop(key, None)
     return cfg
@@ -544,6 +576,7 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
             if record["status"] != "ok" and progress:
                 tqdm.write(f"unit {name} seed {seed} failed: {record['error']}")
             try:
+                write_unit_files(out, name, seed, record.pop(FILES_KEY, None) or {})  # before the record: resume-safe
                 write_unit(out, record)
             except OSError as exc:  # a full disk, a folder gone read-only: the unit is not saved, it reruns
                 raise _stopped(out, done, units, f"cannot write the record of {name} seed {seed} "
