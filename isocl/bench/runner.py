@@ -43,6 +43,7 @@ from isocl.bench.results import (
     check_output_folder,
     claim_output_folder,
     collate,
+    load_units,  # noqa: F401  (runner.load_units, used by callers)
     scan_units,
     summary_table,
     write_unit,
