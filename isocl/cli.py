@@ -1,16 +1,19 @@
-"""The ``isocl`` command: run, list, plot, tune, evaluate, speed.
+"""The ``isocl`` command: run, list, plot, tune, evaluate, export, speed.
 
 Each sub-command is a small function registered in ``COMMANDS`` (Optuna's
 CLI pattern). Heavy modules are imported inside the commands. Bad input
-(configuration, unknown strategy, missing data, not a results directory)
-prints one clear line and exits with code 2.
+(an option's value, configuration, unknown strategy, missing data, not a
+results directory, an output folder isocl did not write) prints one clear
+line and exits with code 2 before anything is written: every option is
+checked by :func:`check_args` against ``isocl.bench.config.OPTIONS``. A run
+stopped by its environment (a killed worker, a full disk) prints one line
+and exits with code 1; rerunning the command resumes it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -27,6 +30,36 @@ def _name_list(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``isocl run: error: ...``, exit 2) instead of usage + error."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (``\\n``, ``\\x1e``): an error
+    message stays one line whatever the user typed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Check every option of ``args.command`` that was given against ``isocl.bench.config.OPTIONS``
+    (the benchmark file's checks where an option overrides a key); raises ConfigError."""
+    from isocl.bench.config import check_options
+
+    check_options(args.command, vars(args))
+
+
+def _logger_list(text: str) -> list[str]:
+    from isocl.bench.loggers import parse_logger_names
+
+    try:
+        return parse_logger_names(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _default_out(bench_path: str) -> Path:
     return Path("results") / Path(bench_path).stem
 
@@ -36,14 +69,25 @@ def cmd_run(args) -> int:
     from isocl.bench.runner import print_summary, run_benchmark
 
     bench = load_benchmark(args.benchmark)
-    if args.threads:
+    if args.logger is not None:
+        bench.logging["loggers"] = args.logger
+    if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else _default_out(args.benchmark)
-    df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
-                       device=args.device, progress=not args.quiet, command=sys.argv, jobs=args.jobs,
-                       threads=args.threads)
+    executor, jobs = None, args.jobs
+    if args.executor == "ray":
+        from isocl.bench.ray_executor import ray_executor_for_run
+
+        executor, jobs = ray_executor_for_run(bench, args)
+    try:
+        df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
+                           device=args.device, progress=not args.quiet, command=sys.argv, jobs=jobs,
+                           threads=args.threads, executor=executor)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
     print(print_summary(df, out))
     if not args.no_plot:
         from isocl.analysis.report import build_report
@@ -107,6 +151,12 @@ def cmd_evaluate(args) -> int:
     return evaluate_command(args)
 
 
+def cmd_export(args) -> int:
+    from isocl.bench.checkpoints import export_command
+
+    return export_command(args)
+
+
 def cmd_speed(args) -> int:
     from isocl.bench.speed import speed_command
 
@@ -114,7 +164,7 @@ def cmd_speed(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="isocl", description="Continual-learning benchmarks for isotropic networks.")
+    p = _Parser(prog="isocl", description="Continual-learning benchmarks for isotropic networks.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run a benchmark (every strategy x seed) into a results directory")
@@ -130,7 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "with --jobs, per worker (default: the cores shared out)")
     r.add_argument("--jobs", type=int, default=1,
                    help="run units in N worker processes on this machine (results equal a sequential run's at the "
-                        "same --threads)")
+                        "same --threads); with --executor ray, at most N units at once (default: as many as the "
+                        "cluster's CPUs hold)")
+    r.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="where units run: this machine (default) or Ray tasks (pip install 'isocl[ray]')")
+    r.add_argument("--address", help="with --executor ray: an existing Ray cluster (e.g. ray://head:10001 or auto); "
+                                     "default: a local Ray instance started for this run")
+    r.add_argument("--logger", type=_logger_list,
+                   help="Avalanche loggers for every unit, comma-separated: text, csv, tensorboard, wandb "
+                        "(default: the file's [logging] loggers); logs go to OUT/logs/<unit>/")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list benchmarks and strategies")
@@ -150,11 +208,22 @@ def build_parser() -> argparse.ArgumentParser:
     if add_tune_parsers is not None:
         add_tune_parsers(sub, cmd_tune, cmd_evaluate)
 
+    ex = sub.add_parser("export", help="export a unit's saved model (compressed: the alternating-diagonal form)")
+    ex.add_argument("results", help="results directory of isocl run")
+    ex.add_argument("--unit", required=True, help="unit name as in units/ and models/, e.g. neuro-prune-seed0")
+    ex.add_argument("--compressed", action="store_true",
+                    help="the alternating-diagonal inference form (every other map a diagonal vector)")
+    ex.add_argument("--out", help="output file (default: RESULTS/export/<unit>[.compressed].safetensors)")
+    ex.set_defaults(func=cmd_export)
+
     sp = sub.add_parser("speed", help="harness vs plain PyTorch loop on the same naive training (prints the ratio)")
     sp.add_argument("--epochs", type=int, default=1)
     sp.add_argument("--train-per-class", type=int, default=1000, help="training images per class (default 1000)")
     sp.add_argument("--repeats", type=int, default=3)
     sp.set_defaults(func=cmd_speed)
+    for parser in sub.choices.values():
+        parser.add_argument("--verbose", action="store_true",
+                            help="show every warning, third-party ones included (default: only isocl's own)")
     return p
 
 
@@ -167,8 +236,10 @@ def _find_benchmark_arg(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message=".*QP solver.*")
+    from isocl.bench.quiet import install
+
+    # before anything imports a library that warns at import time (building the parser imports isocl.tuning)
+    install(verbose="--verbose" in (sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     from isocl.bench.config import ConfigError
     from isocl.bench.data import DataError
@@ -183,12 +254,22 @@ def main(argv: list[str] | None = None) -> int:
     from isocl.bench.registry import UnknownStrategy
 
     user_errors += (UnknownStrategy,)
+    from isocl.bench.results import RunStopped
+
     try:
+        check_args(args)
         _find_benchmark_arg(args)
         return args.func(args)
     except user_errors as exc:
-        print(f"isocl {args.command}: error: {exc}", file=sys.stderr)
+        _one_line_error(args.command, exc)
         return 2
+    except RunStopped as exc:
+        _one_line_error(args.command, exc)
+        return 1
+
+
+def _one_line_error(command: str, exc: BaseException) -> None:
+    print(f"isocl {command}: error: {one_line(str(exc))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

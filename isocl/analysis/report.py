@@ -151,6 +151,13 @@ def _check_arguments(results_dirs, out, fmt) -> tuple[list[Path], Path, str]:
     return paths, Path(out), fmt.lower().lstrip(".")
 
 
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return False
+
+
 def _clear_old_figures(fig_dir: Path) -> None:
     """Remove figures a previous report wrote (so that none goes stale)."""
     for p in fig_dir.iterdir():
@@ -399,6 +406,10 @@ def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "
     list; everything else that goes wrong becomes a warning.
     """
     paths, out, fmt = _check_arguments(results_dirs, out, fmt)
+    if not any(_same_folder(out, p) for p in paths):  # a results folder itself takes its report
+        from isocl.bench.results import claim_output_folder
+
+        claim_output_folder(out, "plot", accept=("run",))
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     _clear_old_figures(fig_dir)

@@ -12,14 +12,30 @@ never silently ignores a key).
 from __future__ import annotations
 
 import copy
+import math
+import os
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-__all__ = ["Benchmark", "ConfigError", "cnn_config_kwargs", "load_benchmark", "parse_benchmark", "set_layer_widths", "to_toml"]
+__all__ = [
+    "OPTIONS",
+    "Benchmark",
+    "ConfigError",
+    "cnn_config_kwargs",
+    "check_option",
+    "check_options",
+    "check_overrides",
+    "load_benchmark",
+    "parse_benchmark",
+    "set_layer_widths",
+    "to_toml",
+]
 
 
 class ConfigError(ValueError):
@@ -32,47 +48,65 @@ MODEL_KINDS = ("mlp", "cnn")
 _Spec = tuple[tuple[type, ...], Any, Any, str]
 
 
-def _pos_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+MAX_INT = 2**31 - 1  # counts beyond a C int overflow torch and its data loaders
+MAX_SEED = 2**32 - 1  # NumPy's (and Optuna's samplers') seed range
+MAX_WIDTH = 16384  # hidden neurons per layer: 3072 x 16384 floats is already 200 MB
+CIFAR10_TRAIN, CIFAR10_TEST = 5000, 1000  # images per class
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_in(lo, hi):
+    return lambda v: _is_int(v) and lo <= v <= hi
+
+
+_pos_int = _int_in(1, MAX_INT)
+_seed = _int_in(0, MAX_SEED)
 
 
 def _nonneg_int(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    return _int_in(0, MAX_INT)(v)
 
 
 SCENARIO: dict[str, _Spec] = {
     "setting": ((str,), "class_il", lambda v: v in ("class_il", "task_il"), "'class_il' or 'task_il'"),
     "n_experiences": ((int,), 5, lambda v: v in (1, 2, 5, 10), "one of 1, 2, 5, 10 (it must divide 10 classes)"),
-    "class_order": ((list,), None, lambda v: sorted(v) == list(range(10)), "a permutation of 0..9"),
-    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (seeds the class order, subset and split)"),
+    "class_order": ((list,), None, lambda v: all(_is_int(c) for c in v) and sorted(v) == list(range(10)),
+                    "a permutation of 0..9"),
+    "seed": ((int,), 0, _seed, "an int in [0, 2**32 - 1] (seeds the class order, subset and split)"),
     "vary_with_seed": ((bool,), True, None,
                        "true or false (true: each unit's seed also draws the class order, data subset and "
                        "validation split, shared by all strategies of that seed; false: scenario.seed fixes them)"),
     "validation_fraction": ((float, int), 0.1, lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "train_per_class": ((int,), 0, _nonneg_int, "an int >= 0 (0: all 5,000)"),
-    "test_per_class": ((int,), 0, _nonneg_int, "an int >= 0 (0: all 1,000)"),
+    "train_per_class": ((int,), 0, _int_in(0, CIFAR10_TRAIN), "an int in [0, 5000] (0: all 5,000)"),
+    "test_per_class": ((int,), 0, _int_in(0, CIFAR10_TEST), "an int in [0, 1000] (0: all 1,000)"),
 }
 TRAINING: dict[str, _Spec] = {
-    "epochs": ((int,), 5, _pos_int, "an int >= 1"),
-    "batch_size": ((int,), 128, _pos_int, "an int >= 1"),
-    "eval_batch_size": ((int,), 2048, _pos_int, "an int >= 1"),
+    "epochs": ((int,), 5, _pos_int, "an int >= 1 (at most 2**31 - 1)"),
+    "batch_size": ((int,), 128, _pos_int, "an int >= 1 (at most 2**31 - 1)"),
+    "eval_batch_size": ((int,), 2048, _pos_int, "an int >= 1 (at most 2**31 - 1)"),
     "optimizer": ((str,), "adam", lambda v: v in ("adam", "adamw", "sgd"), "'adam', 'adamw' or 'sgd'"),
     "lr": ((float, int), 1e-3, lambda v: 0 < v < 10, "a number in (0, 10)"),
     "weight_decay": ((float, int), 0.0, lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "momentum": ((float, int), 0.9, lambda v: 0 <= v < 1, "a number in [0, 1) (sgd only)"),
-    "seeds": ((list,), [0, 1, 2], lambda v: len(v) > 0 and all(_nonneg_int(s) for s in v), "a non-empty list of ints >= 0"),
-    "device": ((str,), "cpu", lambda v: v == "cpu" or v.startswith("cuda"), "'cpu' or 'cuda[:N]'"),
-    "lr_by_activation": ((dict,), {}, lambda v: all(isinstance(x, (int, float)) and x > 0 for x in v.values()),
-                         "a table of activation kind ('isotropic', 'elementwise') to a learning rate > 0"),
+    "seeds": ((list,), [0, 1, 2], lambda v: len(v) > 0 and all(_seed(s) for s in v),
+              "a non-empty list of ints in [0, 2**32 - 1]"),
+    "device": ((str,), "cpu", lambda v: re.fullmatch(r"cpu|cuda(:\d{1,4})?", v) is not None, "'cpu' or 'cuda[:N]'"),
+    "lr_by_activation": ((dict,), {}, lambda v: set(v) <= {"isotropic", "elementwise"} and all(
+                             isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 10 for x in v.values()),
+                         "a table of activation kind ('isotropic', 'elementwise') to a learning rate in (0, 10)"),
 }
 MODEL: dict[str, _Spec] = {
-    "widths": ((list,), [256, 256], lambda v: len(v) > 0 and all(_pos_int(w) for w in v), "a non-empty list of ints >= 1"),
+    "widths": ((list,), [256, 256], lambda v: 0 < len(v) <= 64 and all(_int_in(1, MAX_WIDTH)(w) for w in v),
+               "a non-empty list of ints >= 1 (at most 64 layers of 16384)"),
     "shape": ((str,), "tanh", lambda v: v in ("tanh", "softsign", "log1p", "asinh"), "one of tanh, softsign, log1p, asinh"),
     "hidden_bias": ((bool,), True, None, "true or false"),
     "head_bias": ((bool,), True, None, "true or false"),
     "intrinsic": ((str,), "trainable", lambda v: v in ("off", "constant", "trainable"), "off, constant or trainable"),
     "intrinsic_out": ((str,), "trainable", lambda v: v in ("off", "constant", "trainable"), "off, constant or trainable"),
-    "o_init": ((float, int), 1.0, lambda v: v > 0, "a number > 0"),
+    "o_init": ((float, int), 1.0, lambda v: 0 < v < 1e6, "a number in (0, 1e6)"),
     "init": ((str,), "orthogonal", lambda v: v in ("orthogonal", "default"), "'orthogonal' or 'default'"),
     "kind": ((str,), "mlp", lambda v: v in MODEL_KINDS, "'mlp' or 'cnn' (isocl.nn.cnn)"),
 }
@@ -94,12 +128,26 @@ TOP: dict[str, _Spec] = {
                  "true or false (run the diag-only and reset controls of neuroplastic strategies)"),
 }
 TUNING: dict[str, _Spec] = {  # the budget of `isocl tune --strategy all` (isocl.tuning.tune_all)
-    "trials": ((int,), 0, _nonneg_int, "an int >= 0 (validation-only trials per strategy and twin; 0: --trials)"),
+    "trials": ((int,), 0, _nonneg_int,
+               "an int >= 0 (validation-only trials per strategy and twin; 0: --trials)"),
     "train_per_class": ((int,), 0, _nonneg_int,
                         "an int >= 0 (training images per class the studies use; 0: the scenario's)"),
-    "seed": ((int,), 0, _nonneg_int, "an int >= 0 (the seed of every trial)"),
+    "seed": ((int,), 0, _seed, "an int in [0, 2**32 - 1] (the seed of every trial)"),
 }
-SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": {**MODEL, **CNN_MODEL}, "tuning": TUNING}
+LOGGING: dict[str, _Spec] = {  # Avalanche's loggers for every unit (isocl.bench.loggers); logs under DIR/logs/
+    "loggers": ((list,), [], lambda v: all(x in ("text", "csv", "tensorboard", "wandb") for x in v),
+                "a list of 'text', 'csv', 'tensorboard', 'wandb'"),
+    "wandb_project": ((str,), "isocl", lambda v: bool(v), "a non-empty W&B project name"),
+    "wandb_mode": ((str,), "offline", lambda v: v in ("offline", "online"), "'offline' or 'online'"),
+}
+OUTPUT: dict[str, _Spec] = {  # what a unit saves besides its record (isocl.bench.checkpoints); under DIR/models/
+    "save_models": ((bool,), True, None, "true or false (save each unit's final model in safetensors)"),
+    "save_every_experience": ((bool,), False, None, "true or false (also save the model after every experience)"),
+}
+SECTIONS = {"scenario": SCENARIO, "training": TRAINING, "model": {**MODEL, **CNN_MODEL}, "tuning": TUNING, "logging": LOGGING,
+            "output": OUTPUT}
+# sections written to config.toml only where they differ from their defaults (they do not change results)
+OPTIONAL_SECTIONS = ("tuning", "logging", "output")
 TABLES = ("strategy", "search")
 
 
@@ -117,6 +165,8 @@ class Benchmark:
     training: dict[str, Any]
     model: dict[str, Any]
     tuning: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in TUNING.items()})
+    logging: dict[str, Any] = field(default_factory=lambda: copy.deepcopy({k: v[1] for k, v in LOGGING.items()}))
+    output: dict[str, Any] = field(default_factory=lambda: {k: v[1] for k, v in OUTPUT.items()})
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     search: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -131,8 +181,10 @@ class Benchmark:
             "training": dict(self.training),
             "model": dict(self.model),
         }
-        if self.tuning != {k: v[1] for k, v in TUNING.items()}:
-            out["tuning"] = dict(self.tuning)
+        for name in OPTIONAL_SECTIONS:
+            value = getattr(self, name)
+            if value != {k: v[1] for k, v in SECTIONS[name].items()}:
+                out[name] = copy.deepcopy(value)
         if self.strategy_params:
             out["strategy"] = copy.deepcopy(self.strategy_params)
         if self.search:
@@ -150,17 +202,41 @@ def _where(source: str, key: str) -> str:
     return f"{source}: {key}"
 
 
-def _check(source: str, key: str, value: Any, spec: _Spec) -> Any:
-    types, _, check, expected = spec
+def _valid(value: Any, spec: _Spec) -> bool:
+    """``value`` has one of the spec's types (a bool is not an int), floats are finite, and the check holds
+    (a check that raises on an odd value, e.g. sorting a mixed list, means: invalid)."""
+    types, _, check, _ = spec
     if bool in types:
         ok_type = isinstance(value, bool)
     else:
         ok_type = isinstance(value, types) and not isinstance(value, bool)
-    if not ok_type or (check is not None and not check(value)):
-        raise ConfigError(f"{_where(source, key)} = {value!r} is invalid; expected {expected}")
-    if float in types and isinstance(value, int):
+    if not ok_type or (isinstance(value, float) and not math.isfinite(value)):
+        return False
+    try:
+        return check is None or bool(check(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _check(source: str, key: str, value: Any, spec: _Spec) -> Any:
+    if not _valid(value, spec):
+        raise ConfigError(f"{_where(source, key)} = {value!r} is invalid; expected {spec[3]}")
+    if float in spec[0] and isinstance(value, int):
         value = float(value)
     return value
+
+
+def check_overrides(where: str, training: Mapping[str, Any], model: Mapping[str, Any]) -> tuple[dict, dict]:
+    """Per-strategy ``[strategy.X]`` training keys and ``model.X`` keys, checked like the file's own."""
+    out = []
+    for prefix, values, specs in (("training", training, TRAINING), ("model", model, MODEL)):
+        checked = {}
+        for key, value in values.items():
+            if key not in specs:
+                raise ConfigError(f"{where}: {prefix}.{key}: unknown key; expected one of {sorted(specs)}")
+            checked[key] = _check(where, f"{prefix}.{key}", value, specs[key])
+        out.append(checked)
+    return out[0], out[1]
 
 
 def _section(source: str, prefix: str, raw: Any, specs: dict[str, _Spec]) -> dict[str, Any]:
@@ -210,6 +286,8 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         training=sections["training"],
         model=sections["model"],
         tuning=sections["tuning"],
+        logging=sections["logging"],
+        output=sections["output"],
         strategy_params=tables["strategy"],
         search=tables["search"],
     )
@@ -253,13 +331,120 @@ def set_layer_widths(model: dict[str, Any], widths: list[int]) -> None:
 def load_benchmark(path: str | Path) -> Benchmark:
     """Read and validate a benchmark TOML file."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such benchmark file")
     try:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such benchmark file")
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except (OSError, ValueError) as exc:  # unreadable, a name too long, a NUL byte
+        raise ConfigError(f"{path}: cannot read the benchmark file ({getattr(exc, 'strerror', None) or exc})") from None
     return parse_benchmark(raw, str(path), path)
+
+
+# -- command-line options ---------------------------------------------------------------------------------
+# One table per sub-command, argparse ``dest`` -> spec: the same (types, default, check, expected) as the
+# benchmark file, and the file's own spec where an option overrides a key (--epochs is training.epochs).
+# ``isocl.cli.check_args`` checks every option given (a value of None: not given, or not an option of this
+# version) before the command does anything; a new option is one line here.
+
+PATH_MAX, NAME_MAX = 4096, 255  # bytes (Linux)
+
+
+def _usable_path(v: str) -> bool:
+    """A path the OS can take: non-empty, no NUL byte, encodable, no name longer than NAME_MAX bytes."""
+    if not v or "\0" in v:
+        return False
+    raw = os.fsencode(v)  # UnicodeEncodeError (a ValueError): invalid
+    return len(raw) <= PATH_MAX and all(len(part) <= NAME_MAX for part in raw.split(b"/"))
+
+
+def _comma_list(v: Any) -> list[str]:
+    return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else list(v)
+
+
+EXECUTORS = ("local", "ray")
+LOGGERS = ("text", "csv", "tensorboard", "wandb")
+PATH: _Spec = ((str,), None, _usable_path, "a path (non-empty, no NUL byte, names of at most 255 bytes)")
+PATHS: _Spec = ((list,), None, lambda v: len(v) > 0 and all(isinstance(p, str) and _usable_path(p) for p in v),
+                "one or more paths (non-empty, no NUL byte, names of at most 255 bytes)")
+NAME: _Spec = ((str,), None, lambda v: 0 < len(v) <= 512 and "\0" not in v and v.strip() == v,
+               "a non-empty name of at most 512 characters, no NUL byte, no surrounding spaces")
+STRATEGY_NAMES: _Spec = ((list,), None, lambda v: 0 < len(v) <= 1000 and all(
+                             isinstance(s, str) and 0 < len(s) <= 200 and "\0" not in s for s in v),
+                         "a comma-separated list of strategy names, e.g. naive,replay")
+THREADS: _Spec = ((int,), None, _int_in(1, 1024), "an int in [1, 1024] (torch threads)")
+JOBS: _Spec = ((int,), 1, _int_in(1, 1024), "an int in [1, 1024] (worker processes)")
+OPTIONS: dict[str, dict[str, _Spec]] = {
+    "run": {
+        "benchmark": PATH,
+        "strategies": STRATEGY_NAMES,
+        "seeds": TRAINING["seeds"],
+        "epochs": TRAINING["epochs"],
+        "device": TRAINING["device"],
+        "out": PATH,
+        "threads": THREADS,
+        "jobs": JOBS,
+        "executor": ((str,), "local", lambda v: v in EXECUTORS, "'local' or 'ray'"),
+        "address": ((str,), None, lambda v: 0 < len(v) <= 1000 and "\0" not in v,
+                    "a Ray cluster address such as 'auto' or ray://host:10001"),
+        "logger": ((str, list), None, lambda v: 0 < len(_comma_list(v)) and set(_comma_list(v)) <= set(LOGGERS),
+                   "a comma-separated list of text, csv, tensorboard, wandb"),
+    },
+    "evaluate": {"best": PATH, "seeds": TRAINING["seeds"], "device": TRAINING["device"], "out": PATH},
+    "tune": {
+        "benchmark": PATH,
+        "strategy": ((str,), None, lambda v: 0 < len(v) <= 200 and "\0" not in v and ":" not in v,
+                     "a registered strategy name or 'all' (twins are not tuned on their own)"),
+        "trials": ((int,), None, _int_in(1, MAX_INT), "an int >= 1 (at most 2**31 - 1)"),
+        "storage": ((str,), None, lambda v: 0 < len(v.strip()) and _usable_path(v),
+                    "a URL such as sqlite:///path/study.db, postgresql://user@host/db or journal:PATH"),
+        "study": NAME,
+        "jobs": JOBS,
+        "timeout": ((float, int), None, lambda v: v > 0, "a finite number of seconds > 0"),
+        "out": PATH,
+        "seed": ((int,), None, _seed, "an int in [0, 2**32 - 1]"),
+        "epochs": TRAINING["epochs"],
+        "device": TRAINING["device"],
+    },
+    "plot": {"results": PATHS, "out": PATH},
+    "export": {"results": PATH, "unit": NAME, "out": PATH},
+    "list": {"benchmarks": PATH},
+    "speed": {
+        "epochs": TRAINING["epochs"],
+        "train_per_class": ((int,), 1000, _int_in(1, CIFAR10_TRAIN), "an int in [1, 5000]"),
+        "repeats": ((int,), 3, _int_in(1, 1000), "an int in [1, 1000]"),
+    },
+}
+
+
+def _show(value: Any) -> str:
+    """An option's value as typed: lists comma-joined, strings quoted (one line whatever they hold)."""
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    if isinstance(value, str):
+        return value if value and value.isprintable() and " " not in value else repr(value)
+    return str(value)
+
+
+def check_option(command: str, dest: str, value: Any) -> Any:
+    """``value`` of option ``dest`` of ``isocl COMMAND``, checked by :data:`OPTIONS`; raises ConfigError
+    naming the option (``--dest``, or the positional's name), the value and what is expected."""
+    spec = OPTIONS.get(command, {}).get(dest)
+    if spec is None or value is None:
+        return value
+    if not _valid(value, spec):
+        flag = dest if dest in ("benchmark", "best", "results") else "--" + dest.replace("_", "-")
+        raise ConfigError(f"{flag} {_show(value)} is invalid; expected {spec[3]}")
+    return value
+
+
+def check_options(command: str, values: Mapping[str, Any]) -> None:
+    """Every option of ``isocl COMMAND`` in ``values`` (e.g. ``vars(args)``) that has a spec and a value."""
+    for dest in OPTIONS.get(command, {}):
+        check_option(command, dest, values.get(dest))
 
 
 def to_toml(data: dict[str, Any]) -> str:

@@ -41,7 +41,10 @@ def worker_threads(jobs: int, threads: int | None) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
-def _init_worker(threads: int, data: Any) -> None:
+def _init_worker(threads: int, data: Any, verbose: bool = False) -> None:
+    from isocl.bench.quiet import install
+
+    install(verbose)  # the driver's warning filters (a spawned interpreter starts with Python's)
     torch.set_num_threads(threads)
     from isocl.bench import runner
 
@@ -54,5 +57,7 @@ def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Ex
     if jobs == 1:
         return InlineExecutor()
     ctx = multiprocessing.get_context("spawn")
+    from isocl.bench.quiet import is_verbose
+
     return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                               initargs=(worker_threads(jobs, threads), data))
+                               initargs=(worker_threads(jobs, threads), data, is_verbose()))

@@ -17,6 +17,8 @@ from avalanche.evaluation.metrics import accuracy_metrics, bwt_metrics, forgetti
 from avalanche.training.plugins import EvaluationPlugin, SupervisedPlugin
 from tqdm.auto import tqdm
 
+from isocl.bench.loggers import NullLogger
+
 __all__ = [
     "EpochProgress",
     "ModelSizeMetric",
@@ -112,19 +114,22 @@ class EpochProgress(SupervisedPlugin):
             self.bar = None
 
 
-def default_evaluator() -> EvaluationPlugin:
-    """Avalanche's accuracy, loss, forgetting and BWT, plus model size; no loggers.
+def default_evaluator(loggers=()) -> EvaluationPlugin:
+    """Avalanche's accuracy, loss, forgetting and BWT, plus model size, logged to ``loggers``.
 
-    Only what the runner records: accuracy and loss per experience, forgetting
-    and BWT of the stream (every metric costs a callback per iteration).
+    Without loggers, only what the runner records: accuracy and loss per
+    experience, forgetting and BWT of the stream (every metric costs a
+    callback per iteration), and a do-nothing logger (an empty list makes
+    Avalanche warn). With loggers, also training accuracy and loss per epoch.
     """
+    loggers = list(loggers)
     return EvaluationPlugin(
-        accuracy_metrics(experience=True),
-        loss_metrics(experience=True),
+        accuracy_metrics(experience=True, epoch=bool(loggers)),
+        loss_metrics(experience=True, epoch=bool(loggers)),
         forgetting_metrics(stream=True),
         bwt_metrics(stream=True),
         ModelSizeMetric(),
-        loggers=[],
+        loggers=loggers or [NullLogger()],
     )
 
 

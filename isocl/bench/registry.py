@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -86,6 +87,11 @@ class StrategySpec:
                 raise ConfigError(
                     f"{where or self.name}: parameter {key} = {value!r} of strategy {self.name!r} has the wrong type; "
                     f"expected {type(default).__name__} like the default {default!r}"
+                )
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(
+                    f"{where or self.name}: parameter {key} = {value!r} of strategy {self.name!r} is invalid; "
+                    "expected a finite number"
                 )
             out[key] = float(value) if isinstance(default, float) else value
         return out

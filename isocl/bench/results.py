@@ -6,16 +6,28 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from isocl.bench.config import ConfigError
+
 __all__ = [
+    "KINDS",
+    "RunStopped",
     "atomic_write_text",
+    "check_output_folder",
+    "claim_output_folder",
+    "first_missing",
+    "undo_new_folder",
     "collate",
+    "folder_kind",
     "load_units",
+    "scan_units",
     "unit_path",
     "METRICS_COLUMNS",
     "EXPERIENCE_COLUMNS",
@@ -55,6 +67,165 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+class RunStopped(RuntimeError):
+    """A run stopped by its environment (a killed worker, a full disk): what is finished is saved and
+    rerunning the same command resumes. ``isocl`` prints it on one line and exits with code 1."""
+
+
+# -- output folders: isocl writes only into folders it wrote -------------------------------------------------
+
+MANIFEST = "manifest.json"
+KINDS = ("run", "tune", "plot", "export")  # what wrote a folder: manifest.json's "kind"
+_TMP = re.compile(r"\..+\.tmp")  # a temporary file of atomic_write_text left by a killed process
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "isocl" in data else None
+
+
+def _written_by_isocl(path: Path, name: str) -> bool:
+    """``name`` in ``path`` names isocl in its head (best.toml's comment, report.md's "by `isocl plot`")."""
+    try:
+        with open(path / name, encoding="utf-8") as fh:
+            return "isocl" in fh.read(400)
+    except (OSError, ValueError):
+        return False
+
+
+def _legacy_kind(path: Path, entries: set[str]) -> str | None:
+    """Folders isocl wrote without a usable manifest: results (config.toml and units/), and from before
+    manifests had a kind: tune studies (a study lock, or best.toml / tuned.toml headed by isocl; a
+    `--strategy all` root holds such studies) and plot outputs (figures/ and a report by isocl)."""
+    def is_study(p: Path, names: set[str]) -> bool:
+        return ".tune.lock" in names or any(n in names and _written_by_isocl(p, n) for n in ("best.toml", "tuned.toml"))
+
+    if {"config.toml", "units"} <= entries and (path / "units").is_dir():
+        return "run"  # a results folder whose manifest was lost or damaged
+    if is_study(path, entries):
+        return "tune"
+    subdirs = [path / n for n in entries if (path / n).is_dir()]
+    if subdirs and all(is_study(d, set(os.listdir(d))) for d in subdirs):
+        return "tune"
+    if {"figures", "report.md", "report.html"} <= entries and _written_by_isocl(path, "report.md"):
+        return "plot"
+    return None
+
+
+def folder_kind(path: str | Path) -> str | None:
+    """What wrote the existing folder ``path``: a kind of :data:`KINDS`, ``""`` for an empty folder
+    (temporary files of a killed atomic write do not count), None for a folder isocl did not write."""
+    path = Path(path)
+    entries = {n for n in os.listdir(path) if not _TMP.fullmatch(n)}
+    if not entries:
+        return ""
+    manifest = _read_manifest(path)
+    if manifest is not None:
+        kind = manifest.get("kind")
+        if kind is None and "benchmark" in manifest:
+            return "run"  # a run manifest from before "kind"
+        return kind if kind in KINDS else None
+    return _legacy_kind(path, entries)
+
+
+_KIND_TEXT = {"run": "run results", "tune": "a tune study", "plot": "plots", "export": "an export"}
+
+
+def check_output_folder(path: str | Path, kind: str, *, accept: tuple[str, ...] = (), option: str = "--out") -> str:
+    """Whether ``isocl`` may write output of ``kind`` into ``path`` (reads only): ``"new"`` (absent, its
+    parent can hold it), ``"empty"`` or ``"resume"`` (an isocl folder of ``kind`` or one of ``accept``).
+
+    Refuses (ConfigError, naming ``option``) a file, a path under a file, an unwritable parent, and an
+    existing folder that isocl did not write or wrote for something else.
+    """
+    path = Path(path)
+    where = f"{option} {path}"
+    try:
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                raise ConfigError(f"{where}: exists and is not a folder; choose a new or empty folder")
+            kind_found = folder_kind(path)
+        else:
+            kind_found = None
+            parent = path.absolute().parent
+            while not parent.exists():
+                parent = parent.parent
+            if not parent.is_dir():
+                raise ConfigError(f"{where}: cannot create the folder: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(f"{where}: cannot create the folder: {parent} is not writable")
+            return "new"
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot use this folder ({exc.strerror or exc})") from None
+    if kind_found == "":
+        return "empty"
+    if kind_found is None:
+        raise ConfigError(f"{where}: the folder exists and was not written by isocl (it holds "
+                          f"{_listing(path)}); isocl writes only into a new or empty folder or one it wrote, "
+                          "so choose another --out")
+    if kind_found != kind and kind_found not in accept:
+        raise ConfigError(f"{where}: the folder holds {_KIND_TEXT[kind_found]} of isocl, not "
+                          f"{_KIND_TEXT[kind]}; choose another folder")
+    return "resume"
+
+
+def _listing(path: Path, n: int = 3) -> str:
+    names = sorted(os.listdir(path))
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def claim_output_folder(path: str | Path, kind: str, argv: list[str] | None = None, *,
+                        accept: tuple[str, ...] = (), option: str = "--out", checked: str | None = None) -> str:
+    """Check ``path`` (:func:`check_output_folder`), create it, check that a file can be written there
+    and, unless it is an isocl folder already, mark it with a manifest ``{"isocl", "kind", "command",
+    "created"}``. Returns the check's answer (``"new"``, ``"empty"`` or ``"resume"``).
+
+    ``checked``: the answer of an earlier :func:`check_output_folder` of this command, which has
+    since put its own first files there (``isocl tune`` opens its study before it claims the folder).
+    """
+    import isocl
+
+    path = Path(path)
+    state = checked or check_output_folder(path, kind, accept=accept, option=option)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".isocl-probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+        if state != "resume" or _read_manifest(path) is None:
+            atomic_write_text(path / MANIFEST, json.dumps({
+                "isocl": isocl.__version__, "kind": kind, "command": " ".join(argv if argv is not None else sys.argv),
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=1))
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
+    return state
+
+
+def first_missing(path: str | Path) -> Path | None:
+    """The outermost folder that creating ``path`` would create (None if it exists)."""
+    path = Path(path).absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def undo_new_folder(path: str | Path, state: str, created: Path | None) -> None:
+    """Remove what a command put into an output folder it checked as ``"new"`` (``created``: its
+    :func:`first_missing`) or ``"empty"``, when it then stops on bad input: nothing is left behind."""
+    import shutil
+
+    if state == "new" and created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+    elif state == "empty":
+        for p in Path(path).iterdir():
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+
+
 def unit_path(out: Path, strategy: str, seed: int) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", strategy)
     return Path(out) / "units" / f"{safe}-seed{seed}.json"
@@ -76,14 +247,46 @@ def write_unit(out: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def load_units(out: Path) -> list[dict[str, Any]]:
-    units = []
+_RECORD_TYPES = {"strategy": str, "seed": int, "status": str, "matrix": list, "experiences": list,
+                 "structure": list, "final_widths": list, "max_widths": list}
+
+
+def _record_problem(path: Path, record: Any) -> str | None:
+    """Why ``record`` (read from ``path``) is not a unit record this folder can use, or None."""
+    if not isinstance(record, dict):
+        return f"not a unit record (a JSON {type(record).__name__})"
+    for key, kind in _RECORD_TYPES.items():
+        if key in ("matrix", "experiences", "structure", "final_widths", "max_widths") and record.get("status") != "ok":
+            continue
+        value = record.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"{key} is {value!r}, expected a {kind.__name__}"
+    if unit_path(path.parent.parent, record["strategy"], record["seed"]).name != path.name:
+        return f"it holds unit {record['strategy']} seed {record['seed']}, not the one its name says"
+    return None
+
+
+def scan_units(out: Path) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+    """The unit records of a results folder and the damaged files among them, (path, why): truncated
+    or invalid JSON, a record lacking its fields, a record under another unit's name (a copy)."""
+    units, damaged = [], []
     for path in sorted((Path(out) / "units").glob("*.json")):
         try:
-            units.append(json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError:
-            continue  # a foreign or damaged file: the unit reruns
-    return units
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            damaged.append((path, f"unreadable ({type(exc).__name__}: {exc})"))
+            continue
+        problem = _record_problem(path, record)
+        if problem is None:
+            units.append(record)
+        else:
+            damaged.append((path, problem))
+    return units, damaged
+
+
+def load_units(out: Path) -> list[dict[str, Any]]:
+    """The usable unit records of a results folder (damaged files are left out: those units rerun)."""
+    return scan_units(out)[0]
 
 
 def _csv(df: pd.DataFrame, path: Path, columns: list[str]) -> None:

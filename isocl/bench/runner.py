@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,22 +29,43 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
+from isocl.bench.checkpoints import unit_model_files
 from isocl.bench.config import Benchmark, ConfigError, to_toml
 from isocl.bench.context import StrategyContext
-from isocl.bench.data import CIFAR10Tensors, load_cifar10
+from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
 from isocl.bench.executors import InlineExecutor, make_executor
-from isocl.bench.plasticity import CONTROLS
+from isocl.bench.loggers import UnitLoggers
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
-from isocl.bench.registry import get_strategy
-from isocl.bench.results import atomic_write_text, collate, load_units, summary_table, write_unit
+from isocl.bench.results import (
+    RunStopped,
+    atomic_write_text,
+    check_output_folder,
+    claim_output_folder,
+    collate,
+    load_units,  # noqa: F401  (runner.load_units, used by callers)
+    scan_units,
+    summary_table,
+    write_unit,
+)
 from isocl.bench.scenarios import make_split_cifar10
+from isocl.bench.units import (  # noqa: F401  (re-exported: runner.companions, runner.resolve_unit, ...)
+    COMPANION_PREFIXES,
+    CONTROL_PREFIXES,
+    TRAINING_KEYS,
+    TWIN_PREFIXES,
+    _apply_overrides,
+    _split_name,
+    check_benchmark,
+    companion_overrides,
+    companions,
+    resolve_unit,
+    split_overrides,
+    unit_list,
+)
 
 __all__ = ["UnitResult", "build_scenario", "check_benchmark", "run_benchmark", "run_unit", "unit_list"]
 
-TWIN_PREFIXES = ("fixed-final", "fixed-max")  # fixed-width twins at the strategy's final / peak width
-CONTROL_PREFIXES = CONTROLS  # diag-only (same rotations, no width change), reset (optimiser state reset at moves)
-COMPANION_PREFIXES = TWIN_PREFIXES + CONTROL_PREFIXES
-TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # [strategy.X] keys that set X's [training]
 _ACC_KEY = re.compile(r"Top1_Acc_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
 _LOSS_KEY = re.compile(r"Loss_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
 
@@ -73,9 +94,13 @@ class UnitResult:
     max_widths: list[int] = field(default_factory=list)
     final_widths: list[int] = field(default_factory=list)
     traceback: str = ""
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)  # models/, logs/ (isocl.bench.artifacts)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record (without :attr:`files`)."""
+        out = asdict(self)
+        out.pop("files")
+        return out
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -108,41 +133,6 @@ def build_scenario(bench: Benchmark, data: CIFAR10Tensors, seed: int | None = No
     )
 
 
-def _split_name(name: str) -> tuple[str | None, str]:
-    """``fixed-final:neuro-grow`` -> ("fixed-final", "neuro-grow"); also ``diag-only:X``, ``reset:X``."""
-    if ":" in name:
-        prefix, base = name.split(":", 1)
-        if prefix in COMPANION_PREFIXES:
-            return prefix, base
-    return None, name
-
-
-def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> list[str]:
-    """Validate strategy names, settings and parameters before anything runs."""
-    names = list(strategies or bench.strategies)
-    setting = bench.scenario["setting"]
-    where = str(bench.path or bench.name)
-    for name in names:
-        prefix, base = _split_name(name)
-        spec = get_strategy(base)
-        if setting not in spec.settings:
-            raise ConfigError(
-                f"{where}: strategy {base!r} needs {' or '.join(spec.settings)} (it uses task labels); "
-                f"this benchmark's scenario.setting is {setting!r}"
-            )
-        kind = bench.model.get("kind", "mlp")
-        if kind not in spec.models:
-            raise ConfigError(f"{where}: strategy {base!r} runs only on model.kind = {' or '.join(spec.models)}; "
-                              f"this benchmark's model.kind is {kind!r}")
-        resolve_unit(bench, base)
-    for table in bench.strategy_params:
-        prefix, base = _split_name(table)
-        get_strategy(base)  # a table for an unknown strategy is an error
-        if prefix is not None and base in names:
-            resolve_unit(bench, table)  # a companion's own table must fit the strategy it runs
-    return names
-
-
 def _parse_eval(results: dict[str, float], trained: int, n_exp: int) -> list[dict[str, Any]]:
     acc: dict[int, float] = {}
     loss: dict[int, float] = {}
@@ -155,64 +145,6 @@ def _parse_eval(results: dict[str, float], trained: int, n_exp: int) -> list[dic
         {"trained_exp": trained, "eval_exp": e, "accuracy": acc.get(e, math.nan), "loss": loss.get(e, math.nan)}
         for e in range(n_exp)
     ]
-
-
-def split_overrides(params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Tuner-style overrides split into (training, model, strategy): ``lr``, ``weight_decay``,
-    ``batch_size``, ``epochs`` -> training; ``model.X`` -> model X; the rest are strategy parameters."""
-    training, model, strategy = {}, {}, {}
-    for key, value in (params or {}).items():
-        if key in TRAINING_KEYS:
-            training[key] = value
-        elif key.startswith("model."):
-            model[key[len("model."):]] = value
-        else:
-            strategy[key] = value
-    return training, model, strategy
-
-
-def _with_overrides(bench: Benchmark, training: dict[str, Any], model: dict[str, Any]) -> Benchmark:
-    bench = bench.replace()
-    bench.training.update(training)
-    if "lr" in training:
-        bench.training["lr_by_activation"] = {}  # a strategy's own learning rate beats the per-activation one
-    bench.model.update(model)
-    return bench
-
-
-def _apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None) -> tuple[Benchmark, dict[str, Any]]:
-    """``bench`` with ``params`` routed by :func:`split_overrides`; the strategy part is merged
-    into ``[strategy.base]`` and returned."""
-    training, model, strategy = split_overrides(params)
-    bench = _with_overrides(bench, training, model)
-    strategy_params = {**bench.strategy_params.get(base, {}), **strategy}
-    bench.strategy_params[base] = strategy_params
-    return bench, strategy_params
-
-
-def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None = None):
-    """What unit ``strategy`` runs: ``(bench, spec, resolved parameters, control)``.
-
-    ``[strategy.NAME]`` tables may hold training keys (``lr``, ...) and
-    ``model.X`` keys for that strategy alone. A fixed-width twin
-    ``fixed-final:X`` runs X's twin strategy with the parameters X passes on
-    (``twin_params``, e.g. the replay buffer) and its own table
-    ``[strategy."fixed-final:X"]`` (its own tuned learning rate), never X's
-    training keys. A control ``diag-only:X`` / ``reset:X`` runs X with X's
-    parameters, updated by its own table. ``params`` (tuner trials) win.
-    """
-    prefix, base = _split_name(strategy)
-    spec = get_strategy(base)
-    where = f"{bench.path or bench.name}: [strategy.{strategy}]"
-    own = bench.strategy_params.get(strategy, {}) if prefix else {}
-    if prefix in TWIN_PREFIXES:
-        parent = spec.resolve(split_overrides(bench.strategy_params.get(base))[2], where)
-        training, model, sparams = split_overrides({**own, **(params or {})})
-        twin = get_strategy(spec.twin)
-        passed = {k: parent[k] for k in spec.twin_params if k in parent}
-        return _with_overrides(bench, training, model), twin, twin.resolve({**passed, **sparams}, where), None
-    training, model, sparams = split_overrides({**bench.strategy_params.get(base, {}), **own, **(params or {})})
-    return _with_overrides(bench, training, model), spec, spec.resolve(sparams, where), prefix
 
 
 def run_unit(
@@ -229,6 +161,8 @@ def run_unit(
     model_overrides: dict[str, Any] | None = None,
     on_experience: Callable[[int, float], None] | None = None,
     progress: bool = False,
+    logging: dict[str, Any] | None = None,
+    save_models: str = "none",
 ) -> UnitResult:
     """Train ``strategy`` on ``seed`` and evaluate after every experience.
 
@@ -237,7 +171,10 @@ def run_unit(
     test set is never touched). ``on_experience(i, avg_accuracy)`` is called
     after each experience (the tuner reports to its pruner there; exceptions
     it raises propagate). A non-finite loss ends the unit with
-    ``status="failed"``; other errors propagate.
+    ``status="failed"``; other errors propagate. ``logging`` (a benchmark's
+    ``[logging]`` table) picks Avalanche loggers; ``save_models`` is
+    ``"none"``, ``"final"`` or ``"every"`` (after every experience too). Their
+    files land in ``result.files`` (paths under ``logs/`` and ``models/``).
     """
     bench, spec, resolved, control = resolve_unit(bench, strategy, params)
     if scenario is None:
@@ -246,11 +183,15 @@ def run_unit(
         raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
     if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
         raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
+    if save_models not in ("none", "final", "every"):
+        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    unit_loggers = UnitLoggers(logging or {}, run_name=unit_stem(strategy, seed),
+                               config={"strategy": strategy, "seed": seed, "benchmark": bench.name, "params": params})
     ctx = StrategyContext(
         bench=bench,
         seed=seed,
         device=torch.device(device or bench.training["device"]),
-        evaluator=default_evaluator(),
+        evaluator=default_evaluator(unit_loggers.loggers),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
         plugins=[NonFiniteLossGuard(), EpochProgress(disable=not progress)],
@@ -261,11 +202,16 @@ def run_unit(
     result = UnitResult(strategy=strategy, seed=seed, params_used=resolved, training_used={
         **{k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size")},
         "epochs": ctx.epochs, "model": {**bench.model, **ctx.model_overrides}})
+    snapshot = None
+    if save_models != "none":
+        def snapshot(i: int, model, last: bool) -> None:
+            result.files.update(unit_model_files(model, bench, strategy, seed, i, final=last,
+                                                 every=save_models == "every"))
     start = time.perf_counter()
     try:
         strat = spec.factory(ctx, **resolved)
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
-                                  f"{strategy} seed {seed}" if progress else None)
+                                  f"{strategy} seed {seed}" if progress else None, snapshot)
         _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
@@ -275,15 +221,20 @@ def run_unit(
         result.traceback = traceback.format_exc()
         if progress:
             tqdm.write(f"unit {strategy} seed {seed} failed: {result.error}")
+    finally:
+        logs = unit_loggers.close()
+    result.files.update({f"logs/{unit_stem(strategy, seed)}/{k}": v for k, v in logs.items()})
     result.structure = list(ctx.audit)
     result.wall_time_s = round(time.perf_counter() - start, 2)
     return result
 
 
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
-                        on_experience: Callable[[int, float], None] | None, label: str | None) -> dict[str, float]:
+                        on_experience: Callable[[int, float], None] | None, label: str | None,
+                        snapshot: Callable[[int, Any, bool], None] | None = None) -> dict[str, float]:
     """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
-    into ``result.matrix`` / ``result.experiences``. Returns the last evaluation's metrics."""
+    into ``result.matrix`` / ``result.experiences`` and call ``snapshot(i, model, last)``.
+    Returns the last evaluation's metrics."""
     stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
     n_exp = len(scenario.train_stream)
     bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
@@ -304,6 +255,8 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
             "experience": i, "avg_accuracy": avg, "params": sum(p.numel() for p in strat.model.parameters()),
             "widths": "-".join(map(str, widths)), "wall_time_s": round(train_time, 3),
         })
+        if snapshot is not None:
+            snapshot(i, strat.model, i == n_exp - 1)
         if on_experience is not None:
             on_experience(i, avg)
     return res
@@ -328,34 +281,6 @@ def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: st
                                            int(event["neurons_after"]))
 
 
-def companions(bench: Benchmark, name: str) -> list[str]:
-    """The twins and controls that run beside ``name`` (none for a companion itself)."""
-    prefix, base = _split_name(name)
-    spec = get_strategy(base)
-    if prefix is not None or not spec.neuroplastic:
-        return []
-    out = [f"{p}:{name}" for p in TWIN_PREFIXES] if bench.twins else []
-    return out + ([f"{c}:{name}" for c in spec.controls] if bench.controls else [])
-
-
-def unit_list(bench: Benchmark, strategies: list[str], seeds: list[int]) -> list[tuple[str, int]]:
-    """(strategy, seed) pairs, each unit followed by its twins and controls (the order of the CSVs;
-    units run seed by seed, so that one seed's scenario serves all its strategies)."""
-    return [(n, seed) for name in strategies for seed in seeds for n in (name, *companions(bench, name))]
-
-
-def companion_overrides(name: str, parent: dict[str, Any]) -> dict[str, Any] | None:
-    """Model overrides of a companion from its parent's finished record; None: not run."""
-    prefix, _ = _split_name(name)
-    if prefix in ("fixed-final", "diag-only"):
-        return {"widths": parent["final_widths"]}
-    if prefix == "fixed-max":
-        if parent["max_widths"] == parent["final_widths"]:
-            return None  # identical to the fixed-final twin: not run twice
-        return {"widths": parent["max_widths"]}
-    return {}
-
-
 # Per-process caches of a unit job (a worker runs many units; one seed's scenario at a time).
 _WORKER_DATA: CIFAR10Tensors | None = None
 _SCENARIO_CACHE: dict[str, Any] = {}
@@ -363,7 +288,7 @@ _SCENARIO_CACHE: dict[str, Any] = {}
 
 def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, Any] | None,
                  progress: bool = False) -> dict[str, Any]:
-    """One unit as an executor job: its record. Loads the data and builds the seed's scenario
+    """One unit as an executor job: its record, with its files (models, logs) under ``FILES_KEY``. Loads the data and builds the seed's scenario
     once per process (the data: ``_WORKER_DATA`` if set, else :func:`load_cifar10`)."""
     global _WORKER_DATA
     key = json.dumps([bench.scenario, scenario_seed(bench, seed)], sort_keys=True, default=str)
@@ -372,9 +297,11 @@ def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, An
             _WORKER_DATA = load_cifar10()
         _SCENARIO_CACHE.clear()
         _SCENARIO_CACHE.update(key=key, scenario=build_scenario(bench, _WORKER_DATA, seed))
+    output = bench.output
+    save = "none" if not output["save_models"] else ("every" if output["save_every_experience"] else "final")
     result = run_unit(bench, name, seed, scenario=_SCENARIO_CACHE["scenario"], model_overrides=overrides or None,
-                      progress=progress)
-    return result.to_dict()
+                      progress=progress, logging=bench.logging, save_models=save)
+    return {**result.to_dict(), FILES_KEY: result.files}
 
 
 def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
@@ -392,6 +319,8 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("strategies", None)
     cfg.pop("strategy", None)
     cfg.pop("search", None)  # search spaces do not change a run
+    cfg.pop("logging", None)  # nor do loggers and saved models
+    cfg.pop("output", None)
     for key in ("seeds", "device"):
         cfg.get("training", {}).pop(key, None)
     return cfg
@@ -414,7 +343,11 @@ def _check_same_config(out: Path, bench: Benchmark) -> None:
     path = Path(out) / "config.toml"
     if not path.is_file() or not any((Path(out) / "units").glob("*.json")):
         return
-    old = _comparable(tomllib.loads(path.read_text(encoding="utf-8")))
+    try:
+        old = _comparable(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:  # TOMLDecodeError, UnicodeDecodeError
+        raise ConfigError(f"{path} is damaged ({type(exc).__name__}: {exc}); its units cannot be checked against "
+                          "this configuration: restore it or choose another --out") from None
     new = _comparable(tomllib.loads(to_toml(bench.to_dict())))
     if old != new:
         flat_old, flat_new = _flatten(old), _flatten(new)
@@ -441,6 +374,7 @@ def _manifest(bench: Benchmark, device: str, command: list[str] | None) -> dict[
 
     return {
         "isocl": isocl.__version__,
+        "kind": "run",
         "torch": torch.__version__,
         "avalanche": getattr(avalanche, "__version__", ""),
         "optuna": optuna.__version__,
@@ -467,8 +401,9 @@ def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], ep
     bench.training["device"] = device
     bench.training["seeds"] = seeds
     bench.strategies = names
+    check_output_folder(out, "run")  # a folder isocl did not write is never written into
     _check_same_config(out, bench)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_folder(out, "run", command)
     atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
     manifest = _manifest(bench, device, command)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
@@ -505,7 +440,11 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
                     continue
             todo.remove(unit)
             bar.set_postfix_str(f"{unit[0]} seed {unit[1]}")
-            running[executor.submit(run_unit_job, bench, unit[0], unit[1], overrides, progress and inline)] = unit
+            try:
+                future = executor.submit(run_unit_job, bench, unit[0], unit[1], overrides, progress and inline)
+            except BrokenExecutor as exc:
+                raise _stopped(out, done, units, f"the worker pool broke ({exc})") from None
+            running[future] = unit
         if not running:
             continue
         finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -513,16 +452,53 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
             name, seed = running.pop(future)
             try:
                 record = future.result()
-            except Exception as exc:  # noqa: BLE001 - a dead worker or task: a failed unit, the rest go on
+            except BrokenExecutor:  # a worker process died (SIGKILL, out of memory): every running unit is lost
+                lost = ", ".join(f"{n} seed {s}" for n, s in [(name, seed), *running.values()])
+                raise _stopped(out, done, units, "a worker process died (killed, e.g. out of memory) while "
+                               f"running {lost}") from None
+            except Exception as exc:  # noqa: BLE001 - a failed task: a failed unit, the rest go on
                 record = _failed_record(name, seed, exc)
             if record["status"] != "ok" and progress:
                 tqdm.write(f"unit {name} seed {seed} failed: {record['error']}")
-            write_unit(out, record)
+            try:
+                write_unit_files(out, name, seed, record.pop(FILES_KEY, None) or {})  # before the record: resume-safe
+                write_unit(out, record)
+            except OSError as exc:  # a full disk, a folder gone read-only: the unit is not saved, it reruns
+                raise _stopped(out, done, units, f"cannot write the record of {name} seed {seed} "
+                               f"({exc.strerror or exc})") from None
             if record["status"] == "ok":
                 done[(name, seed)] = record
-            collate(out, units)
+            try:
+                collate(out, units)
+            except OSError as exc:  # the record is saved: the CSVs are rewritten from the records on resume
+                raise _stopped(out, done, units, f"cannot write the CSV files ({exc.strerror or exc})") from None
             bar.update()
     bar.close()
+
+
+def _stopped(out: Path, done: dict, units: list[tuple[str, int]], why: str) -> RunStopped:
+    saved = sum(1 for u in units if u in done)
+    return RunStopped(f"{why}; the run stopped with {saved} of {len(units)} units saved in {out} "
+                      "(finished units are never rerun); rerun the same command to resume")
+
+
+def _set_aside_damaged(out: Path) -> None:
+    """Rename damaged unit records (``X.json`` -> ``X.json.damaged``) so that those units rerun and the
+    CSVs hold each finished unit once; says so on stderr."""
+    _, damaged = scan_units(out)
+    for path, why in damaged:
+        target = path.with_name(path.name + ".damaged")
+        n = 1
+        while target.exists():
+            n += 1
+            target = path.with_name(f"{path.name}.damaged{n}")
+        try:
+            path.rename(target)
+        except OSError as exc:
+            raise ConfigError(f"{path} is damaged ({why}) and cannot be set aside ({exc.strerror or exc}); "
+                              "move it away and rerun") from None
+        print(f"isocl run: warning: {path} is damaged ({why}); kept as {target.name}, the unit runs again",
+              file=sys.stderr)
 
 
 def run_benchmark(
@@ -551,9 +527,15 @@ def run_benchmark(
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
+    if data is None and executor is None:  # missing data: exit 2 now, not a results folder of failed units
+        if jobs == 1:
+            data = load_cifar10()  # what the sequential run's first unit would load in this process
+        else:
+            find_batches_dir()  # the workers load it themselves
     bench, manifest = _prepare(bench, out, names, seeds, epochs, device, command)
     manifest.update(jobs=jobs)
-    done = {(u["strategy"], u["seed"]): u for u in load_units(out) if u.get("status") == "ok"}
+    _set_aside_damaged(out)
+    done = {(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"}
     units = unit_list(bench, names, seeds)
     _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
     _SCENARIO_CACHE.clear()

@@ -92,6 +92,43 @@ class CompressedIsotropicMLP(nn.Module):
         self.in_features = model.cfg.in_features
         self.dense_weights = dense_weight_count(model)
 
+    def layout(self) -> dict:
+        """What :meth:`from_state` needs besides the tensors (JSON-serialisable)."""
+        maps = []
+        for m in self.maps:
+            if isinstance(m, _DiagonalMap):
+                maps.append({"kind": "diagonal", "n_in": m.n_in, "n_out": m.n_out})
+            else:
+                maps.append({"kind": "dense", "n_in": m.in_features, "n_out": m.out_features,
+                             "bias": m.bias is not None})
+        return {"maps": maps, "shapes": list(self.shapes), "emits": list(self.emits),
+                "in_features": self.in_features, "dense_weights": self.dense_weights}
+
+    @classmethod
+    def from_state(cls, layout: dict, state: dict[str, Tensor]) -> "CompressedIsotropicMLP":
+        """Rebuild a saved compressed model from :meth:`layout` and its ``state_dict`` tensors."""
+        self = cls.__new__(cls)
+        nn.Module.__init__(self)
+        self.maps = nn.ModuleList()
+        for j, m in enumerate(layout["maps"]):
+            if m["kind"] == "diagonal":
+                self.maps.append(_DiagonalMap(state[f"maps.{j}.diag"], m["n_in"], m["n_out"],
+                                              state.get(f"maps.{j}.col"), state.get(f"maps.{j}.bias")))
+            else:
+                w = state[f"maps.{j}.weight"]  # (n_out, n_in [+1])
+                lin = nn.Linear(w.shape[1], w.shape[0], bias=m["bias"]).to(w)
+                lin.load_state_dict({k: state[f"maps.{j}.{k}"] for k in lin.state_dict()})
+                self.maps.append(lin.requires_grad_(False))
+        self.shapes, self.emits = list(layout["shapes"]), list(layout["emits"])
+        for j in range(len(self.maps)):
+            self.register_buffer(f"o_{j}", state.get(f"o_{j}"))
+        w = state["head.weight"]
+        self.head = nn.Linear(w.shape[1], w.shape[0]).to(w)
+        self.head.load_state_dict({"weight": w, "bias": state["head.bias"]})
+        self.head.requires_grad_(False)
+        self.in_features, self.dense_weights = layout["in_features"], layout["dense_weights"]
+        return self
+
     def weight_count(self) -> int:
         """Stored neuron-to-neuron weights (diagonals count their length), as in doc §4."""
         total, fan_in = 0, self.in_features

@@ -82,7 +82,8 @@ def add_tune_parsers(subparsers, cmd_tune, cmd_evaluate) -> None:
                               description="Run a benchmark file written by `isocl tune` (best.toml or "
                                           "pareto/trial-N.toml) on the test set with several seeds and print the "
                                           "summary table. Tuning never saw the test set; this is the number to report.")
-    e.add_argument("best", help="benchmark TOML written by isocl tune (any benchmark file works)")
+    e.add_argument("best", help="benchmark TOML written by isocl tune (any benchmark file works), or a model saved by "
+                                "isocl run (DIR/models/<unit>.safetensors: evaluated on its benchmark's test stream)")
     e.add_argument("--seeds", type=_int_list, help="comma-separated seeds (default: the file's training.seeds)")
     e.add_argument("--out", help="results directory (default: eval-<file stem> next to the file)")
     e.add_argument("--device", help="cpu or cuda (default: the file's)")
@@ -106,6 +107,16 @@ def tune_command(args) -> int:
 
 def evaluate_command(args) -> int:
     from isocl.bench.runner import print_summary
+
+    if str(args.best).endswith(".safetensors"):
+        from isocl.bench.checkpoints import evaluate_model_command
+        from isocl.bench.config import ConfigError
+
+        if args.seeds or args.out:
+            raise ConfigError(f"{args.best}: --seeds and --out apply to benchmark files; a saved model is evaluated "
+                              "on the seed it was trained with and writes nothing")
+
+        return evaluate_model_command(args.best, args.device)
 
     df, out = evaluate(args.best, seeds=args.seeds, out=args.out, device=args.device,
                        progress=not getattr(args, "quiet", False))

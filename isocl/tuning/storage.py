@@ -26,6 +26,8 @@ from isocl.tuning.space import distribution
 
 HEARTBEAT_INTERVAL_S = 60
 HEARTBEAT_GRACE_S = 180
+HEARTBEAT_ENV = "ISOCL_HEARTBEAT_S"  # another interval (grace: 3 intervals), e.g. faster failover, or tests
+RDB_OPEN_ATTEMPTS = 8  # workers that create Optuna's tables on an empty database at once race (see _open_rdb)
 STUDY_ATTR = "isocl"  # study user attr: what the study tunes (checked on resume)
 
 
@@ -75,13 +77,63 @@ class StorageSpec:
             # the retry callback re-enqueues their parameters once. This is what makes
             # several machines on one PostgreSQL safe; for local storages see
             # fail_stale_trials (immediate, under the study lock).
-            return optuna.storages.RDBStorage(
-                self.target,
+            interval = heartbeat_interval()
+            return _open_rdb(lambda: optuna.storages.RDBStorage(
+                with_driver(self.target),
                 engine_kwargs=engine_kwargs,
-                heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                grace_period=HEARTBEAT_GRACE_S,
+                heartbeat_interval=interval,
+                grace_period=3 * interval,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1),
-            )
+            ))
+
+
+def with_driver(url: str) -> str:
+    """``postgresql://...`` with the PostgreSQL driver that is installed named (SQLAlchemy 2.0 defaults to
+    psycopg2, 2.1 to psycopg 3: either works, whichever the machine has)."""
+    import importlib.util
+
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            for module, dialect in (("psycopg", "postgresql+psycopg://"), ("psycopg2", "postgresql+psycopg2://")):
+                if importlib.util.find_spec(module) is not None:
+                    return dialect + url[len(prefix):]
+    return url
+
+
+def heartbeat_interval() -> int:
+    """Seconds between heartbeats of a running trial (``$ISOCL_HEARTBEAT_S``, default 60); a trial silent
+    for three intervals is failed and retried by the next worker to start a trial."""
+    raw = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if not raw:
+        return HEARTBEAT_INTERVAL_S
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{HEARTBEAT_ENV}={raw!r}: expected a whole number of seconds >= 1")
+    return value
+
+
+# Optuna's RDBStorage creates its tables (create_all) and inserts its version row when it opens an
+# empty database; two workers doing so at once collide in PostgreSQL (UniqueViolation on pg_type,
+# DuplicateTable, or the version row). The loser retries: by then the tables exist.
+def _open_rdb(make):
+    import random
+    import time
+
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(RDB_OPEN_ATTEMPTS):
+        try:
+            return make()
+        except (IntegrityError, ProgrammingError) as exc:
+            text = str(exc).lower()
+            racing = any(k in text for k in ("unique", "already exists", "duplicate"))
+            if not racing or attempt == RDB_OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _local_sqlite(path: Path) -> str:
@@ -158,7 +210,7 @@ def open_checked(spec: StorageSpec):
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         hint = ""
         if isinstance(exc, ImportError):
-            hint = " (is the database driver installed? e.g. pip install psycopg2-binary for PostgreSQL)"
+            hint = " (is the database driver installed? for PostgreSQL: pip install 'isocl[postgres]')"
         raise ConfigError(f"--storage {spec.display()}: cannot open the study storage: "
                           f"{type(exc).__name__}: {msg}{hint}") from None
 

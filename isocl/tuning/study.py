@@ -10,6 +10,7 @@ FAIL and do not count, and rerunning the same command resumes the study.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import warnings
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from isocl.bench.config import Benchmark, ConfigError
+from isocl.bench.results import check_output_folder, claim_output_folder, first_missing, undo_new_folder
 from isocl.tuning import samplers, storage as storages, workers
 from isocl.tuning.objective import DIRECTIONS_MULTI, DIRECTIONS_SINGLE, OBJECTIVE_NAMES, TuneContext
 from isocl.tuning.outputs import write_outputs
@@ -118,14 +120,16 @@ class _Plan:
     multi: bool
     sampler: str
     pruner: str
+    out_state: str = "resume"  # check_output_folder's answer before the study was opened
+    out_created: Path | None = None  # the folder creating out_dir created (removed again on bad input)
 
 
 def _check_arguments(strategy: Any, n_trials: Any, jobs: Any, timeout: Any, epochs: Any, seed: Any,
                      device: Any) -> None:
     _pos_int("--trials", n_trials)
     _pos_int("--jobs", jobs)
-    if timeout is not None and (not is_num(timeout) or timeout <= 0):
-        raise ConfigError(f"--timeout {timeout!r}: expected a number of seconds > 0")
+    if timeout is not None and (not is_num(timeout) or not math.isfinite(timeout) or timeout <= 0):
+        raise ConfigError(f"--timeout {timeout!r}: expected a finite number of seconds > 0")
     if epochs is not None:
         _pos_int("--epochs", epochs)
     if seed is not None:
@@ -169,26 +173,33 @@ def _plan(bench: Benchmark, strategy: str, n_trials: int, *, storage: str | None
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"--study {study_name!r}: expected a non-empty name")
     out_dir = Path(out) if out is not None else Path("results") / "tune" / _safe_name(name)
-    spec, migrate_from = storages.resolve_storage(storage, out_dir, jobs)
-    if spec.kind == "sqlite" and jobs > 1:
-        log(f"isocl tune: note: {jobs} workers sharing an SQLite file; Optuna advises a journal file "
-            "(--storage journal:PATH) or PostgreSQL for parallel workers")
-    storage_obj = storages.open_checked(spec)
-    directions = DIRECTIONS_MULTI if multi else DIRECTIONS_SINGLE
-    source = None
-    if migrate_from is not None:
-        source = storages.open_checked(migrate_from)
-        try:
-            source.get_study_id_from_name(name)
-        except KeyError:
-            source = None
-    if source is not None:
-        storages.check_existing(source, migrate_from, name, strategy, directions, space, where)
-    exists = storages.check_existing(storage_obj, spec, name, strategy, directions, space, where)
+    out_state = check_output_folder(out_dir, "tune")  # a folder isocl did not write is never written into
+    out_created = first_missing(out_dir)
+    try:  # opening a local study creates its folder: removed again if the study turns out incompatible
+        spec, migrate_from = storages.resolve_storage(storage, out_dir, jobs)
+        if spec.kind == "sqlite" and jobs > 1:
+            log(f"isocl tune: note: {jobs} workers sharing an SQLite file; Optuna advises a journal file "
+                "(--storage journal:PATH) or PostgreSQL for parallel workers")
+        storage_obj = storages.open_checked(spec)
+        directions = DIRECTIONS_MULTI if multi else DIRECTIONS_SINGLE
+        source = None
+        if migrate_from is not None:
+            source = storages.open_checked(migrate_from)
+            try:
+                source.get_study_id_from_name(name)
+            except KeyError:
+                source = None
+        if source is not None:
+            storages.check_existing(source, migrate_from, name, strategy, directions, space, where)
+        exists = storages.check_existing(storage_obj, spec, name, strategy, directions, space, where)
+    except BaseException:
+        undo_new_folder(out_dir, out_state, out_created)
+        raise
     return _Plan(bench=bench, strategy=strategy, n_trials=n_trials, jobs=jobs, space=space,
                  declared=declared is not None, train_seed=seed if seed is not None else bench.training["seeds"][0],
                  name=name, out_dir=out_dir, spec=spec, storage=storage_obj, migrate_from=migrate_from,
-                 source=source, exists=exists, multi=multi, sampler=sampler_name, pruner=pruner_name)
+                 source=source, exists=exists, multi=multi, sampler=sampler_name, pruner=pruner_name,
+                 out_state=out_state, out_created=out_created)
 
 
 def _open_study(plan: _Plan, exclusive: bool, log: Callable[[str], None]):
@@ -321,12 +332,16 @@ def tune(
     _check_arguments(strategy, n_trials, jobs, timeout, epochs, seed, device)
     plan = _plan(bench, strategy, n_trials, storage=storage, study_name=study_name, jobs=jobs, out=out,
                  pruner=pruner, sampler=sampler, multi=multi_objective, seed=seed, epochs=epochs, log=log)
-    if objective_factory is None and data is None:
-        from isocl.bench.data import find_batches_dir
+    try:
+        if objective_factory is None and data is None:
+            from isocl.bench.data import find_batches_dir
 
-        find_batches_dir()  # DataError now rather than in every worker (extracts the archive once, for all)
-
-    # -- validated: from here on the study is created / changed
+            find_batches_dir()  # DataError now rather than in every worker (extracts the archive once, for all)
+        # -- validated: from here on the study is created / changed
+        claim_output_folder(plan.out_dir, "tune", checked=plan.out_state)
+    except BaseException:
+        undo_new_folder(plan.out_dir, plan.out_state, plan.out_created)
+        raise
     log(f"isocl tune: study {plan.name!r} in {plan.spec.display()}; strategy {strategy!r}, seed {plan.train_seed}, "
         f"{plan.bench.training['epochs']} epochs, sampler {plan.sampler}, pruner {plan.pruner}"
         + (", objectives: valid accuracy (max), forgetting (min), params (min)" if multi_objective else ""))

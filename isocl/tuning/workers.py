@@ -163,10 +163,9 @@ def _worker_process(job: WorkerJob) -> None:
     threads = str(max(1, (os.cpu_count() or 1) // max(1, job.jobs)))
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("MKL_NUM_THREADS", threads)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*QP solver.*")
-    warnings.filterwarnings("ignore", message=".*No loggers specified.*")
+    from isocl.bench.quiet import install
+
+    install()  # the isocl command's filters (its --verbose travels in the environment)
     lock = StudyLock(job.storage.lock_path)
     lock.acquire(exclusive=False)  # keeps other runs from taking this worker's trials for stale ones
     try:
