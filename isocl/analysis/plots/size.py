@@ -213,7 +213,7 @@ def plot_width_and_params(
             labels.append(s)
         _fixed_references(ax_w, ax_p, widths, df, fixed, palette, n_layers, handles, labels)
         ax_w.set_xlabel("experience (after training it)")
-        ax_w.set_ylabel("hidden width (neurons)")
+        ax_w.set_ylabel("hidden width (neurons; channels for conv stages)")
         ax_w.set_title("Hidden width per layer", fontsize=10)
         ax_w.set_ylim(bottom=0)
         ax_p.set_xlabel("experience (after training it)")
