@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 from torch import Tensor, nn
 
 from isocl.nn.conv import IsotropicConv2d
 from isocl.nn.layers import IsotropicLayer
-from isocl.nn.models import INITS, IsotropicMLP, MultiHeadIsotropicMLP
+from isocl.nn.models import INITS, IsotropicMLP, MultiHeadIsotropicMLP, initialise_layers
 
 __all__ = ["CNNConfig", "IsotropicCNNBackbone", "IsotropicCNN", "MultiHeadIsotropicCNN", "build_cnn"]
 
@@ -100,26 +99,7 @@ class IsotropicCNNBackbone(nn.Module):
             layers.append(IsotropicLayer(fan_in, width, in_positions=positions if i == 0 else 1, **common))
             fan_in = layers[-1].out_features
         self.layers = nn.ModuleList(layers)
-        self._initialise(cfg.init)
-
-    @torch.no_grad()
-    def _initialise(self, init: str) -> None:
-        """Orthogonal rows of every reshaped kernel; intrinsic slices start at 0 (doc §2)."""
-        prev_emits = False
-        for layer in self.layers:
-            rows = layer.incoming()
-            m = rows.matrix().clone()
-            per_channel = m.shape[1] // layer.reading_columns().shape[1]  # k*k (conv) or H*W (after flatten)
-            n_in = m.shape[1] - per_channel * int(prev_emits)  # the intrinsic channel's columns come last
-            if init == "orthogonal":
-                block = torch.empty(m.shape[0], n_in, dtype=m.dtype)
-                nn.init.orthogonal_(block)
-                m[:, :n_in] = block
-                if layer.bias is not None:
-                    layer.bias.zero_()
-            m[:, n_in:] = 0
-            rows.param.data.copy_(rows.tensor(m))
-            prev_emits = layer.emits_intrinsic
+        initialise_layers(self.layers, cfg.init)
 
     @property
     def out_features(self) -> int:

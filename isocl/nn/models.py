@@ -70,6 +70,28 @@ def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+@torch.no_grad()
+def initialise_layers(layers, init: str) -> None:
+    """``init = "orthogonal"``: orthogonal rows of every incoming matrix (a conv kernel reshaped,
+    through the layer protocol) and zero biases; the columns reading the previous layer's intrinsic
+    output start at 0 whatever ``init`` is (doc §2)."""
+    prev_emits = False
+    for layer in layers:
+        rows = layer.incoming()
+        m = rows.matrix().clone()
+        per_channel = m.shape[1] // layer.reading_columns().shape[1]  # 1 (dense), k*k (conv), H*W (after flatten)
+        n_in = m.shape[1] - per_channel * int(prev_emits)  # the intrinsic channel's columns come last
+        if init == "orthogonal":
+            block = torch.empty(m.shape[0], n_in, dtype=m.dtype)
+            nn.init.orthogonal_(block)
+            m[:, :n_in] = block
+            if layer.bias is not None:
+                layer.bias.zero_()
+        m[:, n_in:] = 0
+        rows.param.data.copy_(rows.tensor(m))
+        prev_emits = layer.emits_intrinsic
+
+
 class IsotropicBackbone(nn.Module):
     """Flatten, then the hidden layers; returns the last layer's ``[a; a_o]``."""
 
@@ -91,21 +113,7 @@ class IsotropicBackbone(nn.Module):
             layers.append(layer)
             fan_in = layer.out_features
         self.layers = nn.ModuleList(layers)
-        self._initialise(cfg.init)
-
-    @torch.no_grad()
-    def _initialise(self, init: str) -> None:
-        prev_emits = False
-        for layer in self.layers:
-            w = layer.linear.weight
-            n_in = w.shape[1] - int(prev_emits)
-            if init == "orthogonal":
-                nn.init.orthogonal_(w[:, :n_in])
-                if layer.linear.bias is not None:
-                    layer.linear.bias.zero_()
-            if prev_emits:
-                w[:, n_in:].zero_()  # intrinsic column starts at 0 (doc §2)
-            prev_emits = layer.emits_intrinsic
+        initialise_layers(self.layers, cfg.init)
 
     @property
     def out_features(self) -> int:
