@@ -10,40 +10,14 @@ old files.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import tempfile
 from pathlib import Path, PurePosixPath
+
+from isocl.bench.results import atomic_write_bytes, unit_stem
 
 __all__ = ["FILES_KEY", "atomic_write_bytes", "unit_stem", "write_unit_files"]
 
 FILES_KEY = "_files"  # a unit job's record: {path relative to the results folder: bytes}; never in units/*.json
-
-
-def unit_stem(strategy: str, seed: int) -> str:
-    """``fixed-final:neuro-grow``, 0 -> ``fixed-final_neuro-grow-seed0`` (as ``units/<stem>.json``)."""
-    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', strategy)}-seed{seed}"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _safe(rel: str) -> PurePosixPath:

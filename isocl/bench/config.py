@@ -134,8 +134,9 @@ TUNING: dict[str, _Spec] = {  # the budget of `isocl tune --strategy all` (isocl
                         "an int >= 0 (training images per class the studies use; 0: the scenario's)"),
     "seed": ((int,), 0, _seed, "an int in [0, 2**32 - 1] (the seed of every trial)"),
 }
+LOGGERS = ("text", "csv", "tensorboard", "wandb")  # Avalanche's loggers isocl offers (isocl.bench.loggers)
 LOGGING: dict[str, _Spec] = {  # Avalanche's loggers for every unit (isocl.bench.loggers); logs under DIR/logs/
-    "loggers": ((list,), [], lambda v: all(x in ("text", "csv", "tensorboard", "wandb") for x in v),
+    "loggers": ((list,), [], lambda v: all(x in LOGGERS for x in v),
                 "a list of 'text', 'csv', 'tensorboard', 'wandb'"),
     "wandb_project": ((str,), "isocl", lambda v: bool(v), "a non-empty W&B project name"),
     "wandb_mode": ((str,), "offline", lambda v: v in ("offline", "online"), "'offline' or 'online'"),
@@ -366,7 +367,6 @@ def _comma_list(v: Any) -> list[str]:
 
 
 EXECUTORS = ("local", "ray")
-LOGGERS = ("text", "csv", "tensorboard", "wandb")
 PATH: _Spec = ((str,), None, _usable_path, "a path (non-empty, no NUL byte, names of at most 255 bytes)")
 PATHS: _Spec = ((list,), None, lambda v: len(v) > 0 and all(isinstance(p, str) and _usable_path(p) for p in v),
                 "one or more paths (non-empty, no NUL byte, names of at most 255 bytes)")

@@ -26,9 +26,9 @@ from typing import Any
 
 from avalanche.logging import BaseLogger
 
-__all__ = ["LOGGERS", "NullLogger", "UnitLoggers", "parse_logger_names"]
+from isocl.bench.config import LOGGERS
 
-LOGGERS = ("text", "csv", "tensorboard", "wandb")
+__all__ = ["LOGGERS", "NullLogger", "UnitLoggers", "parse_logger_names"]
 
 
 class NullLogger(BaseLogger):

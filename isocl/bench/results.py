@@ -19,6 +19,7 @@ from isocl.bench.config import ConfigError
 __all__ = [
     "KINDS",
     "RunStopped",
+    "atomic_write_bytes",
     "atomic_write_text",
     "check_output_folder",
     "claim_output_folder",
@@ -29,6 +30,7 @@ __all__ = [
     "load_units",
     "scan_units",
     "unit_path",
+    "unit_stem",
     "METRICS_COLUMNS",
     "EXPERIENCE_COLUMNS",
     "SUMMARY_COLUMNS",
@@ -47,14 +49,14 @@ STRUCTURE_COLUMNS = [
 ]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)
@@ -65,6 +67,11 @@ def atomic_write_text(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (:func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 class RunStopped(RuntimeError):
@@ -226,9 +233,14 @@ def undo_new_folder(path: str | Path, state: str, created: Path | None) -> None:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
 
 
+def unit_stem(strategy: str, seed: int) -> str:
+    """``fixed-final:neuro-grow``, 0 -> ``fixed-final_neuro-grow-seed0``: a unit's file name in
+    ``units/`` (``.json``), ``models/`` and ``logs/``."""
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', strategy)}-seed{seed}"
+
+
 def unit_path(out: Path, strategy: str, seed: int) -> Path:
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", strategy)
-    return Path(out) / "units" / f"{safe}-seed{seed}.json"
+    return Path(out) / "units" / f"{unit_stem(strategy, seed)}.json"
 
 
 def _clean(v: Any) -> Any:

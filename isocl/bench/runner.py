@@ -401,9 +401,9 @@ def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], ep
     bench.training["device"] = device
     bench.training["seeds"] = seeds
     bench.strategies = names
-    check_output_folder(out, "run")  # a folder isocl did not write is never written into
+    state = check_output_folder(out, "run")  # a folder isocl did not write is never written into
     _check_same_config(out, bench)
-    claim_output_folder(out, "run", command)
+    claim_output_folder(out, "run", command, checked=state)
     atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
     manifest = _manifest(bench, device, command)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
