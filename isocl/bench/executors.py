@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["InlineExecutor", "make_executor", "worker_threads"]
+__all__ = ["InlineExecutor", "make_executor", "prepare_worker", "worker_threads"]
 
 
 class InlineExecutor(Executor):
@@ -41,14 +41,18 @@ def worker_threads(jobs: int, threads: int | None) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
-def _init_worker(threads: int, data: Any, verbose: bool = False) -> None:
+def prepare_worker(threads: int, data: Any, verbose: bool = False) -> None:
+    """Set up a worker process (a ``--jobs`` pool process, or a Ray worker before each task): the
+    driver's warning filters (a new interpreter starts with Python's), its torch thread count and,
+    if given, the data its units use (else each worker loads CIFAR-10 itself, once, and keeps it)."""
     from isocl.bench.quiet import install
 
-    install(verbose)  # the driver's warning filters (a spawned interpreter starts with Python's)
+    install(verbose)
     torch.set_num_threads(threads)
-    from isocl.bench import runner
+    if data is not None:
+        from isocl.bench import runner
 
-    runner._WORKER_DATA = data  # None: each worker loads CIFAR-10 itself, once
+        runner._WORKER_DATA = data
 
 
 def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Executor:
@@ -59,5 +63,5 @@ def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Ex
     ctx = multiprocessing.get_context("spawn")
     from isocl.bench.quiet import is_verbose
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=prepare_worker,
                                initargs=(worker_threads(jobs, threads), data, is_verbose()))

@@ -28,16 +28,9 @@ __all__ = ["RayExecutor", "ray_executor_for_run"]
 
 def _run_task(fn, args: tuple, kwargs: dict, threads: int, verbose: bool, data: Any):
     """The body of every task, in a Ray worker process (reused for many tasks)."""
-    from isocl.bench.quiet import install
+    from isocl.bench.executors import prepare_worker
 
-    install(verbose)
-    import torch
-
-    torch.set_num_threads(threads)
-    if data is not None:
-        from isocl.bench import runner
-
-        runner._WORKER_DATA = data
+    prepare_worker(threads, data, verbose)
     return fn(*args, **kwargs)
 
 
