@@ -27,7 +27,9 @@ def _int_list(text: str) -> list[int]:
 
 
 def _name_list(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
+    from isocl.bench.config import comma_list
+
+    return comma_list(text)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -35,6 +35,7 @@ def test_cnn_keys_validate_and_mlp_tables_stay_as_they_were():
     ({"kind": "resnet"}, "model.kind = 'resnet' is invalid; expected 'mlp' or 'cnn'"),
     ({"channels": [8]}, "model.channels: applies only to kind = 'cnn'"),
     ({**TINY, "channels": []}, "model.channels = [] is invalid"),
+    ({**TINY, "channels": [16385]}, "model.channels = [16385] is invalid; expected a non-empty list of ints >= 1"),
     ({**TINY, "kernel_size": 0}, "model.kernel_size = 0 is invalid"),
     ({**TINY, "padding": -2}, "model.padding = -2 is invalid"),
     ({**TINY, "channels": [4] * 6, "pool": 2}, "model: the feature map vanishes"),

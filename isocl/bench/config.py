@@ -31,6 +31,7 @@ __all__ = [
     "check_option",
     "check_options",
     "check_overrides",
+    "comma_list",
     "load_benchmark",
     "parse_benchmark",
     "set_layer_widths",
@@ -63,6 +64,11 @@ def _int_in(lo, hi):
 
 
 _pos_int = _int_in(1, MAX_INT)
+
+
+def _layer_widths(v) -> bool:
+    """Hidden widths (or conv channels): 1 to 64 layers of 1 to MAX_WIDTH each."""
+    return 0 < len(v) <= 64 and all(_int_in(1, MAX_WIDTH)(w) for w in v)
 _seed = _int_in(0, MAX_SEED)
 
 
@@ -99,8 +105,7 @@ TRAINING: dict[str, _Spec] = {
                          "a table of activation kind ('isotropic', 'elementwise') to a learning rate in (0, 10)"),
 }
 MODEL: dict[str, _Spec] = {
-    "widths": ((list,), [256, 256], lambda v: 0 < len(v) <= 64 and all(_int_in(1, MAX_WIDTH)(w) for w in v),
-               "a non-empty list of ints >= 1 (at most 64 layers of 16384)"),
+    "widths": ((list,), [256, 256], _layer_widths, "a non-empty list of ints >= 1 (at most 64 layers of 16384)"),
     "shape": ((str,), "tanh", lambda v: v in ("tanh", "softsign", "log1p", "asinh"), "one of tanh, softsign, log1p, asinh"),
     "hidden_bias": ((bool,), True, None, "true or false"),
     "head_bias": ((bool,), True, None, "true or false"),
@@ -112,8 +117,8 @@ MODEL: dict[str, _Spec] = {
 }
 # Keys of kind = "cnn" only (isocl.nn.cnn.CNNConfig); ``widths`` is then the dense stage after the conv stages.
 CNN_MODEL: dict[str, _Spec] = {
-    "channels": ((list,), [32, 64, 128], lambda v: len(v) > 0 and all(_pos_int(w) for w in v),
-                 "a non-empty list of ints >= 1 (channels of each conv stage)"),
+    "channels": ((list,), [32, 64, 128], _layer_widths,
+                 "a non-empty list of ints >= 1 (channels of each conv stage; at most 64 stages of 16384)"),
     "kernel_size": ((int,), 3, _pos_int, "an int >= 1"),
     "stride": ((int,), 1, _pos_int, "an int >= 1"),
     "padding": ((int,), -1, lambda v: v >= -1, "an int >= 0, or -1 for kernel_size // 2 ('same')"),
@@ -362,7 +367,9 @@ def _usable_path(v: str) -> bool:
     return len(raw) <= PATH_MAX and all(len(part) <= NAME_MAX for part in raw.split(b"/"))
 
 
-def _comma_list(v: Any) -> list[str]:
+def comma_list(v: Any) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]`` (a list is returned as a list): how every comma-separated
+    option (--strategies, --logger) is read."""
     return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else list(v)
 
 
@@ -390,7 +397,7 @@ OPTIONS: dict[str, dict[str, _Spec]] = {
         "executor": ((str,), "local", lambda v: v in EXECUTORS, "'local' or 'ray'"),
         "address": ((str,), None, lambda v: 0 < len(v) <= 1000 and "\0" not in v,
                     "a Ray cluster address such as 'auto' or ray://host:10001"),
-        "logger": ((str, list), None, lambda v: 0 < len(_comma_list(v)) and set(_comma_list(v)) <= set(LOGGERS),
+        "logger": ((str, list), None, lambda v: 0 < len(comma_list(v)) and set(comma_list(v)) <= set(LOGGERS),
                    "a comma-separated list of text, csv, tensorboard, wandb"),
     },
     "evaluate": {"best": PATH, "seeds": TRAINING["seeds"], "device": TRAINING["device"], "out": PATH},

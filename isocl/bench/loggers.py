@@ -26,7 +26,7 @@ from typing import Any
 
 from avalanche.logging import BaseLogger
 
-from isocl.bench.config import LOGGERS
+from isocl.bench.config import LOGGERS, comma_list
 
 __all__ = ["LOGGERS", "NullLogger", "UnitLoggers", "parse_logger_names"]
 
@@ -37,7 +37,7 @@ class NullLogger(BaseLogger):
 
 def parse_logger_names(text: str) -> list[str]:
     """``"tensorboard,csv"`` -> ``["tensorboard", "csv"]``; unknown names raise ValueError naming them."""
-    names = [x.strip() for x in text.split(",") if x.strip()]
+    names = comma_list(text)
     unknown = [n for n in names if n not in LOGGERS]
     if unknown:
         raise ValueError(f"unknown logger {unknown[0]!r}; expected a comma-separated list of {', '.join(LOGGERS)}")
