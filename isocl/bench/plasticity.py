@@ -28,6 +28,7 @@ from avalanche.models import MultiTaskModule
 from avalanche.training.plugins import SupervisedPlugin
 
 from isocl.bench.config import ConfigError
+from isocl.bench.names import CONTROL_PREFIXES
 from isocl.nn import moves
 from isocl.nn.optim import ParamEditor
 from isocl.bench.scenarios import stream_tensors
@@ -376,7 +377,7 @@ class ConsolidationPlugin(SupervisedPlugin):
             self.commit(strategy)
 
 
-CONTROLS = ("diag-only", "reset")
+CONTROLS = CONTROL_PREFIXES  # isocl.bench.names
 
 
 def neuroplastic_strategy(

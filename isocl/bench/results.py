@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from isocl.bench.config import ConfigError
+from isocl.bench.names import slug
 
 __all__ = [
     "KINDS",
@@ -236,7 +237,7 @@ def undo_new_folder(path: str | Path, state: str, created: Path | None) -> None:
 def unit_stem(strategy: str, seed: int) -> str:
     """``fixed-final:neuro-grow``, 0 -> ``fixed-final_neuro-grow-seed0``: a unit's file name in
     ``units/`` (``.json``), ``models/`` and ``logs/``."""
-    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', strategy)}-seed{seed}"
+    return f"{slug(strategy)}-seed{seed}"
 
 
 def unit_path(out: Path, strategy: str, seed: int) -> Path:

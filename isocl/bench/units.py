@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from isocl.bench.config import Benchmark, ConfigError, check_overrides
-from isocl.bench.plasticity import CONTROLS
+from isocl.bench.names import COMPANION_PREFIXES, CONTROL_PREFIXES, TWIN_PREFIXES
 from isocl.bench.registry import get_strategy
 
 __all__ = [
@@ -16,9 +16,6 @@ __all__ = [
     "companion_overrides", "companions", "resolve_unit", "split_overrides", "unit_list",
 ]
 
-TWIN_PREFIXES = ("fixed-final", "fixed-max")  # fixed-width twins at the strategy's final / peak width
-CONTROL_PREFIXES = CONTROLS  # diag-only (same rotations, no width change), reset (optimiser state reset at moves)
-COMPANION_PREFIXES = TWIN_PREFIXES + CONTROL_PREFIXES
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # [strategy.X] keys that set X's [training]
 
 
