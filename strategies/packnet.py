@@ -11,7 +11,8 @@ masks Conv2d layers as well.
 from avalanche.models.packnet import PackNetModel, PackNetPlugin
 from torch import nn
 
-from isocl.bench.config import ConfigError
+from isocl.bench.config import MAX_INT, ConfigError
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
 from isocl.nn.cnn import CNNConfig
@@ -31,9 +32,14 @@ def _relu_cnn_stages(cfg: CNNConfig) -> tuple[list[nn.Module], int]:
     return layers, c_in * cfg.spatial_sizes[-1] ** 2
 
 
-@register_strategy("packnet", defaults={"post_prune_epochs": 1, "prune_proportion": 0.5}, settings=("task_il",),
-                   search=with_lr(prune_proportion={"type": "float", "low": 0.2, "high": 0.9},
-                                  post_prune_epochs={"type": "int", "low": 1, "high": 2}),
+@register_strategy("packnet", settings=("task_il",), params={
+                       # counted in the epoch budget: below the benchmark's epochs, and so is its search range
+                       "post_prune_epochs": Param(1, low=0, high=MAX_INT, below="epochs",
+                                                  search={"type": "int", "low": 1, "high": 2},
+                                                  doc="epochs after pruning each task"),
+                       "prune_proportion": Param(0.5, low=0.0, high=1.0, search={"type": "float", "low": 0.2, "high": 0.9},
+                                                 doc="share of the free weights pruned after each task")},
+                   search=with_lr(),
                    description="PackNet (Mallya & Lazebnik 2018), Avalanche's implementation")
 def build(ctx, post_prune_epochs, prune_proportion):
     if post_prune_epochs >= ctx.epochs:

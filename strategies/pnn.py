@@ -9,6 +9,7 @@ from avalanche.models import PNN
 from avalanche.training import PNNStrategy
 
 from isocl.bench.config import ConfigError
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
 
@@ -23,7 +24,7 @@ def _build(ctx, adapter):
 
 
 # Avalanche 0.6's PNN builds MLP columns only (no convolutional columns): model.kind = "cnn" is refused.
-@register_strategy("pnn", defaults={"adapter": "mlp"}, settings=("task_il",), models=("mlp",), search=with_lr(),
+@register_strategy("pnn", params={"adapter": Param("mlp", choices=("mlp", "linear"), doc="lateral adapters")}, settings=("task_il",), models=("mlp",), search=with_lr(),
                    description="progressive neural networks (Rusu et al. 2016), Avalanche's ReLU columns, MLP adapters")
 def build(ctx, adapter):
     return _build(ctx, adapter)
