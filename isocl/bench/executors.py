@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["InlineExecutor", "make_executor", "prepare_worker", "worker_threads"]
+__all__ = ["InlineExecutor", "make_executor", "prepare_worker", "stop_executor", "worker_threads"]
 
 
 class InlineExecutor(Executor):
@@ -55,6 +55,16 @@ def prepare_worker(threads: int, data: Any, verbose: bool = False) -> None:
         runner._WORKER_DATA = data
 
 
+def _pool_worker(threads: int, data: Any, verbose: bool) -> None:
+    """A ``--jobs`` pool process's set-up: :func:`prepare_worker`, and Ctrl-C ignored. Ctrl-C reaches every
+    process of the terminal's group; the driver alone handles it (it stops the workers and says how far
+    the run got), a worker that handled it too would print its own traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    prepare_worker(threads, data, verbose)
+
+
 def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Executor:
     """``jobs == 1``: this process; else a pool of ``jobs`` spawned processes, each with its own
     torch thread count (spawned, not forked: a forked torch with live OpenMP threads can hang)."""
@@ -63,5 +73,23 @@ def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Ex
     ctx = multiprocessing.get_context("spawn")
     from isocl.bench.quiet import is_verbose
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=prepare_worker,
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pool_worker,
                                initargs=(worker_threads(jobs, threads), data, is_verbose()))
+
+
+def stop_executor(executor: Executor, timeout: float = 10.0) -> None:
+    """Stop ``executor`` at once (an interrupted run): pending jobs cancelled, a process pool's workers
+    terminated (their running units are lost, none is half-written: only the driver writes), a Ray
+    executor's tasks cancelled."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for p in processes:  # ProcessPoolExecutor has no public way to stop running jobs (terminate_workers is 3.14)
+        try:
+            p.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+    executor.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        try:
+            p.join(timeout)
+        except (OSError, ValueError, AttributeError, AssertionError):
+            pass
