@@ -35,6 +35,7 @@ __all__ = [
     "first_duplicate",
     "comma_list",
     "load_benchmark",
+    "valid_layer_widths",
     "parse_benchmark",
     "set_layer_widths",
     "to_toml",
@@ -68,9 +69,13 @@ def _int_in(lo, hi):
 _pos_int = _int_in(1, MAX_INT)
 
 
-def _layer_widths(v) -> bool:
-    """Hidden widths (or conv channels): 1 to 64 layers of 1 to MAX_WIDTH each."""
+def valid_layer_widths(v) -> bool:
+    """Hidden widths (or conv channels): 1 to 64 layers of 1 to MAX_WIDTH each (also a saved model's, in
+    isocl.bench.checkpoints)."""
     return 0 < len(v) <= 64 and all(_int_in(1, MAX_WIDTH)(w) for w in v)
+
+
+_layer_widths = valid_layer_widths
 _seed = _int_in(0, MAX_SEED)
 
 
