@@ -63,6 +63,14 @@ def _pool_worker(threads: int, data: Any, verbose: bool) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepare_worker(threads, data, verbose)
+    signal.signal(signal.SIGTERM, _worker_stop)  # after the set-up: a worker stopped while starting just ends
+
+
+def _worker_stop(signum, frame) -> None:
+    """SIGTERM in a pool worker (:func:`stop_executor`): leave through Python's exit, so that the worker's
+    multiprocessing objects are released (a plain kill leaves multiprocessing's resource tracker warning
+    about leaked semaphores)."""
+    raise SystemExit(128 + signum)
 
 
 def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Executor:
@@ -87,9 +95,14 @@ def stop_executor(executor: Executor, timeout: float = 10.0) -> None:
             p.terminate()
         except (OSError, ValueError, AttributeError):
             pass
-    executor.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         try:
             p.join(timeout)
+            if p.is_alive():  # stuck in native code past the timeout
+                p.kill()
+                p.join(timeout)
         except (OSError, ValueError, AttributeError, AssertionError):
             pass
+    # with its workers gone the pool's manager thread finds it broken and closes its queues: waiting for that
+    # (quick) keeps multiprocessing's resource tracker from warning about leaked semaphores at exit
+    executor.shutdown(wait=bool(processes), cancel_futures=True)
