@@ -32,6 +32,7 @@ def _relu_cnn_stages(cfg: CNNConfig) -> tuple[list[nn.Module], int]:
 
 
 @register_strategy("packnet", defaults={"post_prune_epochs": 1, "prune_proportion": 0.5}, settings=("task_il",),
+                   backbone="relu",
                    search=with_lr(prune_proportion={"type": "float", "low": 0.2, "high": 0.9},
                                   post_prune_epochs={"type": "int", "low": 1, "high": 2}),
                    description="PackNet (Mallya & Lazebnik 2018), Avalanche's implementation")

@@ -24,12 +24,13 @@ def _build(ctx, adapter):
 
 # Avalanche 0.6's PNN builds MLP columns only (no convolutional columns): model.kind = "cnn" is refused.
 @register_strategy("pnn", defaults={"adapter": "mlp"}, settings=("task_il",), models=("mlp",), search=with_lr(),
+                   backbone="relu",
                    description="progressive neural networks (Rusu et al. 2016), Avalanche's ReLU columns, MLP adapters")
 def build(ctx, adapter):
     return _build(ctx, adapter)
 
 
-@register_strategy("pnn-linear", settings=("task_il",), models=("mlp",), search=with_lr(),
+@register_strategy("pnn-linear", settings=("task_il",), models=("mlp",), search=with_lr(), backbone="relu",
                    description="progressive neural networks with linear lateral adapters")
 def build_linear(ctx):
     return _build(ctx, "linear")
