@@ -267,6 +267,7 @@ class SeenLabels(SupervisedPlugin):
     ("er-ace", {"mem_size": 20}, 20),
     ("gdumb", {"mem_size": 20}, 20),
     ("icarl", {"mem_size": 20}, 20),
+    ("bic", {"mem_size": 22, "stage_2_epochs": 2}, 20),  # 20 replayed + 2 held out for bias correction
 ])
 def test_replay_family_buffers_hold_old_classes_that_reach_the_loss(name, params, held):
     strat, train, _ = build(name, **params)
@@ -440,7 +441,43 @@ def test_backbones_are_declared_on_every_non_isotropic_baseline():
     backbones = {s.name: s.backbone for s in list_strategies()}
     assert {n: backbones[n] for n in ("pnn", "pnn-linear", "packnet", "naive-relu", "naive-tanh")} == {
         "pnn": "relu", "pnn-linear": "relu", "packnet": "relu", "naive-relu": "relu", "naive-tanh": "tanh"}
-    for name in ("naive", "pnn-iso", "packnet-iso", "der", "er-ace", "mas", "icarl", "gdumb", "replay"):
+    for name in ("naive", "pnn-iso", "packnet-iso", "der", "er-ace", "mas", "icarl", "gdumb", "bic", "replay"):
         assert backbones[name] == BACKBONES[0] == "isotropic"
     with pytest.raises(ValueError, match="backbone"):
         register_strategy("x-bad-backbone", backbone="sigmoid")
+
+
+class BiCProbe(SupervisedPlugin):
+    """Appended last: the second experience's loss less its cross-entropy, and evaluation outputs with the
+    raw model outputs beside them."""
+
+    def __init__(self):
+        super().__init__()
+        self.extra: list[float] = []
+        self.evals: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def before_backward(self, strategy, **kwargs):
+        if strategy.experience.current_experience == 1:
+            self.extra.append(float(strategy.loss - strategy._criterion(strategy.mb_output, strategy.mb_y)))
+
+    def after_eval_forward(self, strategy, **kwargs):
+        with torch.no_grad():
+            self.evals.append((strategy.mb_output.clone(), strategy.model(strategy.mb_x).clone()))
+
+
+def test_bic_distils_and_corrects_the_new_classes_logits_at_evaluation():
+    strat, train, test = build("bic", mem_size=44, stage_2_epochs=30)
+    bic = next(p for p in strat.plugins if type(p).__name__ == "BiCPlugin")
+    assert bic.mem_size == 40 and int(bic.val_percentage * bic.mem_size) == 4  # 40 + 4 held out <= 44
+    probe = BiCProbe()
+    strat.plugins.append(probe)
+    for exp in train[:2]:
+        strat.train(exp)
+    assert probe.extra and min(abs(v) for v in probe.extra) > 1e-6, "no distillation term in the second experience"
+    layer = bic.bias_layer
+    assert sorted(layer.clss.tolist()) == sorted(int(c) for c in train[1].classes_in_this_experience)
+    assert (float(layer.alpha), float(layer.beta)) != (1.0, 0.0), "stage 2 fitted nothing"
+    probe.evals.clear()
+    strat.eval([test[1]])
+    out, raw = probe.evals[0]
+    assert torch.allclose(out, layer(raw)) and not torch.allclose(out, raw), "evaluation skips the bias layer"
