@@ -300,21 +300,22 @@ class DerTerms(SupervisedPlugin):
         self.batch_logits.append(strategy.batch_logits.clone())
 
 
-def test_der_replays_stored_logits_with_a_logit_matching_term():
-    strat, train, _ = build("der", mem_size=20, alpha=0.5, beta=0.5)
+@pytest.mark.parametrize("setting, width", [("class_il", 10), ("task_il", 2)])
+def test_der_replays_stored_logits_with_a_logit_matching_term(setting, width):
+    strat, train, _ = build("der", setting=setting, mem_size=20, alpha=0.5, beta=0.5)
     strat.train(train[0])
     x, _ = _buffer(strat)
     strat.model.eval()
-    with torch.no_grad():
-        now = strat.model(x)  # the model that just finished experience 0 produced the stored logits
+    with torch.no_grad():  # the model that just finished experience 0 produced the stored logits
+        now = avalanche_forward(strat.model, x, torch.zeros(len(x), dtype=torch.long))
     buf = strat.storage_policy.buffer
     stored = torch.stack([buf[i][3] for i in range(len(buf))])
-    assert stored.shape == (20, 10) and torch.allclose(stored, now, atol=1e-5)
+    assert stored.shape == (20, width) and torch.allclose(stored, now, atol=1e-5)
     probe = DerTerms()
     strat.plugins.append(probe)
     strat.train(train[1])
     assert probe.logit_terms and min(probe.logit_terms) > 1e-6, "DER's logit-matching term never acted"
-    assert all(t.shape == (strat.batch_size_mem, 10) for t in probe.batch_logits)
+    assert all(t.shape == (strat.batch_size_mem, width) for t in probe.batch_logits)
 
 
 class AceTerms(SupervisedPlugin):
