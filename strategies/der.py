@@ -5,8 +5,8 @@ weight ``alpha``) beside a cross-entropy on the buffered labels (``beta``;
 ``beta > 0`` is DER++). Stored logits must keep one width: in class-IL the
 head has all of the benchmark's classes from the start (Avalanche's own DER
 examples use a fixed-size head too; a growing head would store 2-, 4-, ...
-wide logits that neither batch together nor match the current output); in
-task-IL every task head has the same width.
+wide logits that neither batch together nor match the current output), and
+unmasked; in task-IL every task head has the same width.
 """
 
 import avalanche.training.supervised.der as _der
@@ -41,5 +41,11 @@ _der.compute_dataset_logits = compute_dataset_logits  # read by der.ClassBalance
                                   beta={"type": "float", "low": 0.05, "high": 1.0, "log": True}),  # buffer fixed
                    description="DER++ (Buzzega et al. 2020), Avalanche's implementation, logit replay")
 def build(ctx, mem_size, alpha, beta):
-    model = ctx.make_model() if ctx.task_incremental else ctx.make_model(initial_classes=ctx.n_classes)
+    if ctx.task_incremental:
+        model = ctx.make_model()
+    else:
+        model = ctx.make_model(initial_classes=ctx.n_classes)
+        # Unmasked: Avalanche's IncrementalClassifier outputs -1000 for classes not seen yet, which DER would
+        # store and then pull those classes' logits back to once they arrive (an MSE of about 1e5).
+        model.head.masking = False
     return ctx.template(model, cls=DER, mem_size=mem_size, alpha=alpha, beta=beta)

@@ -287,7 +287,7 @@ class DerTerms(SupervisedPlugin):
 
     def __init__(self):
         super().__init__()
-        self.logit_terms: list[float] = []
+        self.logit_terms: list[tuple[float, float]] = []  # (loss less the cross-entropies, alpha * MSE)
         self.batch_logits: list[torch.Tensor] = []
 
     def before_backward(self, strategy, **kwargs):
@@ -296,7 +296,8 @@ class DerTerms(SupervisedPlugin):
         m, out, y = strategy.batch_size_mem, strategy.mb_output, strategy.mb_y
         ce = torch.nn.functional.cross_entropy
         rest = ce(out[m:], y[m:]) + strategy.beta * ce(out[:m], y[:m])
-        self.logit_terms.append(float(strategy.loss - rest))
+        mse = torch.nn.functional.mse_loss(out[:m], strategy.batch_logits)
+        self.logit_terms.append((float(strategy.loss - rest), float(strategy.alpha * mse)))
         self.batch_logits.append(strategy.batch_logits.clone())
 
 
@@ -311,10 +312,15 @@ def test_der_replays_stored_logits_with_a_logit_matching_term(setting, width):
     buf = strat.storage_policy.buffer
     stored = torch.stack([buf[i][3] for i in range(len(buf))])
     assert stored.shape == (20, width) and torch.allclose(stored, now, atol=1e-5)
+    assert float(stored.abs().max()) < 100, "stored logits hold the head's mask value for unseen classes"
     probe = DerTerms()
     strat.plugins.append(probe)
     strat.train(train[1])
-    assert probe.logit_terms and min(probe.logit_terms) > 1e-6, "DER's logit-matching term never acted"
+    assert probe.logit_terms, "DER replayed nothing in the second experience"
+    for extra, term in probe.logit_terms:
+        assert extra == pytest.approx(term, abs=1e-6)
+    # The first step's term is 0 (the model that stored the logits has not moved yet); then it pulls back.
+    assert max(term for _, term in probe.logit_terms) > 1e-4, "DER's logit-matching term never acted"
     assert all(t.shape == (strat.batch_size_mem, width) for t in probe.batch_logits)
 
 
