@@ -33,6 +33,7 @@ from isocl.bench.config import MODEL_KINDS, ConfigError
 from isocl.bench.params import Param, defaults_of, params_from_defaults
 
 __all__ = [
+    "BACKBONES",
     "Param",
     "StrategySpec",
     "UnknownStrategy",
@@ -48,6 +49,8 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "isocl.strategies"
 SETTINGS = ("class_il", "task_il")
+# The network family a strategy trains (its activation): comparisons across two are labelled as such.
+BACKBONES = ("isotropic", "relu", "tanh")
 
 
 class UnknownStrategy(ValueError):
@@ -70,6 +73,7 @@ class StrategySpec:
     twin_params: tuple[str, ...] = ()  # parameters passed on to the twin (e.g. mem_size)
     controls: tuple[str, ...] = ()  # controls run beside it: "diag-only", "reset" (isocl.bench.plasticity)
     search: Mapping[str, Any] = field(default_factory=dict)  # its declared Optuna space ([search.NAME] format)
+    backbone: str = BACKBONES[0]  # one of BACKBONES: the activation of the network it trains
     source: str = ""
     params: Mapping[str, Param] = field(default_factory=dict)  # declared parameters (defaults derive from them)
     shipped: bool = False  # loaded from the shipped strategies folder
@@ -134,6 +138,7 @@ def register_strategy(
     twin_params: tuple[str, ...] = (),
     controls: tuple[str, ...] = (),
     search: Mapping[str, Any] | None = None,
+    backbone: str = BACKBONES[0],
     override: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``factory(ctx, **params)`` under ``name``.
@@ -144,8 +149,9 @@ def register_strategy(
     parameter of the default's type, with no range. ``search`` declares the Optuna space of the other
     keys (``lr``, ``model.X``) in the format of a benchmark's ``[search.NAME]`` table (``isocl tune``
     uses it when the benchmark has none); ``controls`` names the controls that run beside a
-    neuroplastic strategy. A plug-in registering the name of a shipped strategy is refused unless it
-    passes ``override=True`` (recorded in every run's manifest).
+    neuroplastic strategy; ``backbone`` (one of :data:`BACKBONES`) the network family it trains. A
+    plug-in registering the name of a shipped strategy is refused unless it passes ``override=True``
+    (recorded in every run's manifest).
     """
     bad = [s for s in settings if s not in SETTINGS]
     if bad:
@@ -153,6 +159,8 @@ def register_strategy(
     bad = [m for m in models if m not in MODEL_KINDS]
     if bad:
         raise ValueError(f"models must be drawn from {MODEL_KINDS}, instead got {bad}")
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, instead got {backbone!r}")
     bad = [c for c in controls if c not in ("diag-only", "reset")]
     if bad:
         raise ValueError(f"controls must be drawn from ('diag-only', 'reset'), instead got {bad}")
@@ -199,6 +207,7 @@ def register_strategy(
             twin_params=tuple(twin_params),
             controls=tuple(controls),
             search=search,
+            backbone=backbone,
             source=source,
             params=params,
             shipped=shipped,
@@ -213,15 +222,17 @@ def register_strategy(
 
 def _declared_params(defaults: Mapping[str, Any], search: Mapping[str, Any]) -> dict[str, Param]:
     """The older form's declarations (:func:`isocl.bench.params.params_from_defaults`), except that a
-    parameter named like a shared neuroplastic one (``isocl.bench.spaces.NEURO_PARAMS``) takes that
-    declaration's range with the strategy's own default and search, where they fit it."""
-    from isocl.bench.spaces import NEURO_PARAMS
+    parameter named like a shared one (the neuroplastic ``isocl.bench.spaces.NEURO_PARAMS``, a replay
+    buffer's ``mem_size``) takes that declaration's range with the strategy's own default and search,
+    where they fit it."""
+    from isocl.bench.spaces import MEM_SIZE, NEURO_PARAMS
 
+    shared = {**NEURO_PARAMS, "mem_size": MEM_SIZE}
     out = params_from_defaults(defaults, search)
     for name, default in defaults.items():
-        if name in NEURO_PARAMS:
+        if name in shared:
             try:
-                out[name] = dataclasses.replace(NEURO_PARAMS[name], default=default, search=search.get(name))
+                out[name] = dataclasses.replace(shared[name], default=default, search=search.get(name))
             except (ValueError, TypeError):  # the plug-in means something else by this name: its type only
                 pass
     return out
