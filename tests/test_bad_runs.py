@@ -184,6 +184,20 @@ def test_bad_strategy_parameters_exit_2_before_anything_is_written(tmp_path, syn
     refused(tmp_path, run_argv(write_bench(tmp_path, raw), tmp_path / "o"), says)
 
 
+def test_epochs_given_on_the_command_line_bound_the_parameters(tmp_path, synthetic):
+    raw = tiny_raw()
+    raw["strategies"] = ["neuro-prune"]
+    raw["training"]["epochs"] = 3
+    raw["strategy"] = {"neuro-prune": {"finetune_epochs": 2, "overabundant_start": 8, "min_width": 2}}
+    raw["twins"] = raw["controls"] = False
+    bench = write_bench(tmp_path, raw)
+    refused(tmp_path, run_argv(bench, tmp_path / "o", "--epochs", "2"),
+            "finetune_epochs = 2 of strategy 'neuro-prune' is invalid; expected an int in [0, 2147483647] and below "
+            "training.epochs (2)")
+    code, _, err = call(run_argv(bench, tmp_path / "o", "--epochs", "4"))  # the file's 3 would do as well
+    assert code == 0, err
+
+
 def test_a_default_the_benchmark_refuses_is_one_line_too(tmp_path, synthetic):
     """PackNet's default post_prune_epochs = 1 counts in a 1-epoch budget: refused before the run, not a failed unit."""
     raw = tiny_raw(setting="task_il")

@@ -234,13 +234,13 @@ def validate_metadata(meta: dict[str, Any], path: str | Path, shapes: dict[str, 
 
 
 def _check_strategy(path: Path, strategy: Any) -> None:
-    from isocl.bench.registry import UnknownStrategy, get_strategy
-    from isocl.bench.units import _split_name
+    from isocl.bench.registry import UnknownStrategy
+    from isocl.bench.units import spec_of
 
     if not isinstance(strategy, str) or not 0 < len(strategy) <= 200:
         raise _schema_error(path, "strategy", strategy, "a strategy name")
     try:
-        get_strategy(_split_name(strategy)[1])
+        spec_of(strategy)  # fixed-final:X@p -> X
     except UnknownStrategy as exc:
         raise ConfigError(f"{path}: isocl metadata strategy = {strategy!r}: {exc}") from None
 

@@ -383,11 +383,11 @@ def _git_commit() -> str:
 def _strategy_sources(names: list[str]) -> dict[str, Any]:
     """Where the run's strategies come from, for those that are not the shipped ones: plug-ins (their
     file or module) and shipped strategies a plug-in overrides (``override=True``)."""
-    from isocl.bench.registry import get_strategy
+    from isocl.bench.units import spec_of
 
     plugins, overrides = {}, {}
     for name in names:
-        spec = get_strategy(_split_name(name)[1])
+        spec = spec_of(name)
         if not spec.shipped:
             plugins[spec.name] = spec.source
         if spec.overrides:
@@ -579,6 +579,9 @@ def run_benchmark(
     and raise :class:`~isocl.bench.results.RunInterrupted`.
     """
     global _WORKER_DATA
+    if epochs is not None:  # the run's epochs bound parameters such as finetune_epochs: checked with them
+        bench = bench.replace()
+        bench.training["epochs"] = epochs
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
