@@ -478,19 +478,20 @@ def test_a_plugin_shadowing_a_shipped_strategy_is_refused_unless_it_overrides(tm
 
 # -- 8. provenance -------------------------------------------------------------------------------------------------
 
-def test_the_commit_is_isocls_own_only(tmp_path, monkeypatch):
+def test_the_commit_is_isocls_own_only(tmp_path):
+    from isocl.bench.provenance import git_commit
+
     def git(*args, cwd):
         subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
     other = tmp_path / "other"  # another project's repository, isocl installed inside it
-    (other / "site" / "isocl" / "bench").mkdir(parents=True)
+    (other / "site").mkdir(parents=True)
     git("init", "-q", cwd=other)
     git("-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "x", cwd=other)
-    monkeypatch.setattr(runner, "__file__", str(other / "site" / "isocl" / "bench" / "runner.py"))
-    assert runner._git_commit() == ""
-    monkeypatch.setattr(runner, "__file__", str(other / "isocl" / "bench" / "runner.py"))  # a checkout of isocl
+    assert git_commit(other / "site") == ""  # isocl's folder is not the top of that work tree
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=other, capture_output=True, text=True).stdout.strip()
-    assert runner._git_commit() == head and len(head) == 40
+    assert git_commit(other) == head and len(head) == 40  # a checkout of isocl itself
+    assert git_commit(tmp_path / "nothing") == ""  # an install: no repository at all
 
 
 # -- 9. tuning draws only what its benchmark accepts -------------------------------------------------------------

@@ -164,37 +164,13 @@ def register_strategy(
     bad = [c for c in controls if c not in ("diag-only", "reset")]
     if bad:
         raise ValueError(f"controls must be drawn from ('diag-only', 'reset'), instead got {bad}")
-    search = dict(search or {})
-    if params is not None:
-        if defaults is not None:
-            raise ValueError(f"{name}: give params (declarations) or defaults (the older form), not both")
-        bad = [k for k, p in params.items() if not isinstance(p, Param)]
-        if bad:
-            raise ValueError(f"{name}: params must map names to isocl.bench.params.Param, instead got {bad[0]!r}")
-        twice = sorted(k for k in search if k in params)
-        if twice:
-            raise ValueError(f"{name}: the search distribution of parameter {twice[0]!r} belongs in its Param(search=...)")
-        params = dict(params)
-        declared = {k: dict(p.search) for k, p in params.items() if p.search is not None}
-        # lr (and the other training keys) first, then the parameters, then model.X: the older form's order
-        search = {**{k: v for k, v in search.items() if not k.startswith("model.")}, **declared,
-                  **{k: v for k, v in search.items() if k.startswith("model.")}}
-    else:
-        params = _declared_params(defaults or {}, search)
+    params, search = _declarations(name, params, defaults, dict(search or {}))
 
     def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
         doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
         source = _LOADING.get("path") or getattr(factory, "__module__", "")
         shipped = bool(_LOADING.get("shipped"))
-        old = _REGISTRY.get(name)
-        overrides = ""
-        if old is not None and old.shipped and not shipped and old.source != source:
-            if not override:
-                raise ConfigError(
-                    f"{source}: strategy {name!r} is already a shipped strategy ({old.source}); a plug-in "
-                    "that replaces it must say so with register_strategy(..., override=True) "
-                    "(OVERRIDE = True in a build() module), or take another name")
-            overrides = old.source
+        overrides = _shadowed(name, source, shipped, override)
         _REGISTRY[name] = StrategySpec(
             name=name,
             factory=factory,
@@ -218,6 +194,39 @@ def register_strategy(
         return factory
 
     return deco
+
+
+def _declarations(name: str, params: Mapping[str, Param] | None, defaults: Mapping[str, Any] | None,
+                  search: dict[str, Any]) -> tuple[dict[str, Param], dict[str, Any]]:
+    """A registration's parameters and its whole search space, from either form."""
+    if params is None:
+        return _declared_params(defaults or {}, search), search
+    if defaults is not None:
+        raise ValueError(f"{name}: give params (declarations) or defaults (the older form), not both")
+    bad = [k for k, p in params.items() if not isinstance(p, Param)]
+    if bad:
+        raise ValueError(f"{name}: params must map names to isocl.bench.params.Param, instead got {bad[0]!r}")
+    twice = sorted(k for k in search if k in params)
+    if twice:
+        raise ValueError(f"{name}: the search distribution of parameter {twice[0]!r} belongs in its Param(search=...)")
+    declared = {k: dict(p.search) for k, p in params.items() if p.search is not None}
+    # lr (and the other training keys) first, then the parameters, then model.X: the older form's order
+    return dict(params), {**{k: v for k, v in search.items() if not k.startswith("model.")}, **declared,
+                          **{k: v for k, v in search.items() if k.startswith("model.")}}
+
+
+def _shadowed(name: str, source: str, shipped: bool, override: bool) -> str:
+    """The source of the shipped strategy a plug-in registering ``name`` replaces ("" for none); a plug-in
+    that does so without ``override`` is refused (ConfigError)."""
+    old = _REGISTRY.get(name)
+    if old is None or not old.shipped or shipped or old.source == source:
+        return ""
+    if not override:
+        raise ConfigError(
+            f"{source}: strategy {name!r} is already a shipped strategy ({old.source}); a plug-in "
+            "that replaces it must say so with register_strategy(..., override=True) "
+            "(OVERRIDE = True in a build() module), or take another name")
+    return old.source
 
 
 def _declared_params(defaults: Mapping[str, Any], search: Mapping[str, Any]) -> dict[str, Param]:

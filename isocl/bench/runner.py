@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import random
 import re
-import subprocess
 import sys
 import time
 import traceback
@@ -36,6 +34,7 @@ from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
 from isocl.bench.executors import InlineExecutor, make_executor, stop_executor
 from isocl.bench.loggers import UnitLoggers
+from isocl.bench.provenance import run_manifest
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.bench.results import (
     RunInterrupted,
@@ -362,63 +361,6 @@ def _check_same_config(out: Path, bench: Benchmark) -> None:
         )
 
 
-def _git_commit() -> str:
-    """The commit of isocl's own source tree, only when isocl runs from a git checkout of itself (its
-    package's parent folder is the top of a work tree); "" for an install, even one inside another
-    repository (whose HEAD is not isocl's commit)."""
-    root = Path(__file__).resolve().parents[2]  # .../isocl/bench/runner.py -> the checkout's top
-    if not (root / ".git").exists():
-        return ""
-    try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=5,
-                             cwd=root).stdout.strip()
-        if not top or Path(top).resolve() != root:
-            return ""
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=root).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _strategy_sources(names: list[str]) -> dict[str, Any]:
-    """Where the run's strategies come from, for those that are not the shipped ones: plug-ins (their
-    file or module) and shipped strategies a plug-in overrides (``override=True``)."""
-    from isocl.bench.units import spec_of
-
-    plugins, overrides = {}, {}
-    for name in names:
-        spec = spec_of(name)
-        if not spec.shipped:
-            plugins[spec.name] = spec.source
-        if spec.overrides:
-            overrides[spec.name] = {"plugin": spec.source, "replaces": spec.overrides}
-    return {"plugins": plugins, "overrides": overrides}
-
-
-def _manifest(bench: Benchmark, device: str, command: list[str] | None) -> dict[str, Any]:
-    import avalanche
-    import optuna
-
-    import isocl
-
-    return {
-        "isocl": isocl.__version__,
-        "kind": "run",
-        "torch": torch.__version__,
-        "avalanche": getattr(avalanche, "__version__", ""),
-        "optuna": optuna.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "device": device,
-        "torch_threads": torch.get_num_threads(),
-        "git_commit": _git_commit(),
-        "command": " ".join(command or sys.argv),
-        "benchmark": bench.name,
-        **_strategy_sources(bench.strategies),
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def _resolve_run(bench: Benchmark, names: list[str], seeds: list[int], epochs: int | None,
                  device: str | None) -> Benchmark:
     """The run's resolved benchmark (epochs, device, seeds, strategies), every unit checked with it
@@ -578,7 +520,6 @@ def run_benchmark(
     its executor is shut down at the end. SIGINT / SIGTERM (a KeyboardInterrupt) stop the workers
     and raise :class:`~isocl.bench.results.RunInterrupted`.
     """
-    global _WORKER_DATA
     if epochs is not None:  # the run's epochs bound parameters such as finetune_epochs: checked with them
         bench = bench.replace()
         bench.training["epochs"] = epochs
@@ -599,36 +540,41 @@ def run_benchmark(
     elif own:
         executor, jobs = executor()  # e.g. Ray: connects now that the run is valid
     done: dict[tuple[str, int], dict[str, Any]] = {}
-    lock = None
     try:
-        lock = lock_output_folder(out, command)
-        _check_same_config(out, bench)  # again, now that no other process can write
-        claim_output_folder(out, "run", command, checked=state)
-        atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
-        manifest = _manifest(bench, bench.training["device"], command)
-        manifest.update(jobs=jobs)
-        atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
-        _set_aside_damaged(out)
-        done.update({(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"})
-        _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
-        _SCENARIO_CACHE.clear()
-        _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1,
-                  progress)
-        df = collate(out, units)
-        manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (isocl.cli raises it): workers stopped below
+        with lock_output_folder(out, command):
+            df = _write_and_run(bench, out, state, units, done, executor, jobs, data, progress, command)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (isocl.cli raises it): workers stopped at once
         stop_executor(executor)
         own = False
         raise RunInterrupted(sum(1 for u in units if u in done), len(units), getattr(exc, "signum", 2)) from None
     finally:
         if own:
             executor.shutdown(cancel_futures=True)
-        if lock is not None:
-            lock.release()
     records = {(u["strategy"], u["seed"]): u["status"] for u in scan_units(out)[0]}
     ran = [u for u in units if u in records]
     df.attrs.update(units=len(ran), failed=sum(1 for u in ran if records[u] != "ok"))
+    return df
+
+
+def _write_and_run(bench: Benchmark, out: Path, state: str, units: list[tuple[str, int]], done: dict, executor,
+                   jobs: int, data, progress: bool, command: list[str] | None):
+    """Under the folder's lock: check the configuration again, write config and manifest, run the missing
+    units (``done`` fills as they finish), write the CSVs; the summary frame."""
+    global _WORKER_DATA
+    _check_same_config(out, bench)  # again, now that no other process can write
+    claim_output_folder(out, "run", command, checked=state)
+    atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
+    manifest = run_manifest(bench, bench.training["device"], command)
+    manifest.update(jobs=jobs)
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    _set_aside_damaged(out)
+    done.update({(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"})
+    _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
+    _SCENARIO_CACHE.clear()
+    _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1, progress)
+    df = collate(out, units)
+    manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
     return df
 
 
