@@ -145,6 +145,31 @@ def test_ray_connects_only_after_validation_and_an_unreachable_address_is_one_li
     assert len(started) == 1
 
 
+def test_the_ray_executor_is_made_after_validation_used_and_shut_down(tmp_path, synthetic, monkeypatch):
+    """The CLI's path with a working cluster (a stand-in executor: starting Ray is test_ray's business)."""
+    import isocl.bench.ray_executor as rx
+    from isocl.bench.executors import InlineExecutor
+
+    events = []
+
+    class FakeRay(InlineExecutor):
+        task_cpus, task_gpus, dashboard_url, capacity = 1, 0, None, 3
+
+        def __init__(self, address, **kwargs):
+            events.append(("start", address))
+
+        def shutdown(self, wait=True, *, cancel_futures=False):
+            events.append(("shutdown", cancel_futures))
+
+    monkeypatch.setattr(rx, "RayExecutor", FakeRay)
+    out = tmp_path / "o"
+    code, _, err = call(run_argv(write_bench(tmp_path), out, "--executor", "ray"))
+    assert code == 0, err
+    assert "units as Ray tasks on a local Ray instance, 3 at a time, 1 CPU(s) each" in err
+    assert events == [("start", None), ("shutdown", True)]
+    assert manifest(out)["jobs"] == 3 and len(list((out / "units").iterdir())) == 2
+
+
 def test_check_address_probes_host_and_port(monkeypatch):
     from isocl.bench.config import ConfigError
     from isocl.bench.ray_executor import _host_port, check_address

@@ -66,6 +66,14 @@ def _init(ray, where: str, **kwargs: Any):
         raise ConfigError(f"{where}: Ray could not start or connect ({type(exc).__name__}: {text})") from None
 
 
+def _run_task(fn, args: tuple, kwargs: dict, threads: int, verbose: bool, data: Any):
+    """The body of every task, in a Ray worker process (reused for many tasks)."""
+    from isocl.bench.executors import prepare_worker
+
+    prepare_worker(threads, data, verbose)
+    return fn(*args, **kwargs)
+
+
 class RayExecutor(Executor):
     """Ray tasks behind the ``concurrent.futures`` interface.
 
