@@ -7,12 +7,16 @@ results directory, an output folder isocl did not write) prints one clear
 line and exits with code 2 before anything is written: every option is
 checked by :func:`check_args` against ``isocl.bench.config.OPTIONS``. A run
 stopped by its environment (a killed worker, a full disk) prints one line
-and exits with code 1; rerunning the command resumes it.
+and exits with code 1; rerunning the command resumes it; so does a run in
+which every unit failed. SIGINT (Ctrl-C) and SIGTERM print one line
+("interrupted: N of M units finished; rerun the same command to resume")
+and exit with 130 and 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -78,19 +82,28 @@ def cmd_run(args) -> int:
 
         torch.set_num_threads(args.threads)
     out = Path(args.out) if args.out else _default_out(args.benchmark)
-    executor, jobs = None, args.jobs
+    executor = None
     if args.executor == "ray":
         from isocl.bench.ray_executor import ray_executor_for_run
 
-        executor, jobs = ray_executor_for_run(bench, args)
-    try:
-        df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
-                           device=args.device, progress=not args.quiet, command=sys.argv, jobs=jobs,
-                           threads=args.threads, executor=executor)
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+        def executor():  # connects only once the benchmark, the folder and the data are checked
+            return ray_executor_for_run(bench, args)
+    df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
+                       device=args.device, progress=not args.quiet, command=sys.argv, jobs=args.jobs,
+                       threads=args.threads, executor=executor,
+                       check_data=args.executor != "ray" or not args.address)  # a cluster's nodes have their own
     print(print_summary(df, out))
+    n, failed = df.attrs.get("units", 0), df.attrs.get("failed", 0)
+    if n and failed == n:
+        from isocl.bench.results import RunStopped
+
+        errors = df[df["status"] != "ok"]["error"].dropna()
+        first = str(errors.iloc[0]) if len(errors) else "see the unit records"
+        raise RunStopped(f"every unit failed ({failed} of {n}; the first: {first}); their records and tracebacks "
+                         f"are in {out}/units; rerun the same command once fixed (failed units run again)")
+    if failed:
+        print(f"isocl run: warning: {failed} of {n} units failed (status and error in {out}/summary.csv, "
+              f"tracebacks in {out}/units); rerunning the same command runs them again", file=sys.stderr)
     if not args.no_plot:
         from isocl.analysis.report import build_report
 
@@ -257,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     user_errors += (UnknownStrategy,)
     from isocl.bench.results import RunStopped
 
+    from isocl.bench.results import RunInterrupted
+
+    previous = _catch_signals()
     try:
         check_args(args)
         _find_benchmark_arg(args)
@@ -267,6 +283,41 @@ def main(argv: list[str] | None = None) -> int:
     except RunStopped as exc:
         _one_line_error(args.command, exc)
         return 1
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM (_Signal): one line, no traceback
+        signum = getattr(exc, "signum", signal.SIGINT)
+        text = str(exc) if isinstance(exc, RunInterrupted) else f"interrupted ({signal.Signals(signum).name})"
+        print(one_line(text), file=sys.stderr)
+        return 128 + int(signum)
+    finally:
+        _restore_signals(previous)
+
+
+class _Signal(KeyboardInterrupt):
+    """SIGINT or SIGTERM received: unwinds like Ctrl-C (workers stopped, nothing half-written)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal during the clean-up must not cut it short
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Signal(signum)
+
+
+def _catch_signals() -> dict:
+    """SIGINT and SIGTERM raise :class:`_Signal` (only in the main thread: elsewhere Python cannot)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def _one_line_error(command: str, exc: BaseException) -> None:

@@ -31,8 +31,11 @@ __all__ = [
     "check_option",
     "check_options",
     "check_overrides",
+    "check_scenario_feasible",
+    "first_duplicate",
     "comma_list",
     "load_benchmark",
+    "valid_layer_widths",
     "parse_benchmark",
     "set_layer_widths",
     "to_toml",
@@ -66,9 +69,13 @@ def _int_in(lo, hi):
 _pos_int = _int_in(1, MAX_INT)
 
 
-def _layer_widths(v) -> bool:
-    """Hidden widths (or conv channels): 1 to 64 layers of 1 to MAX_WIDTH each."""
+def valid_layer_widths(v) -> bool:
+    """Hidden widths (or conv channels): 1 to 64 layers of 1 to MAX_WIDTH each (also a saved model's, in
+    isocl.bench.checkpoints)."""
     return 0 < len(v) <= 64 and all(_int_in(1, MAX_WIDTH)(w) for w in v)
+
+
+_layer_widths = valid_layer_widths
 _seed = _int_in(0, MAX_SEED)
 
 
@@ -278,6 +285,9 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
             top[key] = spec[1]
     sections = {name: _section(source, name, raw.get(name, {}), specs) for name, specs in SECTIONS.items()}
     sections["model"] = _model_kind(source, raw.get("model", {}), sections["model"])
+    for key, values in (("strategies", top["strategies"]), ("training.seeds", sections["training"]["seeds"])):
+        _refuse_duplicates(f"{_where(source, key)} = {values!r}", values)
+    check_scenario_feasible(source, sections["scenario"])
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for table in TABLES:
         value = raw.get(table, {})
@@ -300,6 +310,38 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
         strategy_params=tables["strategy"],
         search=tables["search"],
     )
+
+
+def first_duplicate(values: list[Any]) -> Any:
+    """The first value that occurs twice in ``values`` (None when each occurs once)."""
+    seen = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    return None
+
+
+def _refuse_duplicates(where: str, values: list[Any]) -> None:
+    dup = first_duplicate(values)
+    if dup is not None:
+        raise ConfigError(f"{where}: {dup!r} is given twice; expected each once (a unit runs once)")
+
+
+def check_scenario_feasible(source: str, scenario: Mapping[str, Any]) -> None:
+    """The scenario's split can be made: with ``validation_fraction`` > 0 every class keeps at least one
+    validation image (``int(fraction * images per class)``, as isocl.bench.scenarios splits) and at least
+    one training image."""
+    fraction = scenario["validation_fraction"]
+    per_class = scenario["train_per_class"] or CIFAR10_TRAIN
+    if fraction > 0:
+        n_val = int(fraction * per_class)
+        if n_val < 1 or per_class - n_val < 1:
+            need = math.ceil(1 / fraction)
+            raise ConfigError(
+                f"{_where(source, 'scenario')}: validation_fraction = {fraction:g} of train_per_class = {per_class} "
+                f"leaves {n_val} validation and {per_class - n_val} training images per class; expected at least 1 "
+                f"of each (train_per_class >= {need}, or validation_fraction = 0)")
 
 
 def _model_kind(source: str, raw: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
@@ -448,6 +490,8 @@ def check_option(command: str, dest: str, value: Any) -> Any:
     if not _valid(value, spec):
         flag = dest if dest in ("benchmark", "best", "results") else "--" + dest.replace("_", "-")
         raise ConfigError(f"{flag} {_show(value)} is invalid; expected {spec[3]}")
+    if dest in ("seeds", "strategies") and isinstance(value, list):
+        _refuse_duplicates(f"--{dest} {_show(value)}", value)
     return value
 
 

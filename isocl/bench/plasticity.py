@@ -32,6 +32,7 @@ from isocl.bench.names import CONTROL_PREFIXES
 from isocl.nn import moves
 from isocl.nn.optim import ParamEditor
 from isocl.bench.scenarios import stream_tensors
+from isocl.bench.spaces import GROW, NEURO_PARAMS, PRUNE
 
 __all__ = ["CONTROLS", "CompressionPlugin", "ConsolidationPlugin", "GrowthPlugin", "StructuralError", "Auditor"]
 
@@ -433,22 +434,10 @@ def neuroplastic_strategy(
     return ctx.template(model, plugins, epochs=ctx.epochs - finetune)
 
 
-# Strategy parameters shared by the neuro-* plug-ins (documented defaults).
-GROW_DEFAULTS: dict[str, Any] = {
-    "grow_mode": "fixed",  # fixed | per_class | buffer
-    "grow_count": 32,  # neurons per layer (fixed) or per new class (per_class)
-    "buffer_size": 5,  # buffer mode: weak neurons to keep available
-    "scaffold_threshold": 0.95,  # sigma at or below which a neuron counts as scaffold
-    "out_scale": 0.05,  # std of scaffold neurons' outgoing weights
-    "start_width": 0,  # > 0: every hidden layer starts at this width (else the benchmark's widths)
-}
-PRUNE_DEFAULTS: dict[str, Any] = {
-    "prune_threshold": 0.05,  # relative to the largest score (or absolute)
-    "prune_mode": "relative",  # relative | absolute
-    "prune_criterion": "sv",  # sv | sv_out
-    "min_width": 16,  # never prune a layer below this
-    "finetune_epochs": 0,  # epochs on the current experience after pruning
-}
+# Strategy parameters shared by the neuro-* plug-ins: their defaults, from the one declaration of each
+# (isocl.bench.spaces.NEURO_PARAMS: type, default, range, search distribution).
+GROW_DEFAULTS: dict[str, Any] = {k: NEURO_PARAMS[k].default for k in GROW}
+PRUNE_DEFAULTS: dict[str, Any] = {k: NEURO_PARAMS[k].default for k in PRUNE}
 
 
 def growth_kwargs(p: dict[str, Any]) -> dict[str, Any]:
