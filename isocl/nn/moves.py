@@ -38,6 +38,8 @@ __all__ = [
     "buffer_rule",
     "alternating_diagonalise",
     "CRITERIA",
+    "factorise",
+    "lipschitz_after",
 ]
 
 CRITERIA = ("sv", "sv_out")
@@ -124,23 +126,95 @@ def rotate_layer(model, index: int, q: Tensor, editor: ParamEditor | None = None
     """
     layers = _layers(model)
     _check_layer(model, index)
-    ed = _editor(editor)
-    layer = layers[index]
-    n = layer.width
+    n = layers[index].width
     if q.shape != (n, n):
         raise ValueError(f"Q must be {n} x {n} for hidden layer {index}, instead got shape {tuple(q.shape)}")
-    ed.rotate_rows(layer.incoming(), q)
+    _rotate_basis(model, index, q, _editor(editor))
+    return MoveRecord("rotate", index, n, n)
+
+
+def _rotate_basis(model, index: int, q: Tensor, ed: ParamEditor, rows: Tensor | None = None) -> None:
+    """Move (a) with Q: every parameter and both optimiser moments in one pass each.
+    ``rows``: the new incoming matrix ``Q^T W_in`` when the caller computed it (a diagonalisation)."""
+    layer = model.layers[index]
+    n = layer.width
+    ed.rotate_rows(layer.incoming(), q, rows)
     if layer.bias is not None:
         ed.rotate_rows(layer.bias, q)
     for view in model.readers(index):
         ed.rotate_cols(view, q, n)
-    return MoveRecord("rotate", index, n, n)
 
 
 def _rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
     if s.numel() == 0:
         return 0.0
     return float(s.max()) * max(shape) * torch.finfo(s.dtype).eps
+
+
+@dataclass
+class _Factors:
+    """A factorisation of a layer's incoming block ``W`` (doc §4): ``rows = U^T W``, sorted by norm.
+
+    ``source`` is a copy of the block it factorises: the entry is used only while the
+    layer still equals it (:meth:`matches`), so a stale entry is never read. ``u is None``
+    marks a block already in diagonal form (what a diagonalisation wrote): Q = I.
+    ``top`` is the largest singular value of ``source`` in float64, or None when unknown.
+    """
+
+    source: Tensor
+    u: Tensor | None
+    rows: Tensor
+    sigmas: Tensor
+    top: float | None = None
+
+    def matches(self, block: Tensor) -> bool:
+        return (block.shape == self.source.shape and block.dtype == self.source.dtype
+                and block.device == self.source.device and torch.equal(block, self.source))
+
+    def diagonal_sigmas(self, block: Tensor) -> Tensor | None:
+        """The sigmas when ``block`` is this diagonal form plus appended zero rows (scaffold neurons), else None."""
+        m = self.source.shape[0]
+        if self.u is not None or block.shape[0] < m or block.shape[1:] != self.source.shape[1:]:
+            return None
+        if not (self.matches(block[:m]) and not block[m:].any()):
+            return None
+        return torch.cat([self.sigmas, self.sigmas.new_zeros(block.shape[0] - m)])
+
+
+def _memo_key(view, start: int) -> tuple[str, int, int]:
+    return ("factors", id(view.param), start)
+
+
+def factorise(block: Tensor) -> _Factors:
+    """``block = U (U^T block)`` with the rows of ``U^T block`` orthogonal and sorted by norm (doc §4).
+
+    float64: an SVD (full U only when there are more rows than columns). float32
+    and below: the eigenvectors of the n x n Gram matrix ``W W^T``, formed and
+    decomposed in float64 (3-4x faster than an SVD of the n x d matrix, and
+    float64 keeps the null space exact: rows beyond the rank come out at rounding
+    level, so that they are zeroed exactly), then ``U^T W`` in the block's own
+    dtype with the same float32 U that rotates the readers. That product is the
+    one float32 step; its rounding is covered by the float32 exactness tolerance
+    (tests/test_moves.py::test_float32_diagonalisation_within_rounding_tolerance).
+    """
+    n, d = block.shape
+    if block.dtype == torch.float64:
+        u, s, vh = torch.linalg.svd(block, full_matrices=n > d)  # u: (n, n), s: (min(n, d),)
+        sig = torch.zeros(n, dtype=block.dtype, device=block.device)
+        sig[: s.numel()] = s
+        rows = torch.zeros_like(block)
+        rows[: s.numel()] = s[:, None] * vh[: s.numel()]  # row i of U^T W is sigma_i v_i^T
+        top = float(s[0]) if s.numel() else 0.0
+    else:
+        w64 = block.double()
+        evals, evecs = torch.linalg.eigh(w64 @ w64.T)
+        u = evecs.to(block.dtype)
+        rows = u.T @ block
+        sig64 = rows.double().norm(dim=1)
+        order = torch.argsort(sig64, descending=True, stable=True)
+        u, rows, sig = u[:, order], rows[order], sig64[order].to(block.dtype)
+        top = float(evals.max().clamp_min(0).sqrt()) if evals.numel() else 0.0
+    return _Factors(block.clone(), u, rows, sig, top)
 
 
 @torch.no_grad()
@@ -155,43 +229,47 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
     to exactly zero, so those neurons are constant and
     :func:`merge_constant_neurons` removes them exactly. Returns the n
     singular values (zeros for rows beyond ``min(n, d)``) in ``sigmas``.
+
+    A layer is factorised once per structural event (one ``editor``): a block
+    that is still what an earlier diagonalisation wrote (scaffold rows appended
+    are zero) is already diagonal and is left as it is (Q = I, a permutation-free
+    no-op); a block factorised for a bound (:func:`lipschitz_after`) reuses that
+    factorisation. See :func:`factorise` for the numerics.
     """
     layers = _layers(model)
     _check_layer(model, index)
     ed = _editor(editor)
     layer = layers[index]
-    w = layer.incoming().matrix()
+    view = layer.incoming()
+    w = view.matrix()
     n_all, d = w.shape
     if not 0 <= start < n_all:
         raise ValueError(f"start must be in [0, {n_all}) for hidden layer {index}, instead got start = {start}")
     n = n_all - start
     block = w[start:]
-    if w.dtype == torch.float64:
-        # float64: an SVD (full U only when there are more neurons than inputs).
-        u, s, vh = torch.linalg.svd(block, full_matrices=n > d)  # u: (n, n), s: (min(n, d),)
-        sig = torch.zeros(n, dtype=w.dtype, device=w.device)
-        sig[: s.numel()] = s
-        rows = torch.zeros_like(block)
-        rows[: s.numel()] = s[:, None] * vh[: s.numel()]  # row i of U^T W is sigma_i v_i^T
+    key = _memo_key(view, start)
+    known = ed.memo.get(key)
+    sig = known.diagonal_sigmas(block) if known is not None else None
+    if sig is not None:
+        rows, u = block.clone(), None  # already diagonal: the move is the identity
     else:
-        # float32 and below: the eigenvectors of the n x n Gram matrix W W^T in float64 give the
-        # same U up to rounding, 3-4x faster than an SVD of the n x d matrix; rows are U^T W.
-        w64 = block.double()
-        _, evecs = torch.linalg.eigh(w64 @ w64.T)
-        rows64 = evecs.T @ w64
-        sig64 = rows64.norm(dim=1)
-        order = torch.argsort(sig64, descending=True, stable=True)
-        u, rows, sig = evecs[:, order].to(w.dtype), rows64[order].to(w.dtype), sig64[order].to(w.dtype)
-    zero = sig <= _rank_tolerance(sig[: min(n, d)], (n, d))
-    sig[zero] = 0
-    rows[zero] = 0  # constant neurons: exactly zero rows, so the merge is exact
-    q = torch.eye(n_all, dtype=w.dtype, device=w.device)
-    q[start:, start:] = u
-    rotate_layer(model, index, q, ed)
-    view = layer.incoming()
-    exact_rows = view.matrix().clone()
-    exact_rows[start:] = rows
-    ed.assign(view, exact_rows, changed=torch.zeros_like(exact_rows, dtype=torch.bool))
+        fac = known if known is not None and known.u is not None and known.matches(block) else factorise(block)
+        u, rows, sig = fac.u, fac.rows.clone(), fac.sigmas.clone()
+    under = sig <= _rank_tolerance(sig[: min(n, d)], (n, d))
+    newly_zero = bool((under & (sig > 0)).any())
+    sig[under] = 0
+    rows[under] = 0  # constant neurons: exactly zero rows, so the merge is exact
+    if u is not None:
+        q = torch.eye(n_all, dtype=w.dtype, device=w.device)
+        q[start:, start:] = u
+        new = torch.cat([w[:start], rows]) if start else rows
+        _rotate_basis(model, index, q, ed, new)
+    elif newly_zero:  # more rows than before (scaffold) raise the rank tolerance
+        new = w.clone()
+        new[start:] = rows
+        ed.assign(view, new, changed=torch.zeros_like(new, dtype=torch.bool))
+    kept = rows.clone()
+    ed.memo[key] = _Factors(kept, None, kept, sig.clone())
     _sync_shapes(model, index)
     return MoveRecord("diagonalise", index, n_all, n_all, sigmas=sig.tolist())
 
@@ -332,19 +410,40 @@ def _spectral_norm(w: Tensor) -> float:
     return float(torch.linalg.matrix_norm(w.double(), ord=2)) if w.numel() else 0.0
 
 
+def _incoming_norm(layer, ed: ParamEditor) -> float:
+    """``||incoming matrix||_2`` of a layer, from its factorisation in this event (made here if there is none).
+
+    The factorisation is kept: the next diagonalisation of the same layer, if its
+    matrix is unchanged by then, reuses it instead of factorising again.
+    """
+    view = layer.incoming()
+    m = view.matrix()
+    if m.numel() == 0:
+        return 0.0
+    key = _memo_key(view, 0)
+    known = ed.memo.get(key)
+    if known is None or known.top is None or not known.matches(m):
+        known = factorise(m)
+        ed.memo[key] = known
+    return float(known.top)
+
+
 @torch.no_grad()
-def lipschitz_after(model, index: int) -> float:
+def lipschitz_after(model, index: int, editor: ParamEditor | None = None) -> float:
     """Upper bound on the operator norm of everything after hidden layer ``index``'s activation (doc §3(d), §7).
 
     Product over later layers of ``patch_gain * ||incoming matrix||_2`` (for a
     conv, ``ceil(k/stride)`` times the reshaped kernel's norm) and of every
     ``output_gain`` (average pooling), times the largest head norm: heads are
-    alternatives, not a chain.
+    alternatives, not a chain. A later layer's norm is its largest singular
+    value, exact in float64, taken from the factorisation that ``editor``'s
+    event holds for it (or made now and kept for its diagonalisation).
     """
     layers = model.layers
+    ed = _editor(editor)
     prod = float(layers[index].output_gain)
     for layer in layers[index + 1 :]:
-        prod *= layer.patch_gain * _spectral_norm(layer.incoming().matrix()) * layer.output_gain
+        prod *= layer.patch_gain * _incoming_norm(layer, ed) * layer.output_gain
     return prod * max(_spectral_norm(h.weight) for h in model.head_linears())
 
 
@@ -439,7 +538,7 @@ def prune_layer(
     bound = None
     if probe is not None:
         lost = merge.details.get("lost_bias_norm", 0.0) * positions ** 0.5
-        bound = lipschitz_after(model, index) * (x_norm * float(removed.norm()) + lost)
+        bound = lipschitz_after(model, index, ed) * (x_norm * float(removed.norm()) + lost)
     exact = bool(removed.abs().max() == 0) and merge.exact
     return MoveRecord(
         "prune", index, n, n - len(weak), exact=exact, sigmas=diag.sigmas, removed_sigmas=removed.tolist(),
@@ -470,6 +569,7 @@ def buffer_rule(
     if buffer < 0:
         raise ValueError(f"buffer must be >= 0, instead got buffer = {buffer}")
     records: list[MoveRecord] = []
+    editor = _editor(editor)  # one editor: the prune below reuses the diagonalisation
     for index in reversed(range(len(layers))):
         before = _probe_logits(model, probe)
         diag = diagonalise_layer(model, index, editor)
