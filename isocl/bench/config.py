@@ -100,6 +100,10 @@ TRAINING: dict[str, _Spec] = {
     "seeds": ((list,), [0, 1, 2], lambda v: len(v) > 0 and all(_seed(s) for s in v),
               "a non-empty list of ints in [0, 2**32 - 1]"),
     "device": ((str,), "cpu", lambda v: re.fullmatch(r"cpu|cuda(:\d{1,4})?", v) is not None, "'cpu' or 'cuda[:N]'"),
+    # The audit of structural events (isocl.bench.plasticity.Auditor): accuracy before/after, measured logit
+    # change, pruning bound, exactness check. Off: events are still recorded, unprobed (throughput runs).
+    # It changes no training, so a results folder resumes under either setting (runner._comparable).
+    "audit": ((bool,), True, None, "true or false (false: structural events recorded without probes)"),
     "lr_by_activation": ((dict,), {}, lambda v: set(v) <= {"isotropic", "elementwise"} and all(
                              isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 10 for x in v.values()),
                          "a table of activation kind ('isotropic', 'elementwise') to a learning rate in (0, 10)"),

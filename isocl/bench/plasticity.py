@@ -47,13 +47,22 @@ def _model_dtype(model) -> torch.dtype:
 
 
 class Auditor:
-    """Probe batch, accuracy before/after and the audit rows of structural events."""
+    """Probe batch, accuracy before/after and the audit rows of structural events.
 
-    def __init__(self, sink: list[dict[str, Any]], probe_size: int = 512) -> None:
+    ``enabled=False`` (``training.audit = false``) records every event without
+    probing it: :meth:`probe` returns None, and the plugins then measure no
+    accuracy or logit change, compute no pruning bound and run no exactness
+    check. For throughput runs; the audit is on by default.
+    """
+
+    def __init__(self, sink: list[dict[str, Any]], probe_size: int = 512, enabled: bool = True) -> None:
         self.sink = sink
         self.probe_size = probe_size
+        self.enabled = enabled
 
-    def probe(self, strategy) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def probe(self, strategy) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        if not self.enabled:
+            return None
         x, y, t = stream_tensors(strategy.experience.dataset)
         g = torch.Generator().manual_seed(0)
         idx = torch.randperm(len(y), generator=g)[: self.probe_size]
@@ -61,7 +70,9 @@ class Auditor:
         return x[idx].to(dev, _model_dtype(strategy.model)), y[idx].to(dev), t[idx].to(dev)
 
     @torch.no_grad()
-    def accuracy(self, strategy, batch) -> float:
+    def accuracy(self, strategy, batch) -> float | None:
+        if batch is None:
+            return None
         x, y, t = batch
         model = strategy.model
         was = model.training
@@ -112,6 +123,14 @@ def rounding_tolerance(model, logits_scale: float) -> float:
     fan_in = max((layer.incoming().shape[1] for layer in getattr(model, "layers", [])), default=1)
     floor = 1e-9 if dtype == torch.float64 else 2e-5
     return max(floor, 16 * torch.finfo(dtype).eps * math.sqrt(fan_in)) * max(1.0, logits_scale)
+
+
+def _x(batch):
+    return None if batch is None else batch[0]
+
+
+def _scale(logits) -> float:
+    return 0.0 if logits is None else float(logits.abs().max())
 
 
 def _check_exact(rec: moves.MoveRecord, logits_scale: float, model) -> None:
@@ -179,14 +198,14 @@ class GrowthPlugin(SupervisedPlugin):
             if k <= 0:
                 continue
             acc0 = self.auditor.accuracy(strategy, batch)
-            before = moves._probe_logits(model, batch[0])
+            before = moves._probe_logits(model, _x(batch))
             zero_rows = self.consolidation.zero_out_rows(strategy, layer) if self.consolidation else None
             rec = moves.grow_layer(model, layer, k, out_scale=self.out_scale, generator=self.generator,
                                    editor=editor, zero_out_rows=zero_rows)
-            after = moves._probe_logits(model, batch[0])
+            after = moves._probe_logits(model, _x(batch))
             rec.max_logit_change = moves._max_change(before, after)
             self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
-            _check_exact(rec, float(before.abs().max()), model)
+            _check_exact(rec, _scale(before), model)
         if self.consolidation is not None:
             self.consolidation.refresh(strategy)
 
@@ -198,7 +217,7 @@ class GrowthPlugin(SupervisedPlugin):
         batch = self.auditor.probe(strategy)
         acc0 = self.auditor.accuracy(strategy, batch)
         records = moves.buffer_rule(model, threshold=self.scaffold_threshold, buffer=self.buffer_size,
-                                    out_scale=self.out_scale, min_width=self.min_width, probe=batch[0],
+                                    out_scale=self.out_scale, min_width=self.min_width, probe=_x(batch),
                                     generator=self.generator, editor=ParamEditor(strategy.optimizer, self.state))
         acc1 = self.auditor.accuracy(strategy, batch)
         for rec in records:
@@ -243,9 +262,9 @@ class CompressionPlugin(SupervisedPlugin):
                 self._diagonalise_only(strategy, layer, editor, batch, start)
                 continue
             acc0 = self.auditor.accuracy(strategy, batch)
-            scale = float(moves._probe_logits(model, batch[0]).abs().max())
+            scale = _scale(moves._probe_logits(model, _x(batch)))
             rec = moves.prune_layer(model, layer, self.threshold, mode=self.mode, criterion=self.criterion,
-                                    min_width=self.min_width, probe=batch[0], editor=editor, start=start)
+                                    min_width=self.min_width, probe=_x(batch), editor=editor, start=start)
             self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
             # The bound covers the removed rows; the exact parts (rotation, merge) add float rounding.
             rounding = rounding_tolerance(model, scale)
@@ -265,12 +284,12 @@ class CompressionPlugin(SupervisedPlugin):
         """The control's move: the same rotation as before pruning (doc §4), no neuron removed."""
         model = strategy.model
         acc0 = self.auditor.accuracy(strategy, batch)
-        before = moves._probe_logits(model, batch[0])
+        before = moves._probe_logits(model, _x(batch))
         rec = moves.diagonalise_layer(model, layer, editor, start=start)
-        after = moves._probe_logits(model, batch[0])
+        after = moves._probe_logits(model, _x(batch))
         rec.max_logit_change = moves._max_change(before, after)
         self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
-        _check_exact(rec, float(before.abs().max()), model)
+        _check_exact(rec, _scale(before), model)
 
 
 class ConsolidationPlugin(SupervisedPlugin):
@@ -417,7 +436,7 @@ def neuroplastic_strategy(
         raise ConfigError(f"finetune_epochs = {finetune} must be below the training epochs ({ctx.epochs}): "
                           "fine-tuning after pruning counts against the epoch budget")
     model = ctx.make_model(**overrides)
-    auditor = Auditor(ctx.audit)
+    auditor = Auditor(ctx.audit, enabled=ctx.bench.training["audit"])
     plugins: list[Any] = []
     cons = ConsolidationPlugin(**consolidate) if consolidate else None
     if cons is not None:

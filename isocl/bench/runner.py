@@ -312,7 +312,7 @@ def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without what may grow between resumed runs (strategies, seeds, device)."""
+    """A resolved config without what may grow between resumed runs (strategies, seeds, device, audit)."""
     import copy as _copy
 
     cfg = _copy.deepcopy(cfg)
@@ -321,7 +321,7 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("search", None)  # search spaces do not change a run
     cfg.pop("logging", None)  # nor do loggers and saved models
     cfg.pop("output", None)
-    for key in ("seeds", "device"):
+    for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
         cfg.get("training", {}).pop(key, None)
     return cfg
 
