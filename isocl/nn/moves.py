@@ -483,6 +483,7 @@ def prune_layer(
     editor: ParamEditor | None = None,
     neurons: list[int] | None = None,
     start: int = 0,
+    compare: bool = True,
 ) -> MoveRecord:
     """Neurodegeneration: diagonalise, zero weak rows, merge (doc §3(d), §4).
 
@@ -498,6 +499,10 @@ def prune_layer(
     position when the merge cannot be exact) and the measured max |delta logit|. Pruning only sigma = 0 neurons is exact.
     ``start > 0`` restricts diagonalisation and pruning to neurons
     ``start..n-1`` (doc §5); ``sigmas`` and ``neurons`` then index that block.
+    ``compare=False`` skips the two probe passes that measure the change (the
+    bound is still computed): a caller that measures the probe's logits itself
+    (the auditor, in the pass that also gives its accuracy) fills
+    ``max_logit_change``.
     """
     layers = _layers(model)
     _check_layer(model, index)
@@ -510,7 +515,8 @@ def prune_layer(
     if min_width < 1:
         raise ValueError(f"min_width must be >= 1, instead got min_width = {min_width}")
     ed = _editor(editor)
-    before = _probe_logits(model, probe)
+    measured = probe if compare else None
+    before = _probe_logits(model, measured)
     x_norm, positions = None, 1
     if probe is not None:
         x_in = model.backbone.layer_input(probe, index)
@@ -527,7 +533,7 @@ def prune_layer(
     weak = [start + i for i in weak]
     if not weak:
         return MoveRecord("prune", index, n, n, exact=True, sigmas=diag.sigmas, bound=0.0 if probe is not None else None,
-                          max_logit_change=_max_change(before, _probe_logits(model, probe)))
+                          max_logit_change=_max_change(before, _probe_logits(model, measured)))
     zero_rows = torch.zeros(n, dtype=torch.bool)
     zero_rows[weak] = True
     view = layers[index].incoming()
@@ -542,7 +548,7 @@ def prune_layer(
     exact = bool(removed.abs().max() == 0) and merge.exact
     return MoveRecord(
         "prune", index, n, n - len(weak), exact=exact, sigmas=diag.sigmas, removed_sigmas=removed.tolist(),
-        bound=bound, max_logit_change=_max_change(before, _probe_logits(model, probe)),
+        bound=bound, max_logit_change=_max_change(before, _probe_logits(model, measured)),
         details={"threshold": threshold, "mode": mode, "criterion": criterion},
     )
 
