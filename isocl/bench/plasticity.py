@@ -39,7 +39,7 @@ GROWTH_MODES = ("fixed", "per_class", "buffer")
 # Samples in the audit's probe batch: enough for the exactness check (every logit of every head is
 # compared) and a coarse accuracy before/after; every structural event costs a few forward passes
 # of it, so it sets the audit's cost (benchmarks/audit_overhead.py; was 512).
-PROBE_SIZE = 128
+PROBE_SIZE = 32
 
 
 class StructuralError(RuntimeError):

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
-from isocl.bench.config import Benchmark, ConfigError, to_toml
+from isocl.bench.config import TRAINING, Benchmark, ConfigError, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
 from isocl.bench.executors import InlineExecutor, make_executor
@@ -323,6 +323,8 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("output", None)
     for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
         cfg.get("training", {}).pop(key, None)
+    if "training" in cfg:  # a folder written before training.precision existed ran in float32 (its default)
+        cfg["training"].setdefault("precision", TRAINING["precision"][1])
     return cfg
 
 
