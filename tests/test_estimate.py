@@ -49,7 +49,8 @@ def test_estimate_fits_a_fixed_part_and_a_per_image_part(monkeypatch):
     assert est.per_name["naive"] == pytest.approx(3.0 + 0.01 * 400)
     assert est.per_name["neuro-grow"] == pytest.approx(3.0 + 0.02 * 400)
     assert est.total_s == pytest.approx(2 * 7.0 + 2 * 11.0)  # two seeds each
-    assert est.wall_s == pytest.approx(est.total_s / 2)
+    assert est.wall_s == pytest.approx(est.total_s / 2)  # the data were given: no loading time
+    assert est.load_s == 0
 
 
 def test_estimate_on_real_units_is_positive_and_writes_nothing(tmp_path, monkeypatch):
@@ -68,7 +69,7 @@ def test_cli_dry_run_exits_zero_without_a_results_folder(tmp_path, monkeypatch, 
     path.write_text('name = "tiny"\nstrategies = ["naive"]\n[training]\nseeds = [0]\n', encoding="utf-8")
     called = {}
     monkeypatch.setattr(estimate, "estimate_units", lambda *a, **k: called.setdefault("args", (a, k)) and
-                        estimate.Estimate({"naive": 60.0}, {}, [("naive", 0)], 60.0, 60.0, 1.0))
+                        estimate.Estimate({"naive": 60.0}, {}, [("naive", 0)], 60.0, 60.0, 1.0, 0.0))
     assert cli.main(["run", str(path), "--dry-run", "--out", str(tmp_path / "out"), "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "tiny: 1 units" in out and "estimated wall time: 60 s" in out

@@ -11,7 +11,9 @@ is taken to cost what the first seed costs; a twin or control is calibrated at
 the benchmark's widths (its real widths come from its parent's run, so its
 time can differ); a ``fixed-max`` twin is counted although a run skips it
 when its parent never grew past its final widths. With ``--jobs N`` the
-units' total is divided by N (a lower bound: units do not split evenly).
+units' total is divided by N (a lower bound: units do not split evenly). The
+time the calibration took to load CIFAR-10 is added; starting the interpreter
+and writing the figures and report are not counted.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class Estimate:
     calibration: dict[str, tuple[float, float]]  # name -> seconds at the two fractions
     units: list[tuple[str, int]]
     total_s: float  # sum over units
-    wall_s: float  # total_s / jobs
+    wall_s: float  # total_s / jobs + load_s
     calibration_s: float
+    load_s: float = 0.0  # loading CIFAR-10, which a run does too (0 when the data were given)
 
 
 def format_seconds(seconds: float) -> str:
@@ -70,7 +73,9 @@ def estimate_units(bench: Benchmark, names: list[str], seeds: list[int], *, data
     start = clock()
     units = unit_list(bench, names, seeds)
     distinct = list(dict.fromkeys(n for n, _ in units))
+    t_load = clock()
     data = data if data is not None else load_cifar10()
+    load_s = clock() - t_load
     f1, f2 = CALIBRATION_FRACTIONS
     benches = {f: _scaled(bench, f) for f in (f1, f2)}
     scenarios = {f: build_scenario(benches[f], data, seeds[0]) for f in (f1, f2)}
@@ -92,7 +97,7 @@ def estimate_units(bench: Benchmark, names: list[str], seeds: list[int], *, data
             progress(f"  calibrated {name}: {times[0]:.1f} s at {f1:g}, {times[1]:.1f} s at {f2:g} of the data "
                      f"-> {format_seconds(per_name[name])} per unit")
     total = sum(per_name[n] for n, _ in units)
-    return Estimate(per_name, calibration, units, total, total / max(1, jobs), clock() - start)
+    return Estimate(per_name, calibration, units, total, total / max(1, jobs) + load_s, clock() - start, load_s)
 
 
 def dry_run(bench: Benchmark, *, strategies: list[str] | None = None, seeds: list[int] | None = None,
@@ -121,5 +126,7 @@ def dry_run(bench: Benchmark, *, strategies: list[str] | None = None, seeds: lis
     echo(f"calibrating on {f1:g} and {f2:g} of the data, seed {seeds[0]} ...")
     est = estimate_units(bench, names, seeds, data=data, jobs=jobs, progress=echo)
     echo(f"estimated wall time: {format_seconds(est.wall_s)} ({format_seconds(est.total_s)} of units"
-         f"{f' over {jobs} jobs' if jobs > 1 else ''}; the calibration took {format_seconds(est.calibration_s)})")
+         f"{f' over {jobs} jobs' if jobs > 1 else ''} + {format_seconds(est.load_s)} loading the data; "
+         f"not counted: starting Python and writing the report; the calibration took "
+         f"{format_seconds(est.calibration_s)})")
     return est
