@@ -94,7 +94,11 @@ def test_one_pass_measure_equals_the_two_forward_passes(setting):
         out = avalanche_forward(model, batch[0], batch[2])
     assert acc == float((out.argmax(dim=1) == batch[1]).float().mean())
     assert 0.0 <= acc <= 1.0
+    with torch.no_grad():  # the pass also kept every hidden layer's input, what the pruning bound reads
+        for i in range(len(model.layers)):
+            assert torch.equal(auditor.input_of(i, batch), model.backbone.layer_input(batch[0], i))
     assert auditor.measure(strat, None) == (None, None)
+    assert auditor.input_of(0, None) is None
 
 
 def _load_script():
@@ -125,3 +129,27 @@ def test_audit_overhead_script_quick_run(capsys, monkeypatch):
     for on, probed, off, unprobed in counts:
         assert int(on) == int(probed) == int(off) == int(unprobed) > 0
     assert script.judge(1.05, True) == "ok" and script.judge(1.2, True) == "MISSED"
+
+
+def test_cnn_pruning_bound_from_the_auditors_pass_equals_the_bound_from_its_own():
+    import copy
+
+    from isocl.nn.cnn import CNNConfig, build_cnn
+    from isocl.nn.moves import prune_layer
+
+    torch.manual_seed(0)
+    model = build_cnn(CNNConfig(in_channels=3, image_size=8, channels=[4, 6], widths=[8], initial_classes=3))
+    x = torch.randn(16, 3, 8, 8)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.5 * torch.randn_like(p))  # away from the orthogonal start: a spread of sigmas
+    twin = copy.deepcopy(model)
+    pruned = 0
+    with torch.no_grad():
+        for i in range(len(model.layers)):
+            given = prune_layer(model, i, 0.75, probe=x, probe_input=model.backbone.layer_input(x, i), min_width=2)
+            own = prune_layer(twin, i, 0.75, probe=x, min_width=2)
+            assert given.bound == own.bound and given.neurons_after == own.neurons_after
+            pruned += given.neurons_before - given.neurons_after
+            assert (given.bound > 0) == (given.neurons_after < given.neurons_before)
+    assert pruned > 0

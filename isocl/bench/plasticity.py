@@ -64,6 +64,7 @@ class Auditor:
         self.probe_size = probe_size
         self.enabled = enabled
         self._cached: tuple[Any, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self.inputs: list[torch.Tensor | None] = []  # each hidden layer's input in the last measured pass
 
     def probe(self, strategy) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
         """``probe_size`` samples of the current experience (a fixed draw), or None with the audit off.
@@ -88,13 +89,17 @@ class Auditor:
     @torch.no_grad()
     def measure(self, strategy, batch) -> tuple[torch.Tensor | None, float | None]:
         """The probe's raw logits of every head (``model.logits_all``, what the exactness and bound checks
-        compare) and the accuracy of the model's predictions, from one backbone pass; (None, None) off."""
+        compare) and the accuracy of the model's predictions, from one backbone pass; (None, None) off.
+        The pass also leaves every hidden layer's input in :attr:`inputs` (the pruning bound reads it)."""
         if batch is None:
             return None, None
         x, y, t = batch
         model = strategy.model
         was = model.training
         model.eval()
+        self.inputs = [None] * len(getattr(model, "layers", ()))
+        hooks = [layer.register_forward_pre_hook(self._keep_input(i))
+                 for i, layer in enumerate(getattr(model, "layers", ()))]
         try:
             if hasattr(model, "backbone") and hasattr(model, "head_linears"):
                 feats = model.backbone(x)
@@ -105,8 +110,21 @@ class Auditor:
 
                 logits = out = avalanche_forward(model, x, t)
         finally:
+            for h in hooks:
+                h.remove()
             model.train(was)
         return logits, float((out.argmax(dim=1) == y).float().mean())
+
+    def _keep_input(self, index: int):
+        def hook(module, args):
+            self.inputs[index] = args[0]
+        return hook
+
+    def input_of(self, layer: int, batch) -> torch.Tensor | None:
+        """Hidden layer ``layer``'s input in the last measured pass of ``batch`` (None with the audit off)."""
+        if batch is None or layer >= len(self.inputs):
+            return None
+        return self.inputs[layer]
 
     def accuracy(self, strategy, batch) -> float | None:
         return self.measure(strategy, batch)[1]
@@ -294,7 +312,7 @@ class CompressionPlugin(SupervisedPlugin):
             else:
                 rec = moves.prune_layer(model, layer, self.threshold, mode=self.mode, criterion=self.criterion,
                                         min_width=self.min_width, probe=_x(batch), editor=editor, start=start,
-                                        compare=False)
+                                        compare=False, probe_input=self.auditor.input_of(layer, batch))
             after, acc_after = self.auditor.measure(strategy, batch)
             rec.max_logit_change = moves._max_change(logits, after)
             self.auditor.record(strategy, rec, acc, acc_after)

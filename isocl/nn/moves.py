@@ -484,6 +484,7 @@ def prune_layer(
     neurons: list[int] | None = None,
     start: int = 0,
     compare: bool = True,
+    probe_input: Tensor | None = None,
 ) -> MoveRecord:
     """Neurodegeneration: diagonalise, zero weak rows, merge (doc §3(d), §4).
 
@@ -502,7 +503,9 @@ def prune_layer(
     ``compare=False`` skips the two probe passes that measure the change (the
     bound is still computed): a caller that measures the probe's logits itself
     (the auditor, in the pass that also gives its accuracy) fills
-    ``max_logit_change``.
+    ``max_logit_change``. ``probe_input``: layer ``index``'s input on the probe
+    (``model.backbone.layer_input(probe, index)``), when the caller has it from
+    a pass of its own; else it is computed here.
     """
     layers = _layers(model)
     _check_layer(model, index)
@@ -519,7 +522,7 @@ def prune_layer(
     before = _probe_logits(model, measured)
     x_norm, positions = None, 1
     if probe is not None:
-        x_in = model.backbone.layer_input(probe, index)
+        x_in = probe_input if probe_input is not None else model.backbone.layer_input(probe, index)
         x_norm = float(x_in.flatten(1).norm(dim=1).max()) * layers[index].patch_gain
         positions = layers[index].preactivation(x_in[:1])[0, 0].numel()  # output positions (1 for dense)
     diag = diagonalise_layer(model, index, ed, start=start)
