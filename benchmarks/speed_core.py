@@ -205,17 +205,17 @@ def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes
     def calls(lab: str) -> int:
         return by_label.get(lab, (0.0, 0))[1]
 
-    fac, rot = cum("moves.factorise"), cum("moves._rotate_basis")
+    fac, rot = cum("factors.factorise"), cum("moves._rotate_basis")
     fac_bound = sum(v[3] for (path, _line, name), v in
                     next((st[4] for (p, _l, nm), st in stats.items() if nm == "factorise" and "isocl" in p), {}).items()
-                    if name == "_incoming_norm")  # factorise's time under _incoming_norm (callers table)
+                    if name == "incoming_norm")  # factorise's time under incoming_norm (callers table)
     lip, probe_t = cum("moves.lipschitz_after") - fac_bound, cum("moves._probe_logits") + cum("moves._layer_input")
     # diagonalise_layer runs once per layer from move_pass and once more inside prune_layer.
     rediag = cum("moves.diagonalise_layer") - sum(lay["diagonalise"] for lay in result["layers"])
     rest = max(0.0, total - fac - rot - lip - probe_t)  # by difference; clock jitter can make it dip below 0
     print(f"  where the move time goes (cProfile of one pass, {_fmt_s(total)}):")
-    print(f"    {_fmt_pct(fac / total):>6}  {_fmt_s(fac):>9}  factorisations (moves.factorise: float64 Gram + "
-          f"eigh, U^T W; {calls('moves.factorise')} calls, {_fmt_s(fac_bound)} of it for the bound's norms)")
+    print(f"    {_fmt_pct(fac / total):>6}  {_fmt_s(fac):>9}  factorisations (factors.factorise: float64 Gram + "
+          f"eigh, U^T W; {calls('factors.factorise')} calls, {_fmt_s(fac_bound)} of it for the bound's norms)")
     print(f"    {_fmt_pct(rot / total):>6}  {_fmt_s(rot):>9}  basis rotations of weights + Adam moments "
           f"(_rotate_basis, {calls('moves._rotate_basis')} calls)")
     print(f"    {_fmt_pct(lip / total):>6}  {_fmt_s(lip):>9}  the rest of the prune bound (lipschitz_after "

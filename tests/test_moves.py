@@ -249,16 +249,18 @@ def _adam_model(widths, dtype, in_features=IN, seed=0):
 
 
 def _count_factorisations(monkeypatch):
+    import isocl.nn.factors as factors_mod
     import isocl.nn.moves as moves_mod
 
     calls = []
-    real = moves_mod.factorise
+    real = factors_mod.factorise
 
     def counting(block):
         calls.append(tuple(block.shape))
         return real(block)
 
-    monkeypatch.setattr(moves_mod, "factorise", counting)
+    monkeypatch.setattr(moves_mod, "factorise", counting)  # diagonalise_layer's
+    monkeypatch.setattr(factors_mod, "factorise", counting)  # the bound's (incoming_norm)
     return calls
 
 

@@ -51,7 +51,7 @@ def test_quick_run_prints_ratio_lines(capsys, restore_threads):
     assert "where the move time goes" in out
     assert "moves.prune_layer" in out
     # one factorisation per layer per event: diagonalise makes it, prune reuses it (4 calls before the memo)
-    assert re.search(r"factorisations \(moves\.factorise: .+; 2 calls", out), out
+    assert re.search(r"factorisations \(factors\.factorise: .+; 2 calls", out), out
 
     weights = re.findall(r"^in_features (\d+) .+: weights dense ([\d,]+), compressed ([\d,]+)", out, flags=re.M)
     assert [w[0] for w in weights] == ["32", "48"]

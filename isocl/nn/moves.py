@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from isocl.nn.factors import Factors, factorise, incoming_norm, memo_key
 from isocl.nn.optim import ParamEditor
 from isocl.nn.protocol import refresh_shape
 
@@ -151,72 +152,6 @@ def _rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
     return float(s.max()) * max(shape) * torch.finfo(s.dtype).eps
 
 
-@dataclass
-class _Factors:
-    """A factorisation of a layer's incoming block ``W`` (doc §4): ``rows = U^T W``, sorted by norm.
-
-    ``source`` is a copy of the block it factorises: the entry is used only while the
-    layer still equals it (:meth:`matches`), so a stale entry is never read. ``u is None``
-    marks a block already in diagonal form (what a diagonalisation wrote): Q = I.
-    ``top`` is the largest singular value of ``source`` in float64, or None when unknown.
-    """
-
-    source: Tensor
-    u: Tensor | None
-    rows: Tensor
-    sigmas: Tensor
-    top: float | None = None
-
-    def matches(self, block: Tensor) -> bool:
-        return (block.shape == self.source.shape and block.dtype == self.source.dtype
-                and block.device == self.source.device and torch.equal(block, self.source))
-
-    def diagonal_sigmas(self, block: Tensor) -> Tensor | None:
-        """The sigmas when ``block`` is this diagonal form plus appended zero rows (scaffold neurons), else None."""
-        m = self.source.shape[0]
-        if self.u is not None or block.shape[0] < m or block.shape[1:] != self.source.shape[1:]:
-            return None
-        if not (self.matches(block[:m]) and not block[m:].any()):
-            return None
-        return torch.cat([self.sigmas, self.sigmas.new_zeros(block.shape[0] - m)])
-
-
-def _memo_key(view, start: int) -> tuple[str, int, int]:
-    return ("factors", id(view.param), start)
-
-
-def factorise(block: Tensor) -> _Factors:
-    """``block = U (U^T block)`` with the rows of ``U^T block`` orthogonal and sorted by norm (doc §4).
-
-    float64: an SVD (full U only when there are more rows than columns). float32
-    and below: the eigenvectors of the n x n Gram matrix ``W W^T``, formed and
-    decomposed in float64 (3-4x faster than an SVD of the n x d matrix, and
-    float64 keeps the null space exact: rows beyond the rank come out at rounding
-    level, so that they are zeroed exactly), then ``U^T W`` in the block's own
-    dtype with the same float32 U that rotates the readers. That product is the
-    one float32 step; its rounding is covered by the float32 exactness tolerance
-    (tests/test_moves.py::test_float32_diagonalisation_within_rounding_tolerance).
-    """
-    n, d = block.shape
-    if block.dtype == torch.float64:
-        u, s, vh = torch.linalg.svd(block, full_matrices=n > d)  # u: (n, n), s: (min(n, d),)
-        sig = torch.zeros(n, dtype=block.dtype, device=block.device)
-        sig[: s.numel()] = s
-        rows = torch.zeros_like(block)
-        rows[: s.numel()] = s[:, None] * vh[: s.numel()]  # row i of U^T W is sigma_i v_i^T
-        top = float(s[0]) if s.numel() else 0.0
-    else:
-        w64 = block.double()
-        evals, evecs = torch.linalg.eigh(w64 @ w64.T)
-        u = evecs.to(block.dtype)
-        rows = u.T @ block
-        sig64 = rows.double().norm(dim=1)
-        order = torch.argsort(sig64, descending=True, stable=True)
-        u, rows, sig = u[:, order], rows[order], sig64[order].to(block.dtype)
-        top = float(evals.max().clamp_min(0).sqrt()) if evals.numel() else 0.0
-    return _Factors(block.clone(), u, rows, sig, top)
-
-
 @torch.no_grad()
 def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, start: int = 0) -> MoveRecord:
     """Partial diagonalisation of one layer (doc §4), exact.
@@ -247,7 +182,7 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
         raise ValueError(f"start must be in [0, {n_all}) for hidden layer {index}, instead got start = {start}")
     n = n_all - start
     block = w[start:]
-    key = _memo_key(view, start)
+    key = memo_key(view, start)
     known = ed.memo.get(key)
     sig = known.diagonal_sigmas(block) if known is not None else None
     if sig is not None:
@@ -269,7 +204,7 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
         new[start:] = rows
         ed.assign(view, new, changed=torch.zeros_like(new, dtype=torch.bool))
     kept = rows.clone()
-    ed.memo[key] = _Factors(kept, None, kept, sig.clone())
+    ed.memo[key] = Factors(kept, None, kept, sig.clone())
     _sync_shapes(model, index)
     return MoveRecord("diagonalise", index, n_all, n_all, sigmas=sig.tolist())
 
@@ -410,24 +345,6 @@ def _spectral_norm(w: Tensor) -> float:
     return float(torch.linalg.matrix_norm(w.double(), ord=2)) if w.numel() else 0.0
 
 
-def _incoming_norm(layer, ed: ParamEditor) -> float:
-    """``||incoming matrix||_2`` of a layer, from its factorisation in this event (made here if there is none).
-
-    The factorisation is kept: the next diagonalisation of the same layer, if its
-    matrix is unchanged by then, reuses it instead of factorising again.
-    """
-    view = layer.incoming()
-    m = view.matrix()
-    if m.numel() == 0:
-        return 0.0
-    key = _memo_key(view, 0)
-    known = ed.memo.get(key)
-    if known is None or known.top is None or not known.matches(m):
-        known = factorise(m)
-        ed.memo[key] = known
-    return float(known.top)
-
-
 @torch.no_grad()
 def lipschitz_after(model, index: int, editor: ParamEditor | None = None) -> float:
     """Upper bound on the operator norm of everything after hidden layer ``index``'s activation (doc §3(d), §7).
@@ -443,7 +360,7 @@ def lipschitz_after(model, index: int, editor: ParamEditor | None = None) -> flo
     ed = _editor(editor)
     prod = float(layers[index].output_gain)
     for layer in layers[index + 1 :]:
-        prod *= layer.patch_gain * _incoming_norm(layer, ed) * layer.output_gain
+        prod *= layer.patch_gain * incoming_norm(layer, ed) * layer.output_gain
     return prod * max(_spectral_norm(h.weight) for h in model.head_linears())
 
 
@@ -468,6 +385,17 @@ def _select_weak(score: Tensor, threshold: float, mode: str, min_width: int) -> 
     keep_first = order[: max(min_width, 1)]
     weak[keep_first] = False
     return sorted(int(i) for i in torch.nonzero(weak).flatten())
+
+
+def _check_prune_args(mode: str, criterion: str, threshold: float, min_width: int) -> None:
+    if mode not in THRESHOLD_MODES:
+        raise ValueError(f"mode must be one of {THRESHOLD_MODES}, instead got mode = {mode!r}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, instead got criterion = {criterion!r}")
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be >= 0, instead got threshold = {threshold}")
+    if min_width < 1:
+        raise ValueError(f"min_width must be >= 1, instead got min_width = {min_width}")
 
 
 @torch.no_grad()
@@ -509,14 +437,7 @@ def prune_layer(
     """
     layers = _layers(model)
     _check_layer(model, index)
-    if mode not in THRESHOLD_MODES:
-        raise ValueError(f"mode must be one of {THRESHOLD_MODES}, instead got mode = {mode!r}")
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, instead got criterion = {criterion!r}")
-    if not threshold >= 0:
-        raise ValueError(f"threshold must be >= 0, instead got threshold = {threshold}")
-    if min_width < 1:
-        raise ValueError(f"min_width must be >= 1, instead got min_width = {min_width}")
+    _check_prune_args(mode, criterion, threshold, min_width)
     ed = _editor(editor)
     measured = probe if compare else None
     before = _probe_logits(model, measured)
