@@ -96,6 +96,7 @@ SCENARIO: dict[str, _Spec] = {
     "train_per_class": ((int,), 0, _int_in(0, CIFAR10_TRAIN), "an int in [0, 5000] (0: all 5,000)"),
     "test_per_class": ((int,), 0, _int_in(0, CIFAR10_TEST), "an int in [0, 1000] (0: all 1,000)"),
 }
+PRECISIONS = ("float32", "bf16")
 TRAINING: dict[str, _Spec] = {
     "epochs": ((int,), 5, _pos_int, "an int >= 1 (at most 2**31 - 1)"),
     "batch_size": ((int,), 128, _pos_int, "an int >= 1 (at most 2**31 - 1)"),
@@ -107,6 +108,13 @@ TRAINING: dict[str, _Spec] = {
     "seeds": ((list,), [0, 1, 2], lambda v: len(v) > 0 and all(_seed(s) for s in v),
               "a non-empty list of ints in [0, 2**32 - 1]"),
     "device": ((str,), "cpu", lambda v: re.fullmatch(r"cpu|cuda(:\d{1,4})?", v) is not None, "'cpu' or 'cuda[:N]'"),
+    # The audit of structural events (isocl.bench.plasticity.Auditor): accuracy before/after, measured logit
+    # change, pruning bound, exactness check. Off: events are still recorded, unprobed (throughput runs).
+    # It changes no training, so a results folder resumes under either setting (runner._comparable).
+    "audit": ((bool,), True, None, "true or false (false: structural events recorded without probes)"),
+    # bf16: autocast of the forward passes (isocl.bench.context.AutocastPlugin); weights, optimiser and
+    # structural moves stay float32.
+    "precision": ((str,), "float32", lambda v: v in PRECISIONS, "'float32' or 'bf16'"),
     "lr_by_activation": ((dict,), {}, lambda v: set(v) <= {"isotropic", "elementwise"} and all(
                              isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < 10 for x in v.values()),
                          "a table of activation kind ('isotropic', 'elementwise') to a learning rate in (0, 10)"),
@@ -465,6 +473,7 @@ OPTIONS: dict[str, dict[str, _Spec]] = {
     "export": {"results": PATH, "unit": NAME, "out": PATH},
     "list": {"benchmarks": PATH},
     "speed": {
+        "device": TRAINING["device"],
         "epochs": TRAINING["epochs"],
         "train_per_class": ((int,), 1000, _int_in(1, CIFAR10_TRAIN), "an int in [1, 5000]"),
         "repeats": ((int,), 3, _int_in(1, 1000), "an int in [1, 1000]"),

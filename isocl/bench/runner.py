@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
-from isocl.bench.config import Benchmark, ConfigError, first_duplicate, to_toml
+from isocl.bench.config import TRAINING, Benchmark, ConfigError, first_duplicate, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
 from isocl.bench.executors import InlineExecutor, make_executor, stop_executor
@@ -315,7 +315,7 @@ def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without what may grow between resumed runs (strategies, seeds, device)."""
+    """A resolved config without what may grow between resumed runs (strategies, seeds, device, audit)."""
     import copy as _copy
 
     cfg = _copy.deepcopy(cfg)
@@ -324,8 +324,10 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("search", None)  # search spaces do not change a run
     cfg.pop("logging", None)  # nor do loggers and saved models
     cfg.pop("output", None)
-    for key in ("seeds", "device"):
+    for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
         cfg.get("training", {}).pop(key, None)
+    if "training" in cfg:  # a folder written before training.precision existed ran in float32 (its default)
+        cfg["training"].setdefault("precision", TRAINING["precision"][1])
     return cfg
 
 
