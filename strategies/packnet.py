@@ -13,6 +13,7 @@ from torch import nn
 
 from isocl.bench.config import ConfigError
 from isocl.bench.registry import register_strategy
+from isocl.nn.kinds import ISOTROPIC_KINDS
 from isocl.bench.spaces import with_lr
 from isocl.nn.cnn import CNNConfig
 
@@ -32,6 +33,7 @@ def _relu_cnn_stages(cfg: CNNConfig) -> tuple[list[nn.Module], int]:
 
 
 @register_strategy("packnet", defaults={"post_prune_epochs": 1, "prune_proportion": 0.5}, settings=("task_il",),
+                   models=ISOTROPIC_KINDS,  # its ReLU copy of an MLP or CNN
                    search=with_lr(prune_proportion={"type": "float", "low": 0.2, "high": 0.9},
                                   post_prune_epochs={"type": "int", "low": 1, "high": 2}),
                    description="PackNet (Mallya & Lazebnik 2018), Avalanche's implementation")

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from avalanche.benchmarks.scenarios.online import split_online_stream
 from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
-from isocl.bench.config import Benchmark, ConfigError, to_toml
+from isocl.bench.config import Benchmark, ConfigError, check_online, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
 from isocl.bench.executors import InlineExecutor, make_executor
@@ -48,6 +49,7 @@ from isocl.bench.results import (
     summary_table,
     write_unit,
 )
+from isocl.bench.augment import augmentation_plugins
 from isocl.bench.scenarios import make_split_cifar10
 from isocl.bench.units import (  # noqa: F401  (re-exported: runner.companions, runner.resolve_unit, ...)
     COMPANION_PREFIXES,
@@ -194,11 +196,14 @@ def run_unit(
         evaluator=default_evaluator(unit_loggers.loggers),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
-        plugins=[NonFiniteLossGuard(), EpochProgress(disable=not progress)],
+        plugins=[*augmentation_plugins(bench.scenario["augment"], seed, getattr(scenario, "mean", None),
+                                       getattr(scenario, "std", None)),
+                 NonFiniteLossGuard(), EpochProgress(disable=not progress)],
         model_overrides=dict(model_overrides or {}),
         generator=seed_everything(seed),
         control=control,
     )
+    check_online(f"{bench.path or bench.name}: epochs", {**bench.training, "epochs": ctx.epochs})
     result = UnitResult(strategy=strategy, seed=seed, params_used=resolved, training_used={
         **{k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size")},
         "epochs": ctx.epochs, "model": {**bench.model, **ctx.model_overrides}})
@@ -210,8 +215,9 @@ def run_unit(
     start = time.perf_counter()
     try:
         strat = spec.factory(ctx, **resolved)
+        online = bench.training["batch_size"] if bench.training["online"] else None
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
-                                  f"{strategy} seed {seed}" if progress else None, snapshot)
+                                  f"{strategy} seed {seed}" if progress else None, snapshot, online, seed)
         _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
@@ -231,16 +237,22 @@ def run_unit(
 
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
                         on_experience: Callable[[int, float], None] | None, label: str | None,
-                        snapshot: Callable[[int, Any, bool], None] | None = None) -> dict[str, float]:
+                        snapshot: Callable[[int, Any, bool], None] | None = None, online: int | None = None,
+                        seed: int = 0) -> dict[str, float]:
     """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
     into ``result.matrix`` / ``result.experiences`` and call ``snapshot(i, model, last)``.
+    ``online``: the experience is trained as Avalanche's online stream of mini-experiences of that many
+    samples (``split_online_stream``, shuffled with a seed of the unit, no task boundaries).
     Returns the last evaluation's metrics."""
     stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
     n_exp = len(scenario.train_stream)
     bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
     for i, exp in enumerate(bar):
         t0 = time.perf_counter()
-        strat.train(exp)
+        if online:
+            strat.train(online_experiences(exp, online, (seed * 1009 + i) % 2**32), eval_streams=[])
+        else:
+            strat.train(exp)
         train_time = time.perf_counter() - t0
         # Only experiences seen so far: evaluating unseen ones would run Avalanche's
         # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
@@ -260,6 +272,16 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
         if on_experience is not None:
             on_experience(i, avg)
     return res
+
+
+def online_experiences(exp, size: int, seed: int):
+    """Experience ``exp`` as Avalanche's online stream of mini-experiences of ``size`` samples (shuffled by
+    ``seed``, no task boundaries), each knowing the classes it holds (what a growing head adapts to: a class
+    arrives with its first samples)."""
+    for sub in split_online_stream([exp], experience_size=size, shuffle=True, access_task_boundaries=False,
+                                   seed=seed):
+        sub.classes_in_this_experience = sorted(int(c) for c in torch.unique(torch.as_tensor(sub.dataset.targets)))
+        yield sub
 
 
 def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
@@ -395,6 +417,7 @@ def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], ep
     bench = bench.replace()
     if epochs is not None:
         bench.training["epochs"] = epochs
+        check_online("--epochs", bench.training)
     device = device or bench.training["device"]
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine")
