@@ -181,12 +181,7 @@ def run_unit(
     bench, spec, resolved, control = resolve_unit(bench, strategy, params)
     if scenario is None:
         scenario = build_scenario(bench, data if data is not None else load_cifar10(), seed)
-    if eval_stream not in ("test", "valid"):
-        raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
-    if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
-        raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
-    if save_models not in ("none", "final", "every"):
-        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    _check_unit_args(bench, scenario, eval_stream, save_models, epochs)
     unit_loggers = UnitLoggers(logging or {}, run_name=unit_stem(strategy, seed),
                                config={"strategy": strategy, "seed": seed, "benchmark": bench.name, "params": params})
     ctx = StrategyContext(
@@ -196,14 +191,11 @@ def run_unit(
         evaluator=default_evaluator(unit_loggers.loggers),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
-        plugins=[*augmentation_plugins(bench.scenario["augment"], seed, getattr(scenario, "mean", None),
-                                       getattr(scenario, "std", None)),
-                 NonFiniteLossGuard(), EpochProgress(disable=not progress)],
+        plugins=_unit_plugins(bench, scenario, seed, progress),
         model_overrides=dict(model_overrides or {}),
         generator=seed_everything(seed),
         control=control,
     )
-    check_online(f"{bench.path or bench.name}: epochs", {**bench.training, "epochs": ctx.epochs})
     result = UnitResult(strategy=strategy, seed=seed, params_used=resolved, training_used={
         **{k: bench.training[k] for k in ("optimizer", "lr", "lr_by_activation", "weight_decay", "batch_size")},
         "epochs": ctx.epochs, "model": {**bench.model, **ctx.model_overrides}})
@@ -215,9 +207,9 @@ def run_unit(
     start = time.perf_counter()
     try:
         strat = spec.factory(ctx, **resolved)
-        online = bench.training["batch_size"] if bench.training["online"] else None
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
-                                  f"{strategy} seed {seed}" if progress else None, snapshot, online, seed)
+                                  f"{strategy} seed {seed}" if progress else None, snapshot,
+                                  bench.training["batch_size"] if bench.training["online"] else None, seed)
         _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
@@ -233,6 +225,23 @@ def run_unit(
     result.structure = list(ctx.audit)
     result.wall_time_s = round(time.perf_counter() - start, 2)
     return result
+
+
+def _check_unit_args(bench: Benchmark, scenario, eval_stream: str, save_models: str, epochs: int | None) -> None:
+    if eval_stream not in ("test", "valid"):
+        raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
+    if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
+        raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
+    if save_models not in ("none", "final", "every"):
+        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    check_online(f"{bench.path or bench.name}: epochs", {**bench.training, "epochs": epochs or bench.training["epochs"]})
+
+
+def _unit_plugins(bench: Benchmark, scenario, seed: int, progress: bool) -> list[Any]:
+    """The plugins every strategy of a unit gets: the scenario's augmentation, the NaN guard, progress."""
+    return [*augmentation_plugins(bench.scenario["augment"], seed, getattr(scenario, "mean", None),
+                                  getattr(scenario, "std", None)),
+            NonFiniteLossGuard(), EpochProgress(disable=not progress)]
 
 
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
