@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from isocl.bench.checkpoints import evaluate_saved_model, read_metadata
 from isocl.bench.config import ConfigError, parse_benchmark
 from isocl.bench.context import StrategyContext
 from isocl.bench.runner import build_scenario, check_benchmark, run_unit
 from isocl.bench.scenarios import synthetic_tensors
-from isocl.nn.kinds import ISOTROPIC_KINDS, KIND_MODULES, MODEL_KINDS, build_model, model_kind, rebuild_model
+from isocl.nn.kinds import ISOTROPIC_KINDS, KIND_MODULES, MODEL_KINDS, build_model, model_kind
 from isocl.nn.models import parameter_count
 
 SMALL = {"mlp": {"widths": [16]}, "cnn": {"channels": [4], "widths": [8]}}
@@ -61,19 +62,18 @@ def test_resnet_kinds_train_on_tiny_data_and_report_the_published_parameter_coun
     assert head_rows == sorted(head_rows) and 2 <= head_rows[0] < 10 == head_rows[-1]  # a head growing to 10
 
 
-@pytest.mark.parametrize("kind", ["slim_resnet18", "resnet18"])
-def test_resnet_kind_is_rebuilt_from_its_config_and_tensors(kind):
-    cfg = model_kind(kind).config({"initial_classes": 2})
-    model = build_model(cfg)
-    model.linear.classifier = torch.nn.Linear(model.linear.classifier.in_features, 6)  # a grown head
-    model.linear.active_units = torch.ones(6, dtype=torch.int8)
-    model.eval()
-    state = model.state_dict()
-    again = rebuild_model(kind, {"initial_classes": 2}, state)
-    again.load_state_dict(state)
-    again.eval()
-    x = torch.randn(2, 3, 32, 32)
-    assert torch.equal(model(x), again(x))
+@pytest.mark.parametrize("setting", ["class_il", "task_il"])
+def test_a_saved_resnet_is_rebuilt_with_its_grown_heads_and_scores_as_it_did(tmp_path, setting):
+    data = synthetic_tensors(3, 2, seed=0)
+    bench = _bench("slim_resnet18", setting, optimizer="sgd", lr=0.05)
+    result = run_unit(bench, "naive", 0, scenario=build_scenario(bench, data, 0), save_models="final")
+    assert result.status == "ok", result.error
+    (name, blob), = [(k, v) for k, v in result.files.items() if k.startswith("models/")]
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(blob)
+    assert read_metadata(path)["model_kind"] == "slim_resnet18"
+    scores = evaluate_saved_model(path, data=data)["accuracy"]
+    assert scores == [r["accuracy"] for r in result.matrix if r["trained_exp"] == 4]
 
 
 def test_resnet_kinds_refuse_the_mlp_keys_and_the_neuroplastic_strategies():

@@ -114,13 +114,14 @@ class StrategyContext:
         sets a CNN's conv channels and dense widths together.
         """
         kw = dict(self.bench.model)
-        kind = model_kind(kw.pop("kind", "mlp"))
+        kind = model_kind(kw.get("kind", "mlp"))
         extra = {**self.model_overrides, **overrides}
         if kind.name == "cnn" and "widths" in extra and len(extra["widths"]) == len(kw["channels"]) + len(kw["widths"]):
             set_layer_widths(kw, extra.pop("widths"))
         kw.update(extra)
         kw.setdefault("multi_head", self.task_incremental)
         kw.setdefault("initial_classes", self.classes_per_experience)
+        kw.pop("kind", None)
         if kind.name == "cnn":
             kw = cnn_config_kwargs(kw)
         return kind.config(kw)

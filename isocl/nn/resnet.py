@@ -72,7 +72,9 @@ def build_resnet(cfg: ResNetConfig) -> nn.Module:
     net = ResNet(BasicBlock, [2, 2, 2, 2], cfg.initial_classes, cfg.nf)
     net.cfg = cfg
     if cfg.multi_head:
-        return as_multitask(net, "linear")
+        model = as_multitask(net, "linear")
+        model.cfg = cfg
+        return model
     net.linear = IncrementalClassifier(net.linear.in_features, cfg.initial_classes)
     return net
 
@@ -82,12 +84,14 @@ def _rebuild(config: dict[str, Any], state: dict[str, Any], cls: type) -> nn.Mod
     cfg = cls(**config)
     model = build_resnet(cfg)
     if cfg.multi_head:
-        head = model.model.classifier if hasattr(model, "model") else model.classifier
+        head = getattr(model, model.classifier_name)  # Avalanche's MultiTaskDecorator: a MultiHeadClassifier
         for key, tensor in state.items():
             m = re.fullmatch(r"(?:.*\.)?classifiers\.(\w+)\.classifier\.weight", key)
             if m and m.group(1) not in head.classifiers:
                 head.classifiers[m.group(1)] = IncrementalClassifier(head.in_features, tensor.shape[0],
                                                                      masking=False, auto_adapt=False)
+            if m := re.fullmatch(rf"{model.classifier_name}\.(active_units_T\w+)", key):  # a task's class mask
+                head.register_buffer(m.group(1), tensor.clone())
     else:
         n = state["linear.classifier.weight"].shape[0]
         model.linear = IncrementalClassifier(model.linear.classifier.in_features, n)
