@@ -13,7 +13,9 @@ a 3x3 stride-1 stem, no max-pool, four stages of two BasicBlocks at strides
 
 The head is replaced as Avalanche's own experiments do: an
 ``IncrementalClassifier`` growing with the classes (class-incremental), or,
-with ``multi_head``, Avalanche's ``as_multitask`` (one head per task). These
+with ``multi_head``, Avalanche's ``as_multitask`` (one head per task). The
+model exposes ``backbone`` (features) and ``head``, as the isotropic models
+do, so iCaRL's feature-extractor / classifier split applies. These
 are ordinary (ReLU, batch-norm) networks: the neuroplastic strategies do not
 run on them (their kinds are not isotropic).
 """
@@ -26,11 +28,11 @@ from typing import Any
 
 from avalanche.models import IncrementalClassifier, as_multitask
 from avalanche.models.slim_resnet18 import BasicBlock, ResNet
-from torch import nn
+from torch import Tensor, nn
 
 from isocl.nn.kinds import ModelKind, register_model_kind
 
-__all__ = ["ResNet18Config", "ResNetConfig", "SlimResNet18Config", "build_resnet"]
+__all__ = ["ResNet18Config", "ResNetClassifier", "ResNetConfig", "SlimResNet18Config", "build_resnet"]
 
 
 @dataclass
@@ -67,16 +69,38 @@ class ResNet18Config(ResNetConfig):
     nf: int = 64
 
 
+class ResNetClassifier(nn.Module):
+    """Avalanche's CIFAR ResNet split as iCaRL and the harness need it: ``backbone`` (the ResNet, its linear
+    layer an identity: pooled features out) and ``head`` (Avalanche's ``IncrementalClassifier``)."""
+
+    def __init__(self, cfg: ResNetConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        body = ResNet(BasicBlock, [2, 2, 2, 2], cfg.initial_classes, cfg.nf)
+        in_features = body.linear.in_features
+        body.linear = nn.Identity()
+        self.backbone = body
+        self.head = IncrementalClassifier(in_features, cfg.initial_classes)
+
+    @property
+    def widths(self) -> list[int]:
+        """Channels of the four stages (``hidden_widths`` in the results)."""
+        return self.cfg.layer_widths
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.backbone(x))
+
+
 def build_resnet(cfg: ResNetConfig) -> nn.Module:
-    """Avalanche's ResNet with a growing head, or one head per task (``cfg.multi_head``)."""
-    net = ResNet(BasicBlock, [2, 2, 2, 2], cfg.initial_classes, cfg.nf)
-    net.cfg = cfg
-    if cfg.multi_head:
-        model = as_multitask(net, "linear")
-        model.cfg = cfg
+    """The ResNet with a growing head, or (``cfg.multi_head``) Avalanche's ``as_multitask`` of it: one head per
+    task, the same backbone."""
+    model = ResNetClassifier(cfg)
+    if not cfg.multi_head:
         return model
-    net.linear = IncrementalClassifier(net.linear.in_features, cfg.initial_classes)
-    return net
+    model.head = model.head.classifier  # as_multitask replaces a Linear by a MultiHeadClassifier
+    multi = as_multitask(model, "head")
+    multi.cfg = cfg
+    return multi
 
 
 def _rebuild(config: dict[str, Any], state: dict[str, Any], cls: type) -> nn.Module:
@@ -84,17 +108,16 @@ def _rebuild(config: dict[str, Any], state: dict[str, Any], cls: type) -> nn.Mod
     cfg = cls(**config)
     model = build_resnet(cfg)
     if cfg.multi_head:
-        head = getattr(model, model.classifier_name)  # Avalanche's MultiTaskDecorator: a MultiHeadClassifier
+        head = model.head  # a MultiHeadClassifier
         for key, tensor in state.items():
-            m = re.fullmatch(r"(?:.*\.)?classifiers\.(\w+)\.classifier\.weight", key)
+            m = re.fullmatch(r"head\.classifiers\.(\w+)\.classifier\.weight", key)
             if m and m.group(1) not in head.classifiers:
                 head.classifiers[m.group(1)] = IncrementalClassifier(head.in_features, tensor.shape[0],
                                                                      masking=False, auto_adapt=False)
-            if m := re.fullmatch(rf"{model.classifier_name}\.(active_units_T\w+)", key):  # a task's class mask
+            if m := re.fullmatch(r"head\.(active_units_T\w+)", key):  # a task's class mask
                 head.register_buffer(m.group(1), tensor.clone())
     else:
-        n = state["linear.classifier.weight"].shape[0]
-        model.linear = IncrementalClassifier(model.linear.classifier.in_features, n)
+        model.head = IncrementalClassifier(model.head.classifier.in_features, state["head.classifier.weight"].shape[0])
     return model
 
 
