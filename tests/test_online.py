@@ -61,3 +61,28 @@ def test_online_refuses_neuroplastic_strategies():
 def test_online_is_a_boolean_option():
     with pytest.raises(ConfigError, match=r"training.online = 1 is invalid; expected true or false"):
         parse_benchmark({"name": "x", "strategies": ["naive"], "training": {"online": 1}})
+
+
+@pytest.mark.parametrize("change, argv, says", [
+    ({"training": {"online": True, "epochs": 1}}, ["--epochs", "2"],
+     "--epochs: training.epochs = 2 is invalid with training.online = true; expected 1"),
+    ({"training": {"online": True, "epochs": 3}}, [],
+     "training.epochs = 3 is invalid with training.online = true; expected 1"),
+    ({"scenario": {"augment": "mixup"}}, [], "scenario.augment = 'mixup' is invalid; expected 'none' or 'crop-flip'"),
+    ({"model": {"kind": "resnet18", "widths": [4]}}, [], "model.widths: does not apply to kind = 'resnet18'"),
+])
+def test_the_new_options_exit_2_with_one_line_and_write_nothing(tmp_path, monkeypatch, change, argv, says):
+    from _badinput import call, one_line_error, snapshot, tiny_raw, write_bench
+
+    from isocl.bench import runner
+
+    monkeypatch.setattr(runner, "load_cifar10", lambda: synthetic_tensors(10, 10, seed=1))
+    raw = tiny_raw()
+    for section, values in change.items():
+        raw[section] = {**raw[section], **values} if section != "model" else values
+    path = write_bench(tmp_path, raw)
+    before = snapshot(tmp_path)
+    code, _, err = call(["run", str(path), "--quiet", "--no-plot", "--out", str(tmp_path / "out"), *argv])
+    assert code == 2
+    assert says in one_line_error(err, "run")
+    assert snapshot(tmp_path) == before
