@@ -20,8 +20,7 @@ from avalanche.training.plugins import SupervisedPlugin
 from avalanche.training.templates import SupervisedTemplate
 
 from isocl.bench.config import Benchmark, cnn_config_kwargs, set_layer_widths
-from isocl.nn.cnn import CNNConfig
-from isocl.nn.models import MLPConfig, build_model
+from isocl.nn.kinds import build_model, model_kind
 from isocl.bench.scenarios import stream_tensors
 
 __all__ = ["AutocastPlugin", "StrategyContext", "TensorBatches", "fast_template", "to_device"]
@@ -164,23 +163,25 @@ class StrategyContext:
     def classes_per_experience(self) -> int:
         return self.n_classes // self.bench.scenario["n_experiences"]
 
-    def model_config(self, **overrides) -> MLPConfig | CNNConfig:
-        """The benchmark's MLP or CNN (``model.kind``), multi-head in the task-incremental setting.
+    def model_config(self, **overrides) -> Any:
+        """The config of the benchmark's model (``model.kind``, :mod:`isocl.nn.kinds`), multi-head in the
+        task-incremental setting.
 
         A ``widths`` override listing every hidden layer (a twin's final widths)
         sets a CNN's conv channels and dense widths together.
         """
         kw = dict(self.bench.model)
-        cnn = kw.get("kind", "mlp") == "cnn"
+        kind = model_kind(kw.get("kind", "mlp"))
         extra = {**self.model_overrides, **overrides}
-        if cnn and "widths" in extra and len(extra["widths"]) == len(kw["channels"]) + len(kw["widths"]):
+        if kind.name == "cnn" and "widths" in extra and len(extra["widths"]) == len(kw["channels"]) + len(kw["widths"]):
             set_layer_widths(kw, extra.pop("widths"))
         kw.update(extra)
         kw.setdefault("multi_head", self.task_incremental)
         kw.setdefault("initial_classes", self.classes_per_experience)
-        if cnn:
-            return CNNConfig(in_channels=3, image_size=32, **cnn_config_kwargs(kw))
-        return MLPConfig(in_features=3 * 32 * 32, **kw)
+        kw.pop("kind", None)
+        if kind.name == "cnn":
+            kw = cnn_config_kwargs(kw)
+        return kind.config(kw)
 
     def make_model(self, **overrides):
         return build_model(self.model_config(**overrides)).to(self.device)
@@ -188,7 +189,7 @@ class StrategyContext:
     def lr_for(self, model) -> float:
         """The learning rate for this model's activation kind (``training.lr_by_activation``)."""
         cfg = getattr(model, "cfg", None)
-        return self.lr_for_activation(cfg is not None and cfg.isotropic)  # PNN/PackNet: ReLU columns
+        return self.lr_for_activation(getattr(cfg, "isotropic", False))  # PNN/PackNet/ResNets: ReLU
 
     def lr_for_activation(self, isotropic: bool) -> float:
         """The learning rate of isotropic or elementwise networks (models without a ``cfg``, such as
