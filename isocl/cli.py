@@ -77,10 +77,17 @@ def cmd_run(args) -> int:
     bench = load_benchmark(args.benchmark)
     if args.logger is not None:
         bench.logging["loggers"] = args.logger
+    if args.no_audit:
+        bench.training["audit"] = False
     if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.dry_run:
+        from isocl.bench.estimate import dry_run
+
+        dry_run(bench, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs, jobs=args.jobs)
+        return 0
     out = Path(args.out) if args.out else _default_out(args.benchmark)
     executor = None
     if args.executor == "ray":
@@ -203,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--logger", type=_logger_list,
                    help="Avalanche loggers for every unit, comma-separated: text, csv, tensorboard, wandb "
                         "(default: the file's [logging] loggers); logs go to OUT/logs/<unit>/")
+    r.add_argument("--dry-run", action="store_true",
+                   help="list the units and estimate the wall time from a short calibration; run and write nothing")
+    r.add_argument("--no-audit", action="store_true",
+                   help="record structural events without probing them (training.audit = false; throughput runs)")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list benchmarks and strategies")
@@ -234,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, default=1)
     sp.add_argument("--train-per-class", type=int, default=1000, help="training images per class (default 1000)")
     sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--device", default="cpu", help="cpu or cuda[:N] (both sides train there, data resident on it)")
     sp.set_defaults(func=cmd_speed)
     for parser in sub.choices.values():
         parser.add_argument("--verbose", action="store_true",

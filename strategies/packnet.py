@@ -20,6 +20,7 @@ from torch import nn
 from isocl.bench.config import MAX_INT, ConfigError
 from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
+from isocl.nn.kinds import ISOTROPIC_KINDS
 from isocl.bench.spaces import with_lr
 from isocl.nn.cnn import CNNConfig
 from isocl.nn.models import IsotropicBackbone
@@ -58,6 +59,7 @@ PARAMS = {
 
 
 @register_strategy("packnet", params=PARAMS, settings=("task_il",), backbone="relu", search=with_lr(),
+                   models=ISOTROPIC_KINDS,  # its ReLU copy of an MLP or CNN
                    description="PackNet (Mallya & Lazebnik 2018), Avalanche's implementation")
 def build(ctx, post_prune_epochs, prune_proportion):
     _check_epochs(ctx, post_prune_epochs)

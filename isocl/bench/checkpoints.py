@@ -6,7 +6,8 @@ the module those tensors fit: under the safetensors metadata key ``isocl``
 a JSON object with
 
 - ``format``: ``isocl-model/1``; ``kind``: ``isotropic-mlp`` (rebuilt by
-  :func:`load_model`) or ``state-dict`` (another architecture, e.g. PNN:
+  :func:`load_model`), ``model-kind`` (another kind of :mod:`isocl.nn.kinds`, named by
+  ``model_kind``, rebuilt by its registered ``rebuild``) or ``state-dict`` (another architecture, e.g. PNN:
   the tensors only);
 - ``config``: the :class:`~isocl.nn.models.MLPConfig` with the widths the
   model has when saved; the head shapes follow from the tensors;
@@ -60,12 +61,25 @@ def _is_isotropic_mlp(model: nn.Module) -> bool:
     return isinstance(model, (IsotropicMLP, MultiHeadIsotropicMLP))
 
 
+def _registered_kind(model: nn.Module) -> str | None:
+    """The name of the non-isotropic model kind ``model`` was built as, if that kind can rebuild it."""
+    from isocl.nn.kinds import kind_of_config
+
+    try:
+        kind = kind_of_config(getattr(model, "cfg", None))
+    except TypeError:
+        return None
+    return kind.name if kind.rebuild is not None and not kind.isotropic else None
+
+
 def model_metadata(model: nn.Module, **info: Any) -> dict[str, Any]:
     """What rebuilds ``model`` (its config at its present widths, multi-task attributes) plus ``info``."""
     meta: dict[str, Any] = {"format": FORMAT, "kind": "isotropic-mlp" if _is_isotropic_mlp(model) else "state-dict",
                             "class": type(model).__name__}
     if meta["kind"] == "isotropic-mlp":
         meta["config"] = {**asdict(model.cfg), "widths": list(model.widths)}
+    elif (kind := _registered_kind(model)) is not None:  # another model kind (isocl.nn.kinds) that rebuilds itself
+        meta.update(kind="model-kind", model_kind=kind, config=asdict(model.cfg))
     meta["multitask"] = {
         name: {"max_class_label": int(m.max_class_label),
                "known_train_tasks_labels": sorted(int(t) for t in m.known_train_tasks_labels)}
@@ -181,8 +195,15 @@ def validate_metadata(meta: dict[str, Any], path: str | Path, shapes: dict[str, 
     if meta.get("format") != FORMAT:
         raise _schema_error(path, "format", meta.get("format"), f"{FORMAT!r} (a compressed export is read by "
                             "isocl.bench.checkpoints.load_compressed)")
-    if meta.get("kind") not in ("isotropic-mlp", "state-dict"):
-        raise _schema_error(path, "kind", meta.get("kind"), "'isotropic-mlp' or 'state-dict'")
+    if meta.get("kind") not in ("isotropic-mlp", "model-kind", "state-dict"):
+        raise _schema_error(path, "kind", meta.get("kind"), "'isotropic-mlp', 'model-kind' or 'state-dict'")
+    if meta["kind"] == "model-kind":
+        from isocl.nn.kinds import MODEL_KINDS as MODEL_KIND_NAMES
+
+        if meta.get("model_kind") not in MODEL_KIND_NAMES:
+            raise _schema_error(path, "model_kind", meta.get("model_kind"), f"one of {list(MODEL_KIND_NAMES)}")
+        if not isinstance(meta.get("config"), dict):
+            raise _schema_error(path, "config", meta.get("config"), "a table of the model's settings")
     for key in ("strategy", "seed", "experience", "benchmark"):
         if key not in meta and unit:
             raise ConfigError(f"{path}: isocl metadata has no {key!r}; expected the strategy, seed, experience and "
@@ -295,11 +316,15 @@ def _rebuild(meta: dict[str, Any], state: dict[str, torch.Tensor]) -> nn.Module:
         if isinstance(lin, nn.Linear):
             lin.out_features, lin.in_features = lin.weight.shape
     model.load_state_dict(state, strict=True)
+    _restore_multitask(model, meta)
+    return model
+
+
+def _restore_multitask(model: nn.Module, meta: dict[str, Any]) -> None:
     for name, attrs in meta.get("multitask", {}).items():
         m = model.get_submodule(name)
         m.max_class_label = attrs["max_class_label"]
         m.known_train_tasks_labels = set(attrs["known_train_tasks_labels"])
-    return model
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
@@ -307,6 +332,19 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     from safetensors.torch import load_file
 
     meta = validate_metadata(read_metadata(path), path, _shapes(Path(path)))
+    if meta.get("kind") == "model-kind":
+        from isocl.nn.kinds import rebuild_model
+
+        state = load_file(str(path))
+        try:
+            model = rebuild_model(meta["model_kind"], meta["config"], state)
+            model.load_state_dict(state, strict=True)
+        except (RuntimeError, AttributeError, KeyError, ValueError, TypeError) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ConfigError(f"{path}: the tensors do not fit the isocl metadata ({type(exc).__name__}: "
+                              f"{text[:200]})") from None
+        _restore_multitask(model, meta)
+        return model.to(device).eval(), meta
     if meta.get("kind") != "isotropic-mlp":
         raise ConfigError(f"{path}: a {meta.get('class')} of strategy {meta.get('strategy')!r} is saved as a plain "
                           "state_dict; isocl rebuilds only its isotropic MLPs (load the tensors with safetensors)")
@@ -374,7 +412,8 @@ def evaluate_model_command(path: str, device: str | None) -> int:
     res = evaluate_saved_model(path, device=device)
     meta = res["meta"]
     print(f"{path}: {meta['strategy']} seed {meta['seed']}, benchmark {meta['benchmark']['name']!r} "
-          f"({meta['benchmark']['scenario']['setting']}), widths {'-'.join(map(str, meta['config']['widths']))}, "
+          f"({meta['benchmark']['scenario']['setting']}), "
+          f"{'widths ' + '-'.join(map(str, meta['config']['widths'])) if 'widths' in meta.get('config', {}) else meta.get('model_kind')}, "
           f"trained through experience {meta['experience']}")
     for i, acc in enumerate(res["accuracy"]):
         print(f"  test experience {i}: accuracy {acc * 100:.2f}%")

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from isocl.bench.config import MODEL_KINDS, ConfigError
+from isocl.bench.config import ISOTROPIC_KINDS, MODEL_KINDS, ConfigError
 from isocl.bench.params import Param, defaults_of, params_from_defaults
 
 __all__ = [
@@ -131,7 +131,7 @@ def register_strategy(
     params: Mapping[str, Param] | None = None,
     defaults: Mapping[str, Any] | None = None,
     settings: tuple[str, ...] = SETTINGS,
-    models: tuple[str, ...] = MODEL_KINDS,
+    models: tuple[str, ...] | None = None,
     description: str = "",
     neuroplastic: bool = False,
     twin: str = "naive",
@@ -156,6 +156,8 @@ def register_strategy(
     bad = [s for s in settings if s not in SETTINGS]
     if bad:
         raise ValueError(f"settings must be drawn from {SETTINGS}, instead got {bad}")
+    if models is None:  # neuroplastic strategies act on isotropic hidden layers; the others run on every kind
+        models = ISOTROPIC_KINDS if neuroplastic else MODEL_KINDS
     bad = [m for m in models if m not in MODEL_KINDS]
     if bad:
         raise ValueError(f"models must be drawn from {MODEL_KINDS}, instead got {bad}")

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from avalanche.benchmarks.scenarios.online import split_online_stream
 from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
-from isocl.bench.config import Benchmark, ConfigError, first_duplicate, to_toml
+from isocl.bench.config import TRAINING, Benchmark, ConfigError, check_online, first_duplicate, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
 from isocl.bench.executors import InlineExecutor, make_executor, stop_executor
@@ -51,6 +52,7 @@ from isocl.bench.results import (
     summary_table,
     write_unit,
 )
+from isocl.bench.augment import augmentation_plugins
 from isocl.bench.scenarios import make_split_cifar10
 from isocl.bench.units import (  # noqa: F401  (re-exported: runner.companions, runner.resolve_unit, ...)
     COMPANION_PREFIXES,
@@ -182,12 +184,7 @@ def run_unit(
     bench, spec, resolved, control = resolve_unit(bench, strategy, params)
     if scenario is None:
         scenario = build_scenario(bench, data if data is not None else load_cifar10(), seed)
-    if eval_stream not in ("test", "valid"):
-        raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
-    if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
-        raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
-    if save_models not in ("none", "final", "every"):
-        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    _check_unit_args(bench, scenario, eval_stream, save_models, epochs)
     unit_loggers = UnitLoggers(logging or {}, run_name=unit_stem(strategy, seed),
                                config={"strategy": strategy, "seed": seed, "benchmark": bench.name, "params": params})
     ctx = StrategyContext(
@@ -197,7 +194,7 @@ def run_unit(
         evaluator=default_evaluator(unit_loggers.loggers),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
-        plugins=[NonFiniteLossGuard(), EpochProgress(disable=not progress)],
+        plugins=_unit_plugins(bench, scenario, seed, progress),
         model_overrides=dict(model_overrides or {}),
         generator=seed_everything(seed),
         control=control,
@@ -214,7 +211,8 @@ def run_unit(
     try:
         strat = spec.factory(ctx, **resolved)
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
-                                  f"{strategy} seed {seed}" if progress else None, snapshot)
+                                  f"{strategy} seed {seed}" if progress else None, snapshot,
+                                  bench.training["batch_size"] if bench.training["online"] else None, seed)
         _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
@@ -232,18 +230,41 @@ def run_unit(
     return result
 
 
+def _check_unit_args(bench: Benchmark, scenario, eval_stream: str, save_models: str, epochs: int | None) -> None:
+    if eval_stream not in ("test", "valid"):
+        raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
+    if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
+        raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
+    if save_models not in ("none", "final", "every"):
+        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    check_online(f"{bench.path or bench.name}: epochs", {**bench.training, "epochs": epochs or bench.training["epochs"]})
+
+
+def _unit_plugins(bench: Benchmark, scenario, seed: int, progress: bool) -> list[Any]:
+    """The plugins every strategy of a unit gets: the scenario's augmentation, the NaN guard, progress."""
+    return [*augmentation_plugins(bench.scenario["augment"], seed, getattr(scenario, "mean", None),
+                                  getattr(scenario, "std", None)),
+            NonFiniteLossGuard(), EpochProgress(disable=not progress)]
+
+
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
                         on_experience: Callable[[int, float], None] | None, label: str | None,
-                        snapshot: Callable[[int, Any, bool], None] | None = None) -> dict[str, float]:
+                        snapshot: Callable[[int, Any, bool], None] | None = None, online: int | None = None,
+                        seed: int = 0) -> dict[str, float]:
     """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
     into ``result.matrix`` / ``result.experiences`` and call ``snapshot(i, model, last)``.
+    ``online``: the experience is trained as Avalanche's online stream of mini-experiences of that many
+    samples (``split_online_stream``, shuffled with a seed of the unit, no task boundaries).
     Returns the last evaluation's metrics."""
     stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
     n_exp = len(scenario.train_stream)
     bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
     for i, exp in enumerate(bar):
         t0 = time.perf_counter()
-        strat.train(exp)
+        if online:
+            strat.train(online_experiences(exp, online, (seed * 1009 + i) % 2**32), eval_streams=[])
+        else:
+            strat.train(exp)
         train_time = time.perf_counter() - t0
         # Only experiences seen so far: evaluating unseen ones would run Avalanche's
         # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
@@ -263,6 +284,16 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
         if on_experience is not None:
             on_experience(i, avg)
     return res
+
+
+def online_experiences(exp, size: int, seed: int):
+    """Experience ``exp`` as Avalanche's online stream of mini-experiences of ``size`` samples (shuffled by
+    ``seed``, no task boundaries), each knowing the classes it holds (what a growing head adapts to: a class
+    arrives with its first samples)."""
+    for sub in split_online_stream([exp], experience_size=size, shuffle=True, access_task_boundaries=False,
+                                   seed=seed):
+        sub.classes_in_this_experience = sorted(int(c) for c in torch.unique(torch.as_tensor(sub.dataset.targets)))
+        yield sub
 
 
 def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
@@ -315,7 +346,7 @@ def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without what may grow between resumed runs (strategies, seeds, device)."""
+    """A resolved config without what may grow between resumed runs (strategies, seeds, device, audit)."""
     import copy as _copy
 
     cfg = _copy.deepcopy(cfg)
@@ -324,8 +355,10 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("search", None)  # search spaces do not change a run
     cfg.pop("logging", None)  # nor do loggers and saved models
     cfg.pop("output", None)
-    for key in ("seeds", "device"):
+    for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
         cfg.get("training", {}).pop(key, None)
+    if "training" in cfg:  # a folder written before training.precision existed ran in float32 (its default)
+        cfg["training"].setdefault("precision", TRAINING["precision"][1])
     return cfg
 
 
@@ -368,6 +401,7 @@ def _resolve_run(bench: Benchmark, names: list[str], seeds: list[int], epochs: i
     bench = bench.replace()
     if epochs is not None:
         bench.training["epochs"] = epochs
+        check_online("--epochs", bench.training)
     device = device or bench.training["device"]
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from isocl.bench.config import Benchmark, ConfigError, check_overrides
+from isocl.bench.config import Benchmark, ConfigError, check_online, check_overrides
 from isocl.bench.names import COMPANION_PREFIXES, CONTROL_PREFIXES, POINT_PATTERN, TWIN_PREFIXES, parse_unit
 from isocl.bench.registry import get_strategy
 
@@ -63,7 +63,11 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
         if kind not in spec.models:
             raise ConfigError(f"{where}: strategy {base!r} runs only on model.kind = {' or '.join(spec.models)}; "
                               f"this benchmark's model.kind is {kind!r}")
-        resolve_unit(bench, base)
+        unit_bench = resolve_unit(bench, base)[0]
+        check_online(f"{where}: strategy {base!r}: training.epochs", unit_bench.training)
+        if unit_bench.training["online"] and spec.neuroplastic:
+            raise ConfigError(f"{where}: strategy {base!r} changes its network at every experience, which "
+                              "training.online = true makes every mini-batch; expected training.online = false")
     for table in bench.strategy_params:
         prefix, base = _split_name(table)
         spec_of(base)  # a table for an unknown strategy is an error

@@ -17,6 +17,7 @@ import torch
 from avalanche.models import DynamicModule, IncrementalClassifier, MultiHeadClassifier, MultiTaskModule
 from torch import Tensor, nn
 
+from isocl.nn import kinds as _kinds
 from isocl.nn.layers import IsotropicLayer
 from isocl.nn.protocol import MatrixView, channel_columns, identity_view
 
@@ -285,11 +286,11 @@ def build_mlp(cfg: MLPConfig | None = None, **kwargs) -> IsotropicMLP | MultiHea
 
 
 def build_model(cfg):
-    """An MLP for an :class:`MLPConfig`, a CNN for a :class:`~isocl.nn.cnn.CNNConfig`."""
-    from isocl.nn.cnn import CNNConfig, build_cnn  # cnn builds on this module
+    """The model of a kind's config (:func:`isocl.nn.kinds.build_model`: an MLP, a CNN, a ResNet...)."""
+    return _kinds.build_model(cfg)
 
-    if isinstance(cfg, CNNConfig):
-        return build_cnn(cfg)
-    if isinstance(cfg, MLPConfig):
-        return build_mlp(cfg)
-    raise TypeError(f"build_model needs an MLPConfig or a CNNConfig, instead got {type(cfg).__name__}")
+
+_kinds.register_model_kind(_kinds.ModelKind(
+    name="mlp", config_cls=MLPConfig, build=build_mlp, isotropic=True, harness={"in_features": 3 * 32 * 32},
+    description="the isotropic MLP (flattened 3x32x32 input)",
+))
