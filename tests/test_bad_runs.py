@@ -6,6 +6,7 @@ one line (interrupted), exit 0 (valid). On synthetic data: seconds each."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -644,3 +645,25 @@ def test_param_declarations_and_the_older_form(isolated_registry):
     # a shared neuroplastic name takes its shared declaration
     with pytest.raises(ConfigError, match="below training.epochs \\(2\\)"):
         legacy.resolve({"finetune_epochs": 2}, training={"epochs": 2})
+
+
+def test_a_model_kind_file_is_sized_against_its_tensors_before_anything_is_allocated(tmp_path):
+    """A ResNet file whose config asks for nf = 10**6 (terabytes) is refused from the meta-device shapes."""
+    from safetensors.torch import load_file, save
+
+    from isocl.bench.checkpoints import load_model, save_model
+    from isocl.bench.config import ConfigError
+    from isocl.nn.resnet import SlimResNet18Config, build_resnet
+
+    path = save_model(build_resnet(SlimResNet18Config()), tmp_path / "r.safetensors", strategy="naive", seed=0)
+    model, meta = load_model(path)
+    assert meta["kind"] == "model-kind" and meta["config"]["nf"] == 20
+    for change, says in [({"nf": 10**6}, "disagrees with the tensors (backbone.bn1.bias: [1000000] from the config, "
+                                         "[20] in the file)"),
+                         ({"nf": "x"}, "does not build a slim_resnet18 (ValueError"),
+                         ({"bogus": 1}, "does not build a slim_resnet18 (TypeError")]:
+        bad = tmp_path / "bad.safetensors"
+        bad.write_bytes(save(load_file(str(path)), metadata={"isocl": json.dumps(
+            {**meta, "config": {**meta["config"], **change}})}))
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_model(bad)

@@ -331,10 +331,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     """Rebuild a saved isotropic MLP: ``(model in eval mode, metadata)``."""
     from safetensors.torch import load_file
 
-    meta = validate_metadata(read_metadata(path), path, _shapes(Path(path)))
+    shapes = _shapes(Path(path))
+    meta = validate_metadata(read_metadata(path), path, shapes)
     if meta.get("kind") == "model-kind":
         from isocl.nn.kinds import rebuild_model
 
+        _check_kind_shapes(Path(path), meta, shapes)  # before any allocation
         state = load_file(str(path))
         try:
             model = rebuild_model(meta["model_kind"], meta["config"], state)
@@ -355,6 +357,29 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         raise ConfigError(f"{path}: the tensors do not fit the isocl metadata ({type(exc).__name__}: {text[:200]})"
                           ) from None
     return model.to(device).eval(), meta
+
+
+def _check_kind_shapes(path: Path, meta: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
+    """Build a model-kind file's model on PyTorch's meta device (shapes only, no memory) and compare every
+    tensor's shape with the file's header: a config that disagrees with the tensors, or asks for a network
+    of any size the file does not hold, is refused before anything is allocated."""
+    from isocl.nn.kinds import rebuild_model
+
+    fake = {k: torch.empty(shape, device="meta") for k, shape in shapes.items()}
+    try:
+        with torch.device("meta"):
+            probe = rebuild_model(meta["model_kind"], meta["config"], fake)
+        want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+    except Exception as exc:  # noqa: BLE001 - any failure to build from this config: the metadata is malformed
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"{path}: isocl metadata config = {json.dumps(meta['config'])[:120]} does not build a "
+                          f"{meta['model_kind']} ({type(exc).__name__}: {text[:160]})") from None
+    diff = sorted(k for k in set(want) | set(shapes) if want.get(k) != shapes.get(k))
+    if diff:
+        k = diff[0]
+        raise ConfigError(f"{path}: isocl metadata config = {json.dumps(meta['config'])[:120]} disagrees with the "
+                          f"tensors ({k}: {list(want[k]) if k in want else 'absent'} from the config, "
+                          f"{list(shapes[k]) if k in shapes else 'absent'} in the file)")
 
 
 def unit_model_files(model: nn.Module, bench, strategy: str, seed: int, experience: int, *, final: bool,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from isocl.bench import config
 from isocl.bench.config import ConfigError
 from isocl.bench.names import slug
 
@@ -23,6 +24,8 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_output_folder",
+    "check_same_config",
+    "comparable_config",
     "claim_output_folder",
     "first_missing",
     "FolderLock",
@@ -324,6 +327,58 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, finished: int, total: int, signum: int = 2) -> None:
         super().__init__(f"interrupted: {finished} of {total} units finished; rerun the same command to resume")
         self.finished, self.total, self.signum = finished, total, signum
+
+
+# -- resuming: the same configuration only ------------------------------------------------------------------
+
+def comparable_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config without what may grow between resumed runs (strategies, seeds, device, audit)."""
+    import copy as _copy
+
+    cfg = _copy.deepcopy(cfg)
+    cfg.pop("strategies", None)
+    cfg.pop("strategy", None)
+    cfg.pop("search", None)  # search spaces do not change a run
+    cfg.pop("logging", None)  # nor do loggers and saved models
+    cfg.pop("output", None)
+    for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
+        cfg.get("training", {}).pop(key, None)
+    if "training" in cfg:  # a folder written before training.precision existed ran in float32 (its default)
+        cfg["training"].setdefault("precision", config.TRAINING["precision"][1])
+    return cfg
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_same_config(out: Path, bench) -> None:
+    """Refuse (ConfigError) to resume a run into a folder whose finished units used another configuration
+    (``bench``: the run's resolved benchmark)."""
+    import tomllib
+
+    path = Path(out) / "config.toml"
+    if not path.is_file() or not any((Path(out) / "units").glob("*.json")):
+        return
+    try:
+        old = comparable_config(tomllib.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:  # TOMLDecodeError, UnicodeDecodeError
+        raise ConfigError(f"{path} is damaged ({type(exc).__name__}: {exc}); its units cannot be checked against "
+                          "this configuration: restore it or choose another --out") from None
+    new = comparable_config(tomllib.loads(config.to_toml(bench.to_dict())))
+    if old != new:
+        flat_old, flat_new = _flatten(old), _flatten(new)
+        diff = sorted(k for k in set(flat_old) | set(flat_new) if flat_old.get(k) != flat_new.get(k))
+        raise ConfigError(
+            f"{out} holds results of another configuration (differs in {', '.join(diff) or 'its settings'}); "
+            "resume with the same settings or choose another --out"
+        )
 
 
 def first_missing(path: str | Path) -> Path | None:

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
-from isocl.bench.config import TRAINING, Benchmark, ConfigError, check_online, first_duplicate, to_toml
+from isocl.bench.config import Benchmark, ConfigError, check_online, first_duplicate, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
 from isocl.bench.executors import InlineExecutor, make_executor, stop_executor
@@ -39,6 +39,8 @@ from isocl.bench.provenance import run_manifest
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.bench.results import (
     RunInterrupted,
+    check_same_config,
+    comparable_config,
     RunStopped,
     atomic_write_text,
     check_output_folder,
@@ -345,53 +347,7 @@ def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
     return rec.to_dict()
 
 
-def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without what may grow between resumed runs (strategies, seeds, device, audit)."""
-    import copy as _copy
-
-    cfg = _copy.deepcopy(cfg)
-    cfg.pop("strategies", None)
-    cfg.pop("strategy", None)
-    cfg.pop("search", None)  # search spaces do not change a run
-    cfg.pop("logging", None)  # nor do loggers and saved models
-    cfg.pop("output", None)
-    for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
-        cfg.get("training", {}).pop(key, None)
-    if "training" in cfg:  # a folder written before training.precision existed ran in float32 (its default)
-        cfg["training"].setdefault("precision", TRAINING["precision"][1])
-    return cfg
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _check_same_config(out: Path, bench: Benchmark) -> None:
-    """Refuse to resume into a folder whose finished units used another configuration."""
-    import tomllib
-
-    path = Path(out) / "config.toml"
-    if not path.is_file() or not any((Path(out) / "units").glob("*.json")):
-        return
-    try:
-        old = _comparable(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError) as exc:  # TOMLDecodeError, UnicodeDecodeError
-        raise ConfigError(f"{path} is damaged ({type(exc).__name__}: {exc}); its units cannot be checked against "
-                          "this configuration: restore it or choose another --out") from None
-    new = _comparable(tomllib.loads(to_toml(bench.to_dict())))
-    if old != new:
-        flat_old, flat_new = _flatten(old), _flatten(new)
-        diff = sorted(k for k in set(flat_old) | set(flat_new) if flat_old.get(k) != flat_new.get(k))
-        raise ConfigError(
-            f"{out} holds results of another configuration (differs in {', '.join(diff) or 'its settings'}); "
-            "resume with the same settings or choose another --out"
-        )
+_comparable, _check_same_config = comparable_config, check_same_config  # (their older names)
 
 
 def _resolve_run(bench: Benchmark, names: list[str], seeds: list[int], epochs: int | None,
