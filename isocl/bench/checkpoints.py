@@ -331,8 +331,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     """Rebuild a saved isotropic MLP: ``(model in eval mode, metadata)``."""
     from safetensors.torch import load_file
 
+    raw = read_metadata(path)  # first: it says "no such model file" / "not a safetensors file"
     shapes = _shapes(Path(path))
-    meta = validate_metadata(read_metadata(path), path, shapes)
+    meta = validate_metadata(raw, path, shapes)
     if meta.get("kind") == "model-kind":
         from isocl.nn.kinds import rebuild_model
 
