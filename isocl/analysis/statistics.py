@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from isocl.bench.names import COMPANION_PREFIXES, parse_unit
+
 __all__ = [
     "ALPHA",
     "COLUMNS",
@@ -51,8 +53,8 @@ ALPHA = 0.05
 UPPER_BOUNDS = frozenset({"cumulative"})
 """Strategies that see all past data: upper bounds, never a fair baseline."""
 
-COMPANIONS = ("fixed-final", "fixed-max", "diag-only", "reset")
-"""Prefixes (before ``:``) of a neuroplastic strategy's companions."""
+COMPANIONS = COMPANION_PREFIXES
+"""Prefixes (before ``:``) of a neuroplastic strategy's companions (declared in :mod:`isocl.bench.names`)."""
 
 CONTROL = "frozen-backbone"
 """The standalone no-plasticity control (task-IL)."""
@@ -121,8 +123,8 @@ def paired_difference(a: Iterable[float], b: Iterable[float]) -> PairedDifferenc
 
 def _split(name: str) -> tuple[str, str]:
     """``"fixed-max:X"`` -> ``("fixed-max", "X")``; ``"X"`` -> ``("", "X")``."""
-    head, sep, tail = name.partition(":")
-    return (head, tail) if sep else ("", name)
+    unit = parse_unit(name)
+    return unit.prefix or "", unit.subject
 
 
 def _registered_neuroplastic(name: str) -> bool | None:
@@ -141,7 +143,7 @@ def neuroplastic_strategies(names: Iterable[str]) -> list[str]:
     companions_of = {_split(n)[1] for n in names if _split(n)[0] in COMPANIONS}
     out = []
     for n in names:
-        if ":" in n:
+        if parse_unit(n).prefix is not None:
             continue
         known = _registered_neuroplastic(n)
         if known or (known is None and n in companions_of):
@@ -167,7 +169,7 @@ def best_baseline(strategy: str, means: pd.DataFrame, neuroplastic: Iterable[str
     if strategy not in means.index or not np.isfinite(means.at[strategy, "params"]):
         return None
     excluded = set(neuroplastic) | UPPER_BOUNDS | {CONTROL, strategy}
-    pool = means[[":" not in s and s not in excluded for s in means.index]]
+    pool = means[[parse_unit(s).prefix is None and s not in excluded for s in means.index]]
     pool = pool[(pool["params"] <= means.at[strategy, "params"]) & pool["final_accuracy"].notna()]
     if pool.empty:
         return None
