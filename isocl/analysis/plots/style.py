@@ -37,7 +37,7 @@ import seaborn as sns
 from matplotlib import colors as mcolors
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from isocl.bench.names import COMPANION_PREFIXES, TWIN_PREFIXES, UnitName, parse_unit
 
@@ -398,8 +398,9 @@ def thin_tick_labels(fig: Figure, rounds: int = 4) -> None:
             FigureCanvasAgg(fig)
         fig.draw_without_rendering()
         renderer = fig.canvas.get_renderer()
-        crowded = [(ax, axis) for ax in fig.axes if ax.get_visible()
-                   for axis in (ax.xaxis, ax.yaxis) if tick_labels_overlap(axis, renderer)]
+        # only numeric axes: a FixedLocator carries category labels (heatmaps, strategy rows) that must all stay
+        crowded = [(ax, axis) for ax in fig.axes if ax.get_visible() for axis in (ax.xaxis, ax.yaxis)
+                   if not isinstance(axis.get_major_locator(), FixedLocator) and tick_labels_overlap(axis, renderer)]
         if not crowded:
             return
         for _ax, axis in crowded:
