@@ -13,7 +13,9 @@ from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
     colour_of,
+    companion_kind,
     facets,
+    kind_legend,
     strategy_marker,
     new_figure,
     ok_units,
@@ -65,6 +67,7 @@ def draw_final_accuracy_forgetting(summary: pd.DataFrame, palette: dict[str, str
         ):
             _seed_panel(ax, df.dropna(subset=[col]), col, label, order, palette, jitter)
         _family_rules(axes, groups)
+        kind_legend(fig, {companion_kind(s) for s in order})
         axes[0].set_yticks(range(len(order)), order)
         axes[0].tick_params(axis="y", labelsize=8 if len(order) > 20 else 9)
         axes[0].set_ylim(len(order) - 0.5, -0.5)

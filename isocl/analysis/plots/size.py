@@ -180,7 +180,7 @@ def _dynamic_lines(ax_w, ax_p, sub_w: pd.DataFrame, sub: pd.DataFrame, s: str, c
     """A dynamic strategy's width per layer (left) and parameter count (right), mean ± sd."""
     for layer in sorted(sub_w["layer"].unique()):
         _mean_sd_line(ax_w, sub_w[sub_w["layer"] == layer], "experience", "width", c,
-                      _LAYER_STYLES[layer % 4], _LAYER_MARKERS[layer % 6], s)
+                      _LAYER_STYLES[layer % 4], _LAYER_MARKERS[layer % 6])  # marker = layer: no strategy gid
     sub_p = sub.dropna(subset=["params"])
     if not sub_p.empty:
         _mean_sd_line(ax_p, sub_p, "experience", "params", c, strategy_linestyle(s), strategy_marker(s, palette), s)
