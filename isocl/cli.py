@@ -94,7 +94,7 @@ def cmd_run(args) -> int:
     if not args.no_plot:
         from isocl.analysis.report import build_report
 
-        rep = build_report([out])
+        rep = build_report([out], progress=not args.quiet)
         for w in rep.warnings:
             print(f"warning: {w}", file=sys.stderr)
         print(f"report: {rep.markdown} and {rep.html}")
@@ -130,7 +130,8 @@ def cmd_list(args) -> int:
 def cmd_plot(args) -> int:
     from isocl.analysis.report import build_report
 
-    rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format)
+    rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format,
+                       progress=sys.stderr.isatty())
     for w in rep.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{len(rep.figures)} figures in {rep.out_dir}; report: {rep.markdown} and {rep.html}")
