@@ -532,6 +532,10 @@ def test_forty_strategies_stay_readable(stem, forty):
         ext = leg.get_window_extent(renderer)
         assert ext.x0 >= box.x0 - 1 and ext.y0 >= box.y0 - 1 and ext.x1 <= box.x1 + 1 and ext.y1 <= box.y1 + 1, (
             f"{stem}: legend {ext} outside the figure {box}")
+    titles = [t for t in [fig._suptitle, *[ax.title for ax in fig.axes]] if t is not None and t.get_text()]
+    for t in titles:  # nor a title
+        ext = t.get_window_extent(renderer)
+        assert ext.x0 >= box.x0 - 1 and ext.x1 <= box.x1 + 1, f"{stem}: title {t.get_text()!r} cut off"
     styles = _styles(fig)
     assert len(styles) >= 6
     for name, looks in styles.items():  # one look per strategy ...

@@ -2,7 +2,8 @@
 
 :func:`phase` wraps one step: a counted one (``total=N``, advanced by the
 caller: units, figures) as a tqdm bar, an uncounted wait (loading data) as a
-line whose elapsed time a background thread refreshes twice a second. Both
+line; a background thread redraws either twice a second, so that the elapsed
+time moves during a long step. Both
 write to stderr, vanish when done (``leave=False``) and print nothing when
 ``enabled`` is false (``--quiet``, or stderr not a terminal for the timer).
 """
@@ -31,7 +32,7 @@ def phase(desc: str, *, total: int | None = None, enabled: bool = True,
                bar_format=None if total is not None else "{desc}: {elapsed}")
     stop = threading.Event()
     ticker = None
-    if enabled and total is None and not bar.disable:
+    if enabled and not bar.disable:  # counted phases too: a long step still shows its time passing
         def tick():
             while not stop.wait(REFRESH_S):
                 bar.refresh()

@@ -12,7 +12,10 @@ from matplotlib.lines import Line2D
 
 from isocl.analysis.plots.registry import FigureSpec, register
 from isocl.analysis.plots.style import (
+    BASELINES,
     DPI,
+    facets,
+    spread_coinciding,
     NothingToPlot,
     colour_of,
     companion_kind,
@@ -84,6 +87,14 @@ def draw_frontier(summary: pd.DataFrame, palette: dict[str, str], which: str, *,
     order = ordered(pts["strategy"], palette)
     pts = pts.set_index("strategy").loc[order].reset_index()
     families = list(dict.fromkeys(pts["family"]))
+    own = {f.key for f in facets(pts["strategy"], palette)} - {BASELINES}
+    # baselines at one size (most share the default widths) are spread sideways so that none hides another
+    span = float(np.nanmax(pts["final_accuracy"]) - np.nanmin(pts["final_accuracy"])) + 1.0
+    single = ~pts["family"].isin(own)
+    factor = np.ones(len(pts))
+    factor[single.to_numpy()] = spread_coinciding(pts.loc[single, "x"].to_numpy(), np.zeros(int(single.sum())),
+                                                  x_tol=0.03, y_tol=span, step=0.05)
+    pts = pts.assign(x=pts["x"] * factor, x_lo=pts["x_lo"] * factor, x_hi=pts["x_hi"] * factor)
     lo, hi = float(pts["x_lo"].min()), float(pts["x_hi"].max())
     handles, labels = [], []
     with figure_style():
@@ -98,15 +109,20 @@ def draw_frontier(summary: pd.DataFrame, palette: dict[str, str], which: str, *,
                 for rec in sub.itertuples(index=False):
                     c, marker = colour_of(palette, rec.strategy), strategy_marker(rec.strategy, palette)
                     mean, mlo, mhi = getattr(rec, m), getattr(rec, f"{m}_lo"), getattr(rec, f"{m}_hi")
+                    hollow = fam not in own  # baselines open, families filled: told apart at a glance
                     bars = ax.errorbar(rec.x, mean, yerr=[[mean - mlo], [mhi - mean]],
                                        xerr=[[rec.x - rec.x_lo], [rec.x_hi - rec.x]], fmt=marker, color=c,
-                                       markersize=6.5, capsize=3, elinewidth=1.2, markeredgecolor="white", zorder=3)
+                                       markersize=6.5, capsize=3, elinewidth=1.2, zorder=3,
+                                       markerfacecolor="white" if hollow else c,
+                                       markeredgecolor=c if hollow else "white", markeredgewidth=1.5 if hollow else 1)
                     bars.lines[0].set_gid(rec.strategy)
             n_pts = len(sub)
+            hollow = fam not in own
             handles.append(Line2D([], [], color=line_colour, linewidth=1.6 if n_pts > 1 else 0,
                                   marker=strategy_marker(sub["strategy"].iloc[0], palette), markersize=6.5,
-                                  markeredgecolor="white"))
-            labels.append(f"{fam} ({n_pts} points)" if n_pts > 1 else fam)
+                                  markerfacecolor="white" if hollow else line_colour,
+                                  markeredgecolor=line_colour if hollow else "white"))
+            labels.append(f"{fam} ({n_pts} points)" if n_pts > 1 else fam + (" (baseline)" if hollow else ""))
         for ax, (m, label, better) in zip(axes, METRICS):
             ax.set_xscale("log")
             ax.set_xlim(lo / 1.3, hi * 1.3)
@@ -116,8 +132,7 @@ def draw_frontier(summary: pd.DataFrame, palette: dict[str, str], which: str, *,
             ax.set_xlabel(f"{PARAM_COLUMNS[which][1]}, log scale", fontsize=9)
             ax.set_ylabel(label, fontsize=9)
             ax.set_title(f"{label.split(' (')[0].capitalize()} ({better})", fontsize=10)
-        fig.suptitle(f"Parameter frontier against {which} parameters (mean, 95% t-interval over seeds; "
-                     "one line per family)", fontsize=11)
+        fig.suptitle(f"Parameter frontier against {which} parameters (mean, 95% t-interval over seeds)", fontsize=11)
         legend_outside(fig, handles, labels, title="family", fontsize="x-small")
         return fig
 
@@ -125,8 +140,8 @@ def draw_frontier(summary: pd.DataFrame, palette: dict[str, str], which: str, *,
 def _caption(which: str) -> str:
     return (f"Final accuracy (left) and forgetting (right) against {PARAM_COLUMNS[which][1]} (log scale): per "
             "strategy and frontier point (STRATEGY@POINT) the mean over seeds with its 95% t-interval; horizontal "
-            "bars span the seeds' sizes; a family's points are joined in order of size. Companions (twins, "
-            "controls) are left out.")
+            "bars span the seeds' sizes; a family's points are joined in order of size; baselines are open markers, "
+            "spread sideways where they share a size. Companions (twins, controls) are left out.")
 
 
 for _which, _order in (("final", 10), ("peak", 11)):
