@@ -115,7 +115,7 @@ def test_palette_is_stable_and_twins_share_hue():
         name = f"{kind}:neuro-grow-prune" if kind else "neuro-grow-prune"
         assert (plots.strategy_linestyle(name), plots.strategy_marker(name)) == (look.linestyle, look.marker)
     assert len({str(v.linestyle) for v in plots.KIND_LOOK.values()}) == len({v.marker for v in plots.KIND_LOOK.values()}) == 5
-    # many baselines: colours repeat every 10, markers tell them apart
+    # many baselines: colours repeat every 9, markers tell them apart
     many = plots.strategy_palette([f"s{i}" for i in range(14)])
     assert len({(c, plots.strategy_marker(s, many)) for s, c in many.items()}) == 14
     # directory prefixes keep the family together

@@ -93,7 +93,8 @@ def draw_frontier(summary: pd.DataFrame, palette: dict[str, str], which: str, *,
     single = ~pts["family"].isin(own)
     factor = np.ones(len(pts))
     factor[single.to_numpy()] = spread_coinciding(pts.loc[single, "x"].to_numpy(), np.zeros(int(single.sum())),
-                                                  x_tol=0.03, y_tol=span, step=0.05)
+                                                  x_tol=0.03, y_tol=span,
+                                                  step=min(0.03, 0.24 / max(1, int(single.sum()))))  # within ±12%
     pts = pts.assign(x=pts["x"] * factor, x_lo=pts["x_lo"] * factor, x_hi=pts["x_hi"] * factor)
     lo, hi = float(pts["x_lo"].min()), float(pts["x_hi"].max())
     handles, labels = [], []

@@ -80,9 +80,11 @@ KIND_LOOK: dict[str, KindLook] = {
 """Line style, marker, shade and legend text per companion kind ("" = the strategy itself)."""
 assert set(KIND_LOOK) == {"", *COMPANION_PREFIXES}, "a companion kind without a look"
 
-# Baselines beyond the palette's 10 colours cycle through markers no companion kind uses.
+# Baselines take tab10 without its grey (grey draws the context); beyond those 9 colours, the
+# next 9 baselines take the next marker of a set no companion kind uses.
 _BASELINE_MARKERS = ("o", "P", "X", "*", "h", "p")
 _FAMILY_HUES = [c for i, c in enumerate(sns.color_palette("bright", 10)) if i != 7]  # 7 is grey
+_BASELINE_COLOURS = [c for i, c in enumerate(sns.color_palette("tab10", 10)) if i != 7]
 
 
 class NothingToPlot(ValueError):
@@ -174,7 +176,7 @@ def strategy_palette(strategies: Iterable[str]) -> dict[str, str]:
     Keys are ordered family by family: the baselines (sorted), then each
     family (sorted by name) with its points in natural order and, per point,
     the strategy before its companions. Baselines take seaborn's ``tab10``
-    colours in turn; each other family one hue of seaborn's ``bright`` palette
+    colours but grey in turn; each other family one hue of seaborn's ``bright`` palette
     (evenly spaced ``husl`` hues beyond 9 families), its companions lighter or
     darker shades of it (:data:`KIND_LOOK`), its frontier points shades from
     light to dark. The result depends only on the set of names.
@@ -184,8 +186,8 @@ def strategy_palette(strategies: Iterable[str]) -> dict[str, str]:
     baselines = [n for n in names if family_of(n) not in own]
     families = sorted(own)
     hues = _FAMILY_HUES if len(families) <= len(_FAMILY_HUES) else sns.color_palette("husl", len(families))
-    tab = sns.color_palette("tab10", 10)
-    palette = {n: mcolors.to_hex(tab[i % 10]) for i, n in enumerate(baselines)}
+    tab = _BASELINE_COLOURS
+    palette = {n: mcolors.to_hex(tab[i % len(tab)]) for i, n in enumerate(baselines)}
     for fam, hue in zip(families, hues):
         members = sorted((n for n in names if family_of(n) == fam), key=_sort_key)
         points = sorted({unit_of(n).point for n in members}, key=_point_key)
@@ -214,13 +216,13 @@ def strategy_linestyle(name: str):
 def strategy_marker(name: str, palette: dict[str, str] | None = None) -> str:
     """Per companion kind: circle for a strategy, square for ``fixed-final:``,
     triangle for ``fixed-max:``, diamond for ``diag-only:``, down-triangle for
-    ``reset:``. Given the ``palette``, baselines beyond the 10th take the next
-    marker of a set no companion uses (their colours repeat every 10)."""
+    ``reset:``. Given the ``palette``, baselines beyond the 9th take the next
+    marker of a set no companion uses (their colours repeat every 9)."""
     kind = companion_kind(name)
     if palette is not None and not kind:
         i = _baseline_index(name, palette)
         if i is not None:
-            return _BASELINE_MARKERS[(i // 10) % len(_BASELINE_MARKERS)]
+            return _BASELINE_MARKERS[(i // len(_BASELINE_COLOURS)) % len(_BASELINE_MARKERS)]
     return KIND_LOOK[kind].marker
 
 
@@ -365,8 +367,9 @@ def format_count(value, _pos=None) -> str:
 def log_count_axis(axis, lo: float, hi: float) -> None:
     """A log axis of counts over ``[lo, hi]``: labels at 1-2-5 steps (every step when the range is
     narrow), formatted k/M; unlabelled minor ticks. :func:`thin_tick_labels` drops any that still collide."""
-    subs = (1.0, 2.0, 5.0) if hi / max(lo, 1e-12) > 4 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
-    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    ratio = hi / max(lo, 1e-12)
+    subs = (1.0,) if ratio > 100 else (1.0, 2.0, 5.0) if ratio > 10 else tuple(float(k) for k in range(1, 10))
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=100))
     axis.set_major_formatter(FuncFormatter(format_count))
     axis.set_minor_locator(LogLocator(base=10, subs="auto"))
     axis.set_minor_formatter(NullFormatter())
@@ -403,13 +406,17 @@ def thin_tick_labels(fig: Figure, rounds: int = 4) -> None:
                    if not isinstance(axis.get_major_locator(), FixedLocator) and tick_labels_overlap(axis, renderer)]
         if not crowded:
             return
-        for _ax, axis in crowded:
-            n = len(_label_boxes(axis, renderer))
+        counts = [(axis, len(_label_boxes(axis, renderer))) for _ax, axis in crowded]  # before any change
+        done: set[int] = set()
+        for axis, n in counts:
+            if id(axis.get_major_locator()) in done:  # shared axes share their locator: thin it once
+                continue
             if axis.get_scale() == "log":
                 fewer = (1.0, 2.0, 5.0) if n > 6 else (1.0,)
-                axis.set_major_locator(LogLocator(base=10, subs=fewer))
+                axis.set_major_locator(LogLocator(base=10, subs=fewer, numticks=100))
             else:
                 axis.set_major_locator(MaxNLocator(nbins=max(2, n // 2)))
+            done.add(id(axis.get_major_locator()))
 
 
 def wrap_label(text: str, width: int) -> str:
