@@ -105,8 +105,15 @@ def _mean_sd_line(ax, df: pd.DataFrame, x: str, y: str, colour, linestyle, marke
     )
 
 
-def _reference(ax, value: float, colour, linestyle, gid: str) -> None:
-    ax.axhline(value, color=colour, linestyle=linestyle, linewidth=1.3, alpha=0.95, zorder=1, gid=gid)
+def _reference(ax, value: float, colour, linestyle, gid: str, seen: dict) -> None:
+    """A horizontal reference line; a later one at the same value (``seen``: value -> lines so far in
+    this panel) starts its dash pattern further on, so that both stay visible (a diag-only control
+    often sits at its fixed-final twin's widths)."""
+    key = float(f"{value:.6g}")
+    k = seen[key] = seen.get(key, -1) + 1
+    if k and isinstance(linestyle, tuple):
+        linestyle = (linestyle[0] + 3.5 * k, linestyle[1])
+    ax.axhline(value, color=colour, linestyle=linestyle, linewidth=1.3, alpha=0.95, zorder=1 + k, gid=gid)
 
 
 def plot_width_and_params(experiences: pd.DataFrame, palette: dict[str, str], path, *,
@@ -141,6 +148,8 @@ def draw_width_and_params(experiences: pd.DataFrame, palette: dict[str, str], *,
         rows = np.atleast_2d(fig.subplots(len(groups), 2, squeeze=False, sharex=True))
         for (ax_w, ax_p), g in zip(rows, groups):
             handles, labels = [], []
+            seen_w: dict = {}
+            seen_p: dict = {}
             for s in g.members:
                 if g.key == BASELINES and s not in dyn:
                     continue
@@ -152,8 +161,8 @@ def draw_width_and_params(experiences: pd.DataFrame, palette: dict[str, str], *,
                     ls = strategy_linestyle(s)
                     for layer_width in sorted(set(widths.loc[widths["strategy"] == s].groupby("layer")["width"]
                                                   .mean().round(6))):
-                        _reference(ax_w, layer_width, c, ls, s)
-                    _reference(ax_p, float(df.loc[df["strategy"] == s, "params"].mean()), c, ls, s)
+                        _reference(ax_w, layer_width, c, ls, s, seen_w)
+                    _reference(ax_p, float(df.loc[df["strategy"] == s, "params"].mean()), c, ls, s, seen_p)
                 handles.append(strategy_handle(s, palette, marker=s in dyn))
                 labels.append(member_label(s, g) + ("" if s in dyn else " (fixed width)"))
             facet_legend(ax_p, handles, labels)
