@@ -105,9 +105,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from isocl.bench.registry import list_strategies
-
-    from isocl.bench.registry import benchmark_dirs
+    from isocl.bench.registry import BACKBONES, benchmark_dirs, list_strategies
 
     dirs = [Path(args.benchmarks)] if args.benchmarks else benchmark_dirs()
     print("benchmarks:")
@@ -121,7 +119,8 @@ def cmd_list(args) -> int:
             print(f"  {path}  INVALID: {exc}")
     print("strategies:")
     for spec in list_strategies():
-        extra = " [task_il only]" if spec.settings == ("task_il",) else ""
+        extra = f" [{spec.settings[0]} only]" if len(spec.settings) == 1 else ""
+        extra += f" [{spec.backbone} backbone]" if spec.backbone != BACKBONES[0] else ""
         extra += " [neuroplastic]" if spec.neuroplastic else ""
         params = ", ".join(f"{k}={v!r}" for k, v in spec.defaults.items())
         print(f"  {spec.name:28s} {spec.description}{extra}")

@@ -4,7 +4,7 @@ from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
 
 
-@register_strategy("naive-tanh", search=with_lr(),
+@register_strategy("naive-tanh", search=with_lr(), backbone="tanh",
                    description="fine-tuning of the fixed-width elementwise-tanh MLP")
 def build(ctx):
     return ctx.template(ctx.make_model(isotropic=False))

@@ -265,6 +265,7 @@ def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame 
         figs.warn.append(f"comparisons skipped: {exc}")
         return None
     atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
+    atomic_write_text(out / "frontier.csv", statistics.frontier_table(results[0].summary).to_csv(index=False))
     return comparisons
 
 

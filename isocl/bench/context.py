@@ -131,7 +131,12 @@ class StrategyContext:
     def lr_for(self, model) -> float:
         """The learning rate for this model's activation kind (``training.lr_by_activation``)."""
         cfg = getattr(model, "cfg", None)
-        kind = "isotropic" if cfg is not None and cfg.isotropic else "elementwise"  # PNN/PackNet: ReLU columns
+        return self.lr_for_activation(cfg is not None and cfg.isotropic)  # PNN/PackNet: ReLU columns
+
+    def lr_for_activation(self, isotropic: bool) -> float:
+        """The learning rate of isotropic or elementwise networks (models without a ``cfg``, such as
+        pnn-iso's and packnet-iso's, say which they are)."""
+        kind = "isotropic" if isotropic else "elementwise"
         return float(self.bench.training["lr_by_activation"].get(kind, self.bench.training["lr"]))
 
     def make_optimizer(self, model, lr: float | None = None) -> torch.optim.Optimizer:

@@ -32,6 +32,7 @@ from typing import Any
 from isocl.bench.config import MODEL_KINDS, ConfigError
 
 __all__ = [
+    "BACKBONES",
     "StrategySpec",
     "UnknownStrategy",
     "benchmark_dirs",
@@ -46,6 +47,8 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "isocl.strategies"
 SETTINGS = ("class_il", "task_il")
+# The network family a strategy trains (its activation): comparisons across two are labelled as such.
+BACKBONES = ("isotropic", "relu", "tanh")
 
 
 class UnknownStrategy(ValueError):
@@ -67,6 +70,7 @@ class StrategySpec:
     twin_params: tuple[str, ...] = ()  # parameters passed on to the twin (e.g. mem_size)
     controls: tuple[str, ...] = ()  # controls run beside it: "diag-only", "reset" (isocl.bench.plasticity)
     search: Mapping[str, Any] = field(default_factory=dict)  # its declared Optuna space ([search.NAME] format)
+    backbone: str = BACKBONES[0]  # one of BACKBONES: the activation of the network it trains
     source: str = ""
 
     def resolve(self, given: Mapping[str, Any] | None, where: str = "") -> dict[str, Any]:
@@ -113,13 +117,14 @@ def register_strategy(
     twin_params: tuple[str, ...] = (),
     controls: tuple[str, ...] = (),
     search: Mapping[str, Any] | None = None,
+    backbone: str = BACKBONES[0],
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``factory(ctx, **params)`` under ``name``.
 
     ``search`` declares the strategy's Optuna search space in the format of a
     benchmark's ``[search.NAME]`` table (``isocl tune`` uses it when the
     benchmark has none); ``controls`` names the controls that run beside a
-    neuroplastic strategy.
+    neuroplastic strategy; ``backbone`` (one of :data:`BACKBONES`) the network family it trains.
     """
     bad = [s for s in settings if s not in SETTINGS]
     if bad:
@@ -127,6 +132,8 @@ def register_strategy(
     bad = [m for m in models if m not in MODEL_KINDS]
     if bad:
         raise ValueError(f"models must be drawn from {MODEL_KINDS}, instead got {bad}")
+    if backbone not in BACKBONES:
+        raise ValueError(f"backbone must be one of {BACKBONES}, instead got {backbone!r}")
     bad = [c for c in controls if c not in ("diag-only", "reset")]
     if bad:
         raise ValueError(f"controls must be drawn from ('diag-only', 'reset'), instead got {bad}")
@@ -145,6 +152,7 @@ def register_strategy(
             twin_params=tuple(twin_params),
             controls=tuple(controls),
             search=dict(search or {}),
+            backbone=backbone,
             source=getattr(factory, "__module__", ""),
         )
         return factory

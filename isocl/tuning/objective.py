@@ -18,6 +18,7 @@ from isocl.bench.config import Benchmark
 from isocl.tuning.space import suggest_params
 
 OBJECTIVE_NAMES = ("valid accuracy", "forgetting", "params")
+DIVERGED = "NonFiniteLoss"  # a unit's error when its loss turned NaN/inf (isocl.bench.metrics.NonFiniteLoss)
 DIRECTIONS_SINGLE = ["maximize"]
 DIRECTIONS_MULTI = ["maximize", "minimize", "minimize"]
 
@@ -62,6 +63,9 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
 
     data = ctx.data if ctx.data is not None else load_cifar10()
     scenario = runner.build_scenario(ctx.bench, data)  # once per worker, reused by every trial
+    # the objective's sampling noise: a validation accuracy p read off n images has standard error
+    # sqrt(p (1 - p) / n) (recorded with each trial; the tuning report states it)
+    n_valid = sum(len(e.dataset) for e in getattr(scenario, "valid_stream", []))
 
     def objective(trial):
         params = suggest_params(trial, ctx.space)
@@ -83,6 +87,14 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
             raise optuna.TrialPruned(f"validation accuracy {stop.avg:.4f} after experience {stop.experience} "
                                      "is below the pruner's threshold") from None
         trial.set_user_attr("valid_curve", curve)
+        if result.status != "ok" and str(result.error).startswith(DIVERGED) and not ctx.multi_objective:
+            # A configuration whose loss diverged (NaN/inf, e.g. a learning rate at the top of its range)
+            # is a measured outcome, not a broken trial: it completes with the worst score, 0, so that
+            # the sampler learns to avoid the region and it counts towards the budget like any other
+            # configuration. Trials that fail for any other reason do not count.
+            trial.set_user_attr("error", result.error)
+            trial.set_user_attr("diverged", True)
+            return 0.0
         if result.status != "ok":
             trial.set_user_attr("error", result.error)
             raise TrialFailed(f"{ctx.strategy} failed: {result.error}")
@@ -94,7 +106,7 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
             "final_accuracy": result.final_accuracy, "avg_incremental_accuracy": result.avg_incremental_accuracy,
             "forgetting": result.forgetting, "bwt": result.bwt, "n_params": result.params,
             "max_params": result.max_params, "widths": result.widths, "wall_time_s": result.wall_time_s,
-            "eval_stream": "valid",
+            "eval_stream": "valid", "n_valid": n_valid,
         }.items():
             trial.set_user_attr(key, clean(value))
         if ctx.multi_objective:

@@ -1,5 +1,5 @@
 """Forest plot of the paired comparisons (:mod:`isocl.analysis.statistics`):
-one row per comparison, the Holm-corrected interval as a bar, the mean paired
+one row per comparison, the simultaneous (Bonferroni-level) interval as a bar, the mean paired
 difference as a dot, zero marked, one panel per metric."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
 
 def draw_comparisons(comparisons: pd.DataFrame, *, figsize=None, dpi: float = DPI) -> Figure:
     """Forest plot of ``comparisons.csv``: strategy minus reference in points,
-    Holm-corrected interval (level in the row's ``ci_level``) as a bar, mean
+    simultaneous interval (level in the row's ``ci_level``) as a bar, mean
     as a dot, coloured by verdict; a comparison with too few seeds shows its
     row label without a bar. The axis spans the intervals of comparisons with
     at least 3 seeds; a wider interval (2 seeds) is cut at the frame and
@@ -90,9 +90,9 @@ def draw_comparisons(comparisons: pd.DataFrame, *, figsize=None, dpi: float = DP
         present = [v for v in VERDICT_COLOURS if v in set(comparisons["verdict"].astype(str))]
         handles = [Line2D([], [], color=VERDICT_COLOURS[v], marker="o", linewidth=3, markeredgecolor="white")
                    for v in present]
-        legend_outside(fig, handles, present, title="verdict (Holm)")
+        legend_outside(fig, handles, present, title="verdict")
         fig.supxlabel("difference, strategy minus reference (points)", fontsize=10)
-        fig.suptitle("Paired differences over seeds: mean (dot) and Holm-corrected CI (bar)")
+        fig.suptitle("Paired differences over seeds: mean (dot) and simultaneous CI (bar)")
         return fig
 
 
@@ -120,8 +120,8 @@ def _clipped_bar(ax, low: float, high: float, y: float, colour, limits: tuple[fl
 
 register(FigureSpec(
     stem="comparisons", title="Paired comparisons",
-    caption="Each neuroplastic strategy minus its references, paired by seed: mean difference (dot) and the t "
-            "interval widened to the corrected level of comparisons.csv's ci_level column (bar), in points; "
-            "colour = verdict.",
+    caption="Each neuroplastic strategy minus its references, paired by seed: mean difference (dot) and the "
+            "simultaneous (Bonferroni-level) t interval (bar), in points; colour = verdict (win / loss exactly when "
+            "the bar excludes 0).",
     needs=("comparisons",), draw=lambda inp: draw_comparisons(inp.comparisons), order=12, verdict=True,
 ))
