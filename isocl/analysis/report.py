@@ -265,7 +265,12 @@ def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame 
         figs.warn.append(f"comparisons skipped: {exc}")
         return None
     atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
-    atomic_write_text(out / "frontier.csv", statistics.frontier_table(results[0].summary).to_csv(index=False))
+    try:
+        frontier = statistics.frontier_table(results[0].summary)
+    except (KeyError, ValueError) as exc:  # e.g. a summary.csv without max_params
+        figs.warn.append(f"frontier.csv skipped: {type(exc).__name__}: {first_line(str(exc))}")
+    else:
+        atomic_write_text(out / "frontier.csv", frontier.to_csv(index=False))
     return comparisons
 
 
