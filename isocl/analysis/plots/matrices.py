@@ -95,6 +95,7 @@ def _matrix_panel(ax, df: pd.DataFrame, s: str, cmap, annot: bool, font: float, 
         .unstack("eval_exp")
         .reindex(index=range(k), columns=range(k))
     )
+    ax.grid(False)  # the style's grid would show through the cells not yet evaluated
     n_seeds = sub["seed"].nunique()
     sns.heatmap(
         mat, ax=ax, vmin=0, vmax=100, cmap=cmap, cbar=False, square=True, annot=annot,
