@@ -18,7 +18,7 @@ from isocl.analysis.plots.style import (
     strategy_marker,
 )
 
-__all__ = ["CHARTS", "plotly_js", "report_charts"]
+__all__ = ["CHARTS", "families_of", "plotly_js", "report_charts"]
 
 # matplotlib marker -> Plotly symbol
 _SYMBOLS = {"o": "circle", "s": "square", "^": "triangle-up", "D": "diamond", "v": "triangle-down", "P": "cross",
@@ -96,5 +96,3 @@ def families_of(names, palette: dict[str, str]) -> dict[str, str]:
     """strategy -> the title of its facet (the report's family filter)."""
     return {s: f.title for f in facets(ordered(names, palette), palette) for s in f.members}
 
-
-__all__ += ["families_of"]
