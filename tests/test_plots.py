@@ -532,6 +532,12 @@ def test_forty_strategies_stay_readable(stem, forty):
         ext = leg.get_window_extent(renderer)
         assert ext.x0 >= box.x0 - 1 and ext.y0 >= box.y0 - 1 and ext.x1 <= box.x1 + 1 and ext.y1 <= box.y1 + 1, (
             f"{stem}: legend {ext} outside the figure {box}")
+    labels = [t for t in [fig._supxlabel, fig._supylabel, *[ax.xaxis.label for ax in fig.axes],
+                          *[ax.yaxis.label for ax in fig.axes]] if t is not None and t.get_text() and t.get_visible()]
+    for leg in legends:  # nor over an axis label
+        for t in labels:
+            assert not leg.get_window_extent(renderer).overlaps(t.get_window_extent(renderer)), (
+                f"{stem}: a legend covers the label {t.get_text()!r}")
     titles = [t for t in [fig._suptitle, *[ax.title for ax in fig.axes]] if t is not None and t.get_text()]
     for t in titles:  # nor a title
         ext = t.get_window_extent(renderer)

@@ -104,7 +104,8 @@ def draw_average_accuracy(experiences: pd.DataFrame, palette: dict[str, str], *,
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.tick_params(labelsize=8, labelbottom=True)
         axes[0].set_ylim(0, min(100, max(10.0, float(df["acc"].max()) * 1.08)))
-        fig.supxlabel("experience (after training it)", fontsize=10)
+        for ax in axes[-ncols:]:  # not a supxlabel: the kind key sits below the panels
+            ax.set_xlabel("experience (after training it)", fontsize=9)
         fig.supylabel("average accuracy on seen experiences (%)", fontsize=10)
         fig.suptitle("Average accuracy after each experience, by family (mean, 95% CI over seeds)", fontsize=11)
         kind_legend(fig, {companion_kind(s) for s in df["strategy"].astype(str)})
