@@ -5,7 +5,7 @@ from pathlib import Path
 import optuna
 
 from isocl.bench.config import load_benchmark
-from isocl.bench.runner import check_benchmark, resolve_unit
+from isocl.bench.units import check_benchmark, resolve_unit
 from isocl.bench.scenarios import synthetic_tensors
 from isocl.tuning.tune_all import tune_all
 

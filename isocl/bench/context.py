@@ -20,7 +20,8 @@ from avalanche.training.templates import SupervisedTemplate
 
 from isocl.bench.config import Benchmark, cnn_config_kwargs, set_layer_widths
 from isocl.nn.cnn import CNNConfig
-from isocl.nn.models import MLPConfig, build_model
+from isocl.nn.kinds import build_model
+from isocl.nn.models import MLPConfig
 from isocl.bench.scenarios import stream_tensors
 
 __all__ = ["StrategyContext", "TensorBatches", "fast_template"]

@@ -179,12 +179,12 @@ class GrowthPlugin(SupervisedPlugin):
             if k <= 0:
                 continue
             acc0 = self.auditor.accuracy(strategy, batch)
-            before = moves._probe_logits(model, batch[0])
+            before = moves.probe_logits(model, batch[0])
             zero_rows = self.consolidation.zero_out_rows(strategy, layer) if self.consolidation else None
             rec = moves.grow_layer(model, layer, k, out_scale=self.out_scale, generator=self.generator,
                                    editor=editor, zero_out_rows=zero_rows)
-            after = moves._probe_logits(model, batch[0])
-            rec.max_logit_change = moves._max_change(before, after)
+            after = moves.probe_logits(model, batch[0])
+            rec.max_logit_change = moves.max_change(before, after)
             self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
             _check_exact(rec, float(before.abs().max()), model)
         if self.consolidation is not None:
@@ -243,7 +243,7 @@ class CompressionPlugin(SupervisedPlugin):
                 self._diagonalise_only(strategy, layer, editor, batch, start)
                 continue
             acc0 = self.auditor.accuracy(strategy, batch)
-            scale = float(moves._probe_logits(model, batch[0]).abs().max())
+            scale = float(moves.probe_logits(model, batch[0]).abs().max())
             rec = moves.prune_layer(model, layer, self.threshold, mode=self.mode, criterion=self.criterion,
                                     min_width=self.min_width, probe=batch[0], editor=editor, start=start)
             self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
@@ -265,10 +265,10 @@ class CompressionPlugin(SupervisedPlugin):
         """The control's move: the same rotation as before pruning (doc §4), no neuron removed."""
         model = strategy.model
         acc0 = self.auditor.accuracy(strategy, batch)
-        before = moves._probe_logits(model, batch[0])
+        before = moves.probe_logits(model, batch[0])
         rec = moves.diagonalise_layer(model, layer, editor, start=start)
-        after = moves._probe_logits(model, batch[0])
-        rec.max_logit_change = moves._max_change(before, after)
+        after = moves.probe_logits(model, batch[0])
+        rec.max_logit_change = moves.max_change(before, after)
         self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
         _check_exact(rec, float(before.abs().max()), model)
 
@@ -284,8 +284,11 @@ class ConsolidationPlugin(SupervisedPlugin):
     old rows' gradients are multiplied by ``damping`` (class-incremental).
     """
 
-    def __init__(self, mode: str = "exact", damping: float = 0.1) -> None:
+    def __init__(self, mode: str = "exact", damping: float = 0.1, commit_after_training: bool = True) -> None:
+        """``commit_after_training=False`` when a :class:`CompressionPlugin` of the same strategy commits
+        the experience after pruning (the neurons pruning keeps are then the old ones)."""
         super().__init__()
+        self.commit_after_training = commit_after_training
         if mode not in ("exact", "damp"):
             raise ValueError(f"consolidation mode must be 'exact' or 'damp', instead got mode = {mode!r}")
         if not 0 <= damping <= 1:
@@ -373,7 +376,7 @@ class ConsolidationPlugin(SupervisedPlugin):
 
     def after_training_exp(self, strategy, **kwargs) -> None:
         # Without a CompressionPlugin the commit happens here; with one, it commits after pruning.
-        if not getattr(self, "_compression_attached", False):
+        if self.commit_after_training:
             self.commit(strategy)
 
 
@@ -419,7 +422,7 @@ def neuroplastic_strategy(
     model = ctx.make_model(**overrides)
     auditor = Auditor(ctx.audit)
     plugins: list[Any] = []
-    cons = ConsolidationPlugin(**consolidate) if consolidate else None
+    cons = ConsolidationPlugin(**consolidate, commit_after_training=prune is None) if consolidate else None
     if cons is not None:
         plugins.append(cons)
     if grow is not None and control != "diag-only":
@@ -427,8 +430,6 @@ def neuroplastic_strategy(
     if prune is not None:
         plugins.append(CompressionPlugin(auditor, consolidation=cons, prune=control != "diag-only", state=state,
                                          **prune))
-        if cons is not None:
-            cons._compression_attached = True
     plugins += list(extra_plugins or [])
     return ctx.template(model, plugins, epochs=ctx.epochs - finetune)
 

@@ -12,14 +12,14 @@ from isocl.bench.names import COMPANION_PREFIXES, CONTROL_PREFIXES, TWIN_PREFIXE
 from isocl.bench.registry import get_strategy
 
 __all__ = [
-    "COMPANION_PREFIXES", "CONTROL_PREFIXES", "TRAINING_KEYS", "TWIN_PREFIXES", "check_benchmark",
-    "companion_overrides", "companions", "resolve_unit", "split_overrides", "unit_list",
+    "COMPANION_PREFIXES", "CONTROL_PREFIXES", "TRAINING_KEYS", "TWIN_PREFIXES", "apply_overrides", "check_benchmark",
+    "companion_overrides", "companions", "resolve_unit", "split_companion", "split_overrides", "unit_list",
 ]
 
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # [strategy.X] keys that set X's [training]
 
 
-def _split_name(name: str) -> tuple[str | None, str]:
+def split_companion(name: str) -> tuple[str | None, str]:
     """``fixed-final:neuro-grow`` -> ("fixed-final", "neuro-grow"); also ``diag-only:X``, ``reset:X``."""
     if ":" in name:
         prefix, base = name.split(":", 1)
@@ -34,7 +34,7 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
     setting = bench.scenario["setting"]
     where = str(bench.path or bench.name)
     for name in names:
-        prefix, base = _split_name(name)
+        prefix, base = split_companion(name)
         spec = get_strategy(base)
         if setting not in spec.settings:
             raise ConfigError(
@@ -47,7 +47,7 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
                               f"this benchmark's model.kind is {kind!r}")
         resolve_unit(bench, base)
     for table in bench.strategy_params:
-        prefix, base = _split_name(table)
+        prefix, base = split_companion(table)
         get_strategy(base)  # a table for an unknown strategy is an error
         if prefix is not None and base in names:
             resolve_unit(bench, table)  # a companion's own table must fit the strategy it runs
@@ -79,7 +79,7 @@ def _with_overrides(bench: Benchmark, training: dict[str, Any], model: dict[str,
     return bench
 
 
-def _apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None) -> tuple[Benchmark, dict[str, Any]]:
+def apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None) -> tuple[Benchmark, dict[str, Any]]:
     """``bench`` with ``params`` routed by :func:`split_overrides`; the strategy part is merged
     into ``[strategy.base]`` and returned."""
     training, model, strategy = split_overrides(params)
@@ -100,7 +100,7 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
     training keys. A control ``diag-only:X`` / ``reset:X`` runs X with X's
     parameters, updated by its own table. ``params`` (tuner trials) win.
     """
-    prefix, base = _split_name(strategy)
+    prefix, base = split_companion(strategy)
     spec = get_strategy(base)
     where = f"{bench.path or bench.name}: [strategy.{strategy}]"
     own = bench.strategy_params.get(strategy, {}) if prefix else {}
@@ -116,7 +116,7 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
 
 def companions(bench: Benchmark, name: str) -> list[str]:
     """The twins and controls that run beside ``name`` (none for a companion itself)."""
-    prefix, base = _split_name(name)
+    prefix, base = split_companion(name)
     spec = get_strategy(base)
     if prefix is not None or not spec.neuroplastic:
         return []
@@ -132,7 +132,7 @@ def unit_list(bench: Benchmark, strategies: list[str], seeds: list[int]) -> list
 
 def companion_overrides(name: str, parent: dict[str, Any]) -> dict[str, Any] | None:
     """Model overrides of a companion from its parent's finished record; None: not run."""
-    prefix, _ = _split_name(name)
+    prefix, _ = split_companion(name)
     if prefix in ("fixed-final", "diag-only"):
         return {"widths": parent["final_widths"]}
     if prefix == "fixed-max":

@@ -26,7 +26,6 @@ __all__ = [
     "IsotropicMLP",
     "MultiHeadIsotropicMLP",
     "build_mlp",
-    "build_model",
     "parameter_count",
 ]
 
@@ -282,14 +281,3 @@ def build_mlp(cfg: MLPConfig | None = None, **kwargs) -> IsotropicMLP | MultiHea
     """The single- or multi-head model that ``cfg.multi_head`` asks for."""
     cfg = cfg if cfg is not None else MLPConfig(**kwargs)
     return MultiHeadIsotropicMLP(cfg) if cfg.multi_head else IsotropicMLP(cfg)
-
-
-def build_model(cfg):
-    """An MLP for an :class:`MLPConfig`, a CNN for a :class:`~isocl.nn.cnn.CNNConfig`."""
-    from isocl.nn.cnn import CNNConfig, build_cnn  # cnn builds on this module
-
-    if isinstance(cfg, CNNConfig):
-        return build_cnn(cfg)
-    if isinstance(cfg, MLPConfig):
-        return build_mlp(cfg)
-    raise TypeError(f"build_model needs an MLPConfig or a CNNConfig, instead got {type(cfg).__name__}")

@@ -57,11 +57,11 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
     """The tuning objective: one run of the strategy, scored on the validation stream only."""
     import optuna
 
-    from isocl.bench import runner
+    from isocl.bench import runner, scenarios
     from isocl.bench.data import load_cifar10
 
     data = ctx.data if ctx.data is not None else load_cifar10()
-    scenario = runner.build_scenario(ctx.bench, data)  # once per worker, reused by every trial
+    scenario = scenarios.build_scenario(ctx.bench, data)  # once per worker, reused by every trial
 
     def objective(trial):
         params = suggest_params(trial, ctx.space)

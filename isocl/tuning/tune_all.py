@@ -52,7 +52,7 @@ def _twin_bench(bench: Benchmark, strategy: str, params: dict[str, Any], widths:
     """The benchmark on which a twin of ``strategy`` is tuned: the twin strategy at ``widths``,
     with the parameters the strategy passes on (e.g. the replay buffer)."""
     from isocl.bench.registry import get_strategy
-    from isocl.bench.runner import resolve_unit
+    from isocl.bench.units import resolve_unit
 
     spec = get_strategy(strategy)
     _, _, resolved, _ = resolve_unit(bench, strategy, params)
@@ -79,7 +79,7 @@ def tune_all(bench: Benchmark, trials: int | None = None, *, out: str | Path | N
              log=print, **tune_kwargs) -> Path:
     """Tune every strategy of ``bench`` and its twins with the same trials; returns ``tuned.toml``."""
     from isocl.bench.registry import get_strategy
-    from isocl.bench.runner import check_benchmark
+    from isocl.bench.units import check_benchmark
 
     names = check_benchmark(bench)
     trials = trials or bench.tuning.get("trials")
@@ -90,12 +90,12 @@ def tune_all(bench: Benchmark, trials: int | None = None, *, out: str | Path | N
     out_root = Path(out) if out is not None else Path("results") / "tune" / f"{stem}-all"
     proxy = _proxy(bench)
     from isocl.bench.results import claim_output_folder
-    from isocl.tuning.study import _check_arguments, _check_benchmark
+    from isocl.tuning.study import check_study_arguments, check_study_benchmark
 
     for name in names:  # every study's arguments before the first one writes
-        _check_arguments(name, trials, tune_kwargs.get("jobs", 1), tune_kwargs.get("timeout"),
+        check_study_arguments(name, trials, tune_kwargs.get("jobs", 1), tune_kwargs.get("timeout"),
                          tune_kwargs.get("epochs"), seed, tune_kwargs.get("device"))
-        _check_benchmark(proxy, name, str(bench.path or bench.name))
+        check_study_benchmark(proxy, name, str(bench.path or bench.name))
     claim_output_folder(out_root, "tune")  # each study's folder inside is claimed by its tune()
     tuned: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
@@ -128,7 +128,7 @@ def write_tuned(bench: Benchmark, tuned: dict[str, dict[str, Any]], out_root: Pa
                 seconds: float) -> Path:
     """``tuned.toml``: ``bench`` with the tuned tables (validated by loading it back)."""
     from isocl.bench.results import atomic_write_text
-    from isocl.bench.runner import check_benchmark
+    from isocl.bench.units import check_benchmark
 
     out = bench.replace()
     for table, params in tuned.items():

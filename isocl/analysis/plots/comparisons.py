@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from isocl.analysis.plots.style import DPI, NothingToPlot, _figure, _legend_outside, _require, _save, _style
+from isocl.analysis.plots.style import DPI, NothingToPlot, new_figure, legend_outside, require_columns, save_figure, figure_style
 
 # verdict -> colour: better green, worse red, the rest greys
 VERDICT_COLOURS = {
@@ -42,7 +42,7 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
     row label without a bar. The axis spans the intervals of comparisons with
     at least 3 seeds; a wider interval (2 seeds) is cut at the frame and
     marked with an arrowhead there."""
-    comparisons = _require(
+    comparisons = require_columns(
         comparisons, ["strategy", "reference", "relation", "metric", "mean_diff", "ci_low", "ci_high", "verdict"],
         "comparisons",
     )
@@ -54,8 +54,8 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
     groups = list(dict.fromkeys(k[0] for k in keys))
     if figsize is None:
         figsize = (12.0, max(2.4, 0.42 * len(keys) + 1.6))
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
         limits = {m: _axis_limits(comparisons[comparisons["metric"] == m]) for m in metrics}
         for ax, metric in zip(axes, metrics):
@@ -82,10 +82,10 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
         present = [v for v in VERDICT_COLOURS if v in set(comparisons["verdict"].astype(str))]
         handles = [Line2D([], [], color=VERDICT_COLOURS[v], marker="o", linewidth=3, markeredgecolor="white")
                    for v in present]
-        _legend_outside(fig, handles, present, title="verdict (Holm)")
+        legend_outside(fig, handles, present, title="verdict (Holm)")
         fig.supxlabel("difference, strategy minus reference (points)", fontsize=10)
         fig.suptitle("Paired differences over seeds: mean (dot) and Holm-corrected CI (bar)")
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _axis_limits(rows: pd.DataFrame) -> tuple[float, float]:

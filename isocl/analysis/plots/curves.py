@@ -12,15 +12,15 @@ from matplotlib.ticker import MaxNLocator
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _colour,
-    _figure,
-    _legend_outside,
-    _order,
-    _percent,
-    _require,
-    _save,
-    _strategy_handle,
-    _style,
+    colour_of,
+    new_figure,
+    legend_outside,
+    strategy_order,
+    to_percent,
+    require_columns,
+    save_figure,
+    strategy_handle,
+    figure_style,
     strategy_linestyle,
     strategy_marker,
 )
@@ -63,26 +63,26 @@ def plot_average_accuracy(
     """Average accuracy (%) over the experiences seen so far, after training
     each experience: mean line with a 95 % bootstrap confidence band over
     seeds, one line per strategy."""
-    experiences = _require(
+    experiences = require_columns(
         experiences,
         ["strategy", "seed", "experience", "avg_accuracy"],
         "average accuracy",
     )
     df = experiences.assign(
-        acc=_percent(experiences["avg_accuracy"]),
+        acc=to_percent(experiences["avg_accuracy"]),
         experience=pd.to_numeric(experiences["experience"], errors="coerce"),
     )
     df = df.dropna(subset=["acc", "experience"])
     if df.empty:
         raise NothingToPlot("average accuracy: no avg_accuracy values")
-    strategies = _order(df["strategy"].unique(), palette)
+    strategies = strategy_order(df["strategy"].unique(), palette)
     handles, labels = [], []
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         ax = fig.subplots()
         for s in strategies:
             sub = df[df["strategy"] == s]
-            c = _colour(palette, s)
+            c = colour_of(palette, s)
             stats = [
                 (x, float(g.mean()), *bootstrap_ci(g.to_numpy(dtype=float)))
                 for x, g in sub.groupby("experience", sort=True)["acc"]
@@ -99,14 +99,14 @@ def plot_average_accuracy(
                 linewidth=2,
                 markeredgecolor="white",
             )
-            handles.append(_strategy_handle(s, palette))
+            handles.append(strategy_handle(s, palette))
             labels.append(f"{s} (n={sub['seed'].nunique()})")
         ax.set_xlabel("experience (after training it)")
         ax.set_ylabel("average accuracy on seen experiences (%)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(0, min(100, max(10.0, float(df["acc"].max()) * 1.08)))
         fig.suptitle("Average accuracy after each experience (mean, 95% CI over seeds)")
-        _legend_outside(fig, handles, labels, title="strategy")
-        return _save(fig, path)
+        legend_outside(fig, handles, labels, title="strategy")
+        return save_figure(fig, path)
 
 

@@ -10,14 +10,14 @@ import pandas as pd
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _colour,
-    _figure,
-    _ok_units,
-    _order,
-    _percent,
-    _require,
-    _save,
-    _style,
+    colour_of,
+    new_figure,
+    ok_units,
+    strategy_order,
+    to_percent,
+    require_columns,
+    save_figure,
+    figure_style,
 )
 
 
@@ -32,26 +32,26 @@ def plot_final_accuracy_forgetting(
     """Final accuracy (%) and forgetting (%) per strategy: mean ± standard
     deviation over seeds (diamond with error bar), individual seeds as dots.
     Rows with a status other than ``ok`` are ignored."""
-    summary = _require(
+    summary = require_columns(
         summary,
         ["strategy", "seed", "final_accuracy", "forgetting"],
         "final accuracy and forgetting",
     )
-    df = _ok_units(summary)
+    df = ok_units(summary)
     df = df.assign(
-        final=_percent(df["final_accuracy"]),
-        forget=_percent(df["forgetting"]),
+        final=to_percent(df["final_accuracy"]),
+        forget=to_percent(df["forgetting"]),
         strategy=df["strategy"].astype(str),
     )
     df = df.dropna(subset=["final", "forget"], how="all")
     if df.empty:
         raise NothingToPlot("final accuracy and forgetting: no successful unit")
-    order = _order(df["strategy"].unique(), palette)
+    order = strategy_order(df["strategy"].unique(), palette)
     if figsize is None:
         figsize = (9.0, max(2.6, 0.5 * len(order) + 1.4))
     jitter = np.random.default_rng(0)
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         axes = fig.subplots(1, 2, sharey=True)
         for ax, col, label in (
             (axes[0], "final", "final accuracy (%)"),
@@ -68,7 +68,7 @@ def plot_final_accuracy_forgetting(
         fig.suptitle(
             "Final accuracy and forgetting (mean ± sd over seeds; dots = seeds)"
         )
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _seed_panel(ax, data: pd.DataFrame, col: str, label: str, order, palette, jitter) -> None:
@@ -77,7 +77,7 @@ def _seed_panel(ax, data: pd.DataFrame, col: str, label: str, order, palette, ji
         vals = data.loc[data["strategy"] == s, col].to_numpy(dtype=float)
         if vals.size == 0:
             continue
-        c = _colour(palette, s)
+        c = colour_of(palette, s)
         sd = float(np.std(vals, ddof=1)) if vals.size > 1 else 0.0
         ax.errorbar(
             float(vals.mean()), y, xerr=sd, fmt="D", color=c, markersize=8, capsize=5,

@@ -14,12 +14,12 @@ from matplotlib.cm import ScalarMappable
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _figure,
-    _order,
-    _percent,
-    _require,
-    _save,
-    _style,
+    new_figure,
+    strategy_order,
+    to_percent,
+    require_columns,
+    save_figure,
+    figure_style,
     wrap_label,
 )
 
@@ -35,18 +35,18 @@ def plot_accuracy_matrices(
     """Accuracy-matrix heatmaps, one small multiple per strategy: mean
     accuracy (%) over seeds on ``eval_exp`` (columns) after training
     ``trained_exp`` (rows), annotated in %."""
-    metrics = _require(
+    metrics = require_columns(
         metrics,
         ["strategy", "seed", "trained_exp", "eval_exp", "accuracy"],
         "accuracy matrices",
     )
-    df = metrics.assign(acc=_percent(metrics["accuracy"])).dropna(subset=["acc"])
+    df = metrics.assign(acc=to_percent(metrics["accuracy"])).dropna(subset=["acc"])
     if df.empty:
         raise NothingToPlot("accuracy matrices: no accuracy values")
     df = df.assign(
         trained_exp=df["trained_exp"].astype(int), eval_exp=df["eval_exp"].astype(int)
     )
-    strategies = _order(df["strategy"].unique(), palette)
+    strategies = strategy_order(df["strategy"].unique(), palette)
     n = len(strategies)
     n_exp = int(max(df["trained_exp"].max(), df["eval_exp"].max())) + 1
     ncols = min(n, 3)
@@ -57,8 +57,8 @@ def plot_accuracy_matrices(
     annot = n_exp <= 12
     font = max(5.5, min(9.0, 42.0 / n_exp))
     cmap = sns.color_palette("viridis", as_cmap=True)
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
         for i, (ax, s) in enumerate(zip(axes, strategies)):
             _matrix_panel(ax, df, s, cmap, annot, font, panel)
@@ -78,7 +78,7 @@ def plot_accuracy_matrices(
             shrink=0.8,
         )
         fig.suptitle("Accuracy matrix per strategy (mean over seeds)")
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _matrix_panel(ax, df: pd.DataFrame, s: str, cmap, annot: bool, font: float, panel: float) -> None:

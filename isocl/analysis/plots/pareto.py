@@ -14,16 +14,16 @@ from matplotlib.ticker import FuncFormatter
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _colour,
-    _figure,
-    _legend_outside,
-    _ok_units,
-    _order,
-    _percent,
-    _require,
-    _save,
-    _style,
-    _thousands,
+    colour_of,
+    new_figure,
+    legend_outside,
+    ok_units,
+    strategy_order,
+    to_percent,
+    require_columns,
+    save_figure,
+    figure_style,
+    thousands,
     strategy_marker,
 )
 
@@ -66,9 +66,9 @@ def _frontier_and_axis(ax, agg: pd.DataFrame, df: pd.DataFrame, handles, labels)
     ax.set_xscale("log")
     lo, hi = df["params"].min(), df["params"].max()
     ax.set_xlim(lo / 1.3, hi * 1.3)
-    ax.xaxis.set_major_formatter(FuncFormatter(_thousands))
+    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.xaxis.set_minor_formatter(
-        FuncFormatter(lambda v, p: _thousands(v) if hi / lo < 20 else "")
+        FuncFormatter(lambda v, p: thousands(v) if hi / lo < 20 else "")
     )
     ax.tick_params(axis="x", which="both", labelsize=9)
     ax.grid(axis="x", which="minor", linewidth=0.6, alpha=0.5)
@@ -85,14 +85,14 @@ def plot_accuracy_vs_params(
     """Final accuracy (%) against final parameter count (log x-axis) per
     strategy: mean with ± sd error bars over seeds, seeds as faint dots, and
     the Pareto frontier (fewest parameters for the accuracy) as a step line."""
-    summary = _require(
+    summary = require_columns(
         summary,
         ["strategy", "seed", "final_accuracy", "params"],
         "accuracy vs parameters",
     )
-    df = _ok_units(summary)
+    df = ok_units(summary)
     df = df.assign(
-        acc=_percent(df["final_accuracy"]),
+        acc=to_percent(df["final_accuracy"]),
         params=pd.to_numeric(df["params"], errors="coerce"),
         strategy=df["strategy"].astype(str),
     ).dropna(subset=["acc", "params"])
@@ -108,15 +108,15 @@ def plot_accuracy_vs_params(
         params_sd=("params", "std"),
         n=("acc", "size"),
     )
-    agg = agg.reindex(_order(agg.index, palette)).fillna(
+    agg = agg.reindex(strategy_order(agg.index, palette)).fillna(
         {"acc_sd": 0.0, "params_sd": 0.0}
     )
     handles, labels = [], []
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         ax = fig.subplots()
         for s, row in agg.iterrows():
-            handles.append(_strategy_point(ax, df[df["strategy"] == s], row, s, _colour(palette, s)))
+            handles.append(_strategy_point(ax, df[df["strategy"] == s], row, s, colour_of(palette, s)))
             labels.append(s)
         _frontier_and_axis(ax, agg, df, handles, labels)
         ax.set_xlabel("parameters (final model, log scale)")
@@ -126,8 +126,8 @@ def plot_accuracy_vs_params(
         pad = max(2.0, 0.1 * (ymax - ymin))
         ax.set_ylim(max(0.0, ymin - pad), min(100.0, ymax + pad))
         fig.suptitle("Accuracy against model size (mean ± sd over seeds; dots = seeds)")
-        _legend_outside(fig, handles, labels, title="strategy")
-        return _save(fig, path)
+        legend_outside(fig, handles, labels, title="strategy")
+        return save_figure(fig, path)
 
 
 def _strategy_point(ax, pts: pd.DataFrame, row: pd.Series, s: str, c) -> Line2D:

@@ -14,16 +14,16 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _colour,
-    _figure,
-    _legend_outside,
-    _order,
-    _require,
-    _save,
-    _split_name,
-    _strategy_handle,
-    _style,
-    _thousands,
+    colour_of,
+    new_figure,
+    legend_outside,
+    strategy_order,
+    require_columns,
+    save_figure,
+    split_label,
+    strategy_handle,
+    figure_style,
+    thousands,
     strategy_linestyle,
     strategy_marker,
 )
@@ -50,7 +50,7 @@ def dynamic_strategies(experiences: pd.DataFrame) -> list[str]:
         return []
     out = set()
     for s, sub in experiences.groupby("strategy", sort=True):
-        _, twin, base = _split_name(str(s))
+        _, twin, base = split_label(str(s))
         if not twin and base.startswith("neuro"):
             out.add(str(s))
             continue
@@ -110,7 +110,7 @@ def _reference_lines(ax, values: dict[str, float], palette) -> None:
             style = (i * 5, (5, 5 * (m - 1))) if m > 1 else (0, (5, 3))
             ax.axhline(
                 v,
-                color=_colour(palette, s),
+                color=colour_of(palette, s),
                 linestyle=style,
                 linewidth=1.6,
                 alpha=0.95,
@@ -139,7 +139,7 @@ def _fixed_references(ax_w, ax_p, widths, df, fixed, palette, n_layers, handles,
         _reference_lines(
             ax_w,
             per_value,
-            {k: _colour(palette, k.split("\0")[0]) for k in per_value},
+            {k: colour_of(palette, k.split("\0")[0]) for k in per_value},
         )
         _reference_lines(ax_p, param_ref, palette)
         for s in fixed:
@@ -147,7 +147,7 @@ def _fixed_references(ax_w, ax_p, widths, df, fixed, palette, n_layers, handles,
                 Line2D(
                     [],
                     [],
-                    color=_colour(palette, s),
+                    color=colour_of(palette, s),
                     linestyle=(0, (5, 3)),
                     linewidth=1.6,
                 )
@@ -182,7 +182,7 @@ def plot_width_and_params(
     """Hidden width per layer (neurons) and parameter count after each
     experience for the dynamic strategies (mean over seeds, band = sd), with
     the fixed-width strategies as dashed horizontal reference lines."""
-    experiences = _require(
+    experiences = require_columns(
         experiences,
         ["strategy", "seed", "experience", "params", "widths"],
         "width and parameters",
@@ -194,22 +194,22 @@ def plot_width_and_params(
     )
     df = df.dropna(subset=["experience"])
     dyn = list(dynamic) if dynamic is not None else dynamic_strategies(df)
-    dyn = [s for s in _order(df["strategy"].unique(), palette) if s in set(dyn)]
+    dyn = [s for s in strategy_order(df["strategy"].unique(), palette) if s in set(dyn)]
     if not dyn:
         raise NothingToPlot(
             "width and parameters: no dynamic strategy (no strategy changes "
             "its parameter count and none is named neuro*)"
         )
-    fixed = [s for s in _order(df["strategy"].unique(), palette) if s not in set(dyn)]
+    fixed = [s for s in strategy_order(df["strategy"].unique(), palette) if s not in set(dyn)]
     widths = _widths_long(df)
     n_layers = int(widths["layer"].max()) + 1 if not widths.empty else 0
     handles, labels = [], []
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         ax_w, ax_p = fig.subplots(1, 2)
         for s in dyn:
-            _dynamic_lines(ax_w, ax_p, widths[widths["strategy"] == s], df[df["strategy"] == s], s, _colour(palette, s))
-            handles.append(_strategy_handle(s, palette))
+            _dynamic_lines(ax_w, ax_p, widths[widths["strategy"] == s], df[df["strategy"] == s], s, colour_of(palette, s))
+            handles.append(strategy_handle(s, palette))
             labels.append(s)
         _fixed_references(ax_w, ax_p, widths, df, fixed, palette, n_layers, handles, labels)
         ax_w.set_xlabel("experience (after training it)")
@@ -220,15 +220,15 @@ def plot_width_and_params(
         ax_p.set_ylabel("parameters")
         ax_p.set_title("Parameter count", fontsize=10)
         ax_p.set_ylim(bottom=0)
-        ax_p.yaxis.set_major_formatter(FuncFormatter(_thousands))
+        ax_p.yaxis.set_major_formatter(FuncFormatter(thousands))
         for ax in (ax_w, ax_p):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.suptitle(
             "Network size of the dynamic strategies (mean ± sd over seeds; "
             "dashed: fixed-width references)"
         )
-        _legend_outside(fig, handles, labels, title="strategy")
-        return _save(fig, path)
+        legend_outside(fig, handles, labels, title="strategy")
+        return save_figure(fig, path)
 
 
 def _dynamic_lines(ax_w, ax_p, sub_w: pd.DataFrame, sub: pd.DataFrame, s: str, c) -> None:

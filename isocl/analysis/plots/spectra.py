@@ -14,12 +14,12 @@ from matplotlib.lines import Line2D
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _figure,
-    _legend_outside,
-    _order,
-    _require,
-    _save,
-    _style,
+    new_figure,
+    legend_outside,
+    strategy_order,
+    require_columns,
+    save_figure,
+    figure_style,
     wrap_label,
 )
 
@@ -131,7 +131,7 @@ def plot_spectra(
     panel per (strategy, layer), log y-axis, one colour per experience.  The
     "after" spectrum is the event's ``sigmas`` minus its ``removed_sigmas``.
     Uses one seed per strategy (``seed``, default the smallest seed)."""
-    structure = _require(
+    structure = require_columns(
         structure,
         [
             "strategy",
@@ -153,7 +153,7 @@ def plot_spectra(
         chosen = seed if seed is not None and seed in seeds else seeds[0]
         picked.append(sub[sub["seed"] == chosen])
     spectra = pd.concat(picked, ignore_index=True)
-    strategies = _order(spectra["strategy"].unique(), palette)
+    strategies = strategy_order(spectra["strategy"].unique(), palette)
     layers = sorted(spectra["layer"].unique())
     nrows, ncols = len(strategies), len(layers)
     if figsize is None:
@@ -163,8 +163,8 @@ def plot_spectra(
     exp_colour = {
         e: cmap(0.1 + 0.85 * (i / max(1, len(exps) - 1))) for i, e in enumerate(exps)
     }
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         axes = fig.subplots(nrows, ncols, squeeze=False)
         for r, s in enumerate(strategies):
             for c, layer in enumerate(layers):
@@ -187,8 +187,8 @@ def plot_spectra(
             Line2D([], [], color="0.3", linestyle="-", linewidth=2.2),
         ]
         labels += ["", "before pruning", "after pruning"]
-        _legend_outside(fig, handles, labels)
+        legend_outside(fig, handles, labels)
         fig.suptitle("Singular-value spectra per hidden layer before and after pruning")
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 

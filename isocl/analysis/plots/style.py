@@ -46,7 +46,7 @@ class NothingToPlot(ValueError):
     """The inputs hold nothing this figure could show."""
 
 
-def _split_name(name: str) -> tuple[str, str, str]:
+def split_label(name: str) -> tuple[str, str, str]:
     """``"run-a/fixed-max:neuro"`` -> ``("run-a/", "fixed-max:", "neuro")``."""
     prefix = ""
     rest = name
@@ -63,12 +63,12 @@ def _split_name(name: str) -> tuple[str, str, str]:
 def base_strategy(name: str) -> str:
     """The strategy a twin belongs to (``fixed-final:X`` -> ``X``), keeping a
     results-directory prefix (``run-a/fixed-max:X`` -> ``run-a/X``)."""
-    prefix, _, base = _split_name(name)
+    prefix, _, base = split_label(name)
     return prefix + base
 
 
 def _twin_kind(name: str) -> str:
-    return _split_name(name)[1]
+    return split_label(name)[1]
 
 
 def strategy_linestyle(name: str) -> str:
@@ -112,27 +112,32 @@ def strategy_palette(strategies: Iterable[str]) -> dict[str, str]:
     return palette
 
 
-def _colour(palette: dict[str, str], name: str) -> str:
+def colour_of(palette: dict[str, str], name: str) -> str:
+    """``name``'s colour in ``palette``, or the one :func:`strategy_palette` would give it."""
     if name in palette:
         return palette[name]
     return strategy_palette(list(palette) + [name])[name]
 
 
-def _order(names: Iterable[str], palette: dict[str, str]) -> list[str]:
+def strategy_order(names: Iterable[str], palette: dict[str, str]) -> list[str]:
+    """``names`` in the palette's order (families together), unknown names sorted after."""
     present = {str(n) for n in names}
     known = [s for s in palette if s in present]
     return known + sorted(present - set(known))
 
 
-def _style():
+def figure_style():
+    """The seaborn style every figure is drawn in (whitegrid)."""
     return sns.axes_style("whitegrid")
 
 
-def _figure(figsize, dpi) -> Figure:
+def new_figure(figsize, dpi) -> Figure:
+    """A constrained-layout figure, not attached to pyplot (no global state)."""
     return Figure(figsize=figsize, dpi=dpi, layout="constrained")
 
 
-def _save(fig: Figure, path) -> Path:
+def save_figure(fig: Figure, path) -> Path:
+    """Write ``fig`` to ``path`` in the format its suffix names (png by default), without a timestamp."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower() or "png"
@@ -141,9 +146,10 @@ def _save(fig: Figure, path) -> Path:
     return path
 
 
-def _require(
+def require_columns(
     frame: pd.DataFrame | None, columns: Sequence[str], what: str
 ) -> pd.DataFrame:
+    """``frame`` if it has rows and ``columns``, else :class:`NothingToPlot` naming ``what``."""
     if frame is None or len(frame) == 0:
         raise NothingToPlot(f"{what}: no data")
     missing = [c for c in columns if c not in frame.columns]
@@ -152,18 +158,20 @@ def _require(
     return frame
 
 
-def _ok_units(summary: pd.DataFrame) -> pd.DataFrame:
+def ok_units(summary: pd.DataFrame) -> pd.DataFrame:
     """The rows of successful units (all rows when there is no ``status`` column)."""
     if "status" in summary.columns:
         return summary[summary["status"].astype(str) == "ok"]
     return summary
 
 
-def _percent(series: pd.Series) -> pd.Series:
+def to_percent(series: pd.Series) -> pd.Series:
+    """A fraction column as percent (non-numbers become NaN)."""
     return pd.to_numeric(series, errors="coerce") * 100.0
 
 
-def _thousands(value, _pos=None) -> str:
+def thousands(value, _pos=None) -> str:
+    """An axis tick label in k / M (a matplotlib ``FuncFormatter`` function)."""
     value = float(value)
     if abs(value) >= 1e6:
         return f"{value / 1e6:.3g}M"
@@ -194,7 +202,7 @@ def wrap_label(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
-def _legend_outside(fig: Figure, handles, labels, title=None, fontsize="small"):
+def legend_outside(fig: Figure, handles, labels, title=None, fontsize="small"):
     """A legend right of the axes, in as many columns as it needs to fit the figure's height
     (about 4.5 entries per inch: a benchmark with twins and controls has 35 strategies)."""
     if handles:
@@ -213,11 +221,12 @@ def _legend_outside(fig: Figure, handles, labels, title=None, fontsize="small"):
         )
 
 
-def _strategy_handle(name: str, palette, marker=True) -> Line2D:
+def strategy_handle(name: str, palette, marker=True) -> Line2D:
+    """A legend entry in ``name``'s colour, line style and marker."""
     return Line2D(
         [],
         [],
-        color=_colour(palette, name),
+        color=colour_of(palette, name),
         linestyle=strategy_linestyle(name),
         marker=strategy_marker(name) if marker else None,
         linewidth=2,
