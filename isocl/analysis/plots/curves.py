@@ -15,8 +15,8 @@ from isocl.analysis.plots.style import (
     colour_of,
     new_figure,
     legend_outside,
-    strategy_order,
-    to_percent,
+    ordered,
+    percent,
     require_columns,
     save_figure,
     strategy_handle,
@@ -69,13 +69,13 @@ def plot_average_accuracy(
         "average accuracy",
     )
     df = experiences.assign(
-        acc=to_percent(experiences["avg_accuracy"]),
+        acc=percent(experiences["avg_accuracy"]),
         experience=pd.to_numeric(experiences["experience"], errors="coerce"),
     )
     df = df.dropna(subset=["acc", "experience"])
     if df.empty:
         raise NothingToPlot("average accuracy: no avg_accuracy values")
-    strategies = strategy_order(df["strategy"].unique(), palette)
+    strategies = ordered(df["strategy"].unique(), palette)
     handles, labels = [], []
     with figure_style():
         fig = new_figure(figsize, dpi)

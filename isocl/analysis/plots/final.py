@@ -13,8 +13,8 @@ from isocl.analysis.plots.style import (
     colour_of,
     new_figure,
     ok_units,
-    strategy_order,
-    to_percent,
+    ordered,
+    percent,
     require_columns,
     save_figure,
     figure_style,
@@ -39,14 +39,14 @@ def plot_final_accuracy_forgetting(
     )
     df = ok_units(summary)
     df = df.assign(
-        final=to_percent(df["final_accuracy"]),
-        forget=to_percent(df["forgetting"]),
+        final=percent(df["final_accuracy"]),
+        forget=percent(df["forgetting"]),
         strategy=df["strategy"].astype(str),
     )
     df = df.dropna(subset=["final", "forget"], how="all")
     if df.empty:
         raise NothingToPlot("final accuracy and forgetting: no successful unit")
-    order = strategy_order(df["strategy"].unique(), palette)
+    order = ordered(df["strategy"].unique(), palette)
     if figsize is None:
         figsize = (9.0, max(2.6, 0.5 * len(order) + 1.4))
     jitter = np.random.default_rng(0)

@@ -15,8 +15,8 @@ from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
     new_figure,
-    strategy_order,
-    to_percent,
+    ordered,
+    percent,
     require_columns,
     save_figure,
     figure_style,
@@ -40,13 +40,13 @@ def plot_accuracy_matrices(
         ["strategy", "seed", "trained_exp", "eval_exp", "accuracy"],
         "accuracy matrices",
     )
-    df = metrics.assign(acc=to_percent(metrics["accuracy"])).dropna(subset=["acc"])
+    df = metrics.assign(acc=percent(metrics["accuracy"])).dropna(subset=["acc"])
     if df.empty:
         raise NothingToPlot("accuracy matrices: no accuracy values")
     df = df.assign(
         trained_exp=df["trained_exp"].astype(int), eval_exp=df["eval_exp"].astype(int)
     )
-    strategies = strategy_order(df["strategy"].unique(), palette)
+    strategies = ordered(df["strategy"].unique(), palette)
     n = len(strategies)
     n_exp = int(max(df["trained_exp"].max(), df["eval_exp"].max())) + 1
     ncols = min(n, 3)

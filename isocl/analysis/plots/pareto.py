@@ -18,12 +18,12 @@ from isocl.analysis.plots.style import (
     new_figure,
     legend_outside,
     ok_units,
-    strategy_order,
-    to_percent,
+    ordered,
+    percent,
     require_columns,
     save_figure,
     figure_style,
-    thousands,
+    format_count,
     strategy_marker,
 )
 
@@ -66,9 +66,9 @@ def _frontier_and_axis(ax, agg: pd.DataFrame, df: pd.DataFrame, handles, labels)
     ax.set_xscale("log")
     lo, hi = df["params"].min(), df["params"].max()
     ax.set_xlim(lo / 1.3, hi * 1.3)
-    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
+    ax.xaxis.set_major_formatter(FuncFormatter(format_count))
     ax.xaxis.set_minor_formatter(
-        FuncFormatter(lambda v, p: thousands(v) if hi / lo < 20 else "")
+        FuncFormatter(lambda v, p: format_count(v) if hi / lo < 20 else "")
     )
     ax.tick_params(axis="x", which="both", labelsize=9)
     ax.grid(axis="x", which="minor", linewidth=0.6, alpha=0.5)
@@ -92,7 +92,7 @@ def plot_accuracy_vs_params(
     )
     df = ok_units(summary)
     df = df.assign(
-        acc=to_percent(df["final_accuracy"]),
+        acc=percent(df["final_accuracy"]),
         params=pd.to_numeric(df["params"], errors="coerce"),
         strategy=df["strategy"].astype(str),
     ).dropna(subset=["acc", "params"])
@@ -108,7 +108,7 @@ def plot_accuracy_vs_params(
         params_sd=("params", "std"),
         n=("acc", "size"),
     )
-    agg = agg.reindex(strategy_order(agg.index, palette)).fillna(
+    agg = agg.reindex(ordered(agg.index, palette)).fillna(
         {"acc_sd": 0.0, "params_sd": 0.0}
     )
     handles, labels = [], []

@@ -17,13 +17,13 @@ from isocl.analysis.plots.style import (
     colour_of,
     new_figure,
     legend_outside,
-    strategy_order,
+    ordered,
     require_columns,
     save_figure,
     split_label,
     strategy_handle,
     figure_style,
-    thousands,
+    format_count,
     strategy_linestyle,
     strategy_marker,
 )
@@ -194,13 +194,13 @@ def plot_width_and_params(
     )
     df = df.dropna(subset=["experience"])
     dyn = list(dynamic) if dynamic is not None else dynamic_strategies(df)
-    dyn = [s for s in strategy_order(df["strategy"].unique(), palette) if s in set(dyn)]
+    dyn = [s for s in ordered(df["strategy"].unique(), palette) if s in set(dyn)]
     if not dyn:
         raise NothingToPlot(
             "width and parameters: no dynamic strategy (no strategy changes "
             "its parameter count and none is named neuro*)"
         )
-    fixed = [s for s in strategy_order(df["strategy"].unique(), palette) if s not in set(dyn)]
+    fixed = [s for s in ordered(df["strategy"].unique(), palette) if s not in set(dyn)]
     widths = _widths_long(df)
     n_layers = int(widths["layer"].max()) + 1 if not widths.empty else 0
     handles, labels = [], []
@@ -220,7 +220,7 @@ def plot_width_and_params(
         ax_p.set_ylabel("parameters")
         ax_p.set_title("Parameter count", fontsize=10)
         ax_p.set_ylim(bottom=0)
-        ax_p.yaxis.set_major_formatter(FuncFormatter(thousands))
+        ax_p.yaxis.set_major_formatter(FuncFormatter(format_count))
         for ax in (ax_w, ax_p):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         fig.suptitle(

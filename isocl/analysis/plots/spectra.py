@@ -16,7 +16,7 @@ from isocl.analysis.plots.style import (
     NothingToPlot,
     new_figure,
     legend_outside,
-    strategy_order,
+    ordered,
     require_columns,
     save_figure,
     figure_style,
@@ -153,7 +153,7 @@ def plot_spectra(
         chosen = seed if seed is not None and seed in seeds else seeds[0]
         picked.append(sub[sub["seed"] == chosen])
     spectra = pd.concat(picked, ignore_index=True)
-    strategies = strategy_order(spectra["strategy"].unique(), palette)
+    strategies = ordered(spectra["strategy"].unique(), palette)
     layers = sorted(spectra["layer"].unique())
     nrows, ncols = len(strategies), len(layers)
     if figsize is None:

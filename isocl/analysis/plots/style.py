@@ -119,7 +119,7 @@ def colour_of(palette: dict[str, str], name: str) -> str:
     return strategy_palette(list(palette) + [name])[name]
 
 
-def strategy_order(names: Iterable[str], palette: dict[str, str]) -> list[str]:
+def ordered(names: Iterable[str], palette: dict[str, str]) -> list[str]:
     """``names`` in the palette's order (families together), unknown names sorted after."""
     present = {str(n) for n in names}
     known = [s for s in palette if s in present]
@@ -165,12 +165,12 @@ def ok_units(summary: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
-def to_percent(series: pd.Series) -> pd.Series:
+def percent(series: pd.Series) -> pd.Series:
     """A fraction column as percent (non-numbers become NaN)."""
     return pd.to_numeric(series, errors="coerce") * 100.0
 
 
-def thousands(value, _pos=None) -> str:
+def format_count(value, _pos=None) -> str:
     """An axis tick label in k / M (a matplotlib ``FuncFormatter`` function)."""
     value = float(value)
     if abs(value) >= 1e6:
