@@ -125,6 +125,7 @@ def test_a_companion_table_with_a_wrong_parameter_is_refused():
         units.check_benchmark(b)
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_parallel_jobs_give_the_sequential_results(tmp_path):
     """--jobs 2: spawned workers, one torch thread each, give bit-identical records."""
     b = bench(["naive", "neuro-grow-prune"], epochs=1, strategy={"neuro-grow-prune": {"grow_count": 4}})

@@ -152,6 +152,7 @@ VALID_RUN_OPTIONS = options(**{  # only values that must run: half the examples
 })
 
 
+@pytest.mark.slow  # see tox -e fast
 @settings(FUZZ, max_examples=50)
 @given(st.one_of(RUN_OPTIONS, VALID_RUN_OPTIONS))
 def test_fuzz_run_command_line(patched, opts):
@@ -225,6 +226,7 @@ def results_dir(patched, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # see tox -e fast
 @settings(FUZZ, max_examples=12)
 @given(st.one_of(st.just(["RESULTS"]), st.lists(st.one_of(
            st.sampled_from(["RESULTS", "RESULTS", "nope", "afile", "user", "empty", ""]), NEW_PATH),

@@ -62,6 +62,7 @@ def records(out: Path) -> dict[str, dict]:
     return units
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_ray_reproduces_a_sequential_run_and_resumes(tmp_path, data, ray_executor, monkeypatch):
     names = ["naive", "neuro-grow-prune"]  # with its fixed-width twins: submitted once the parent is done
     seq, ray_out = tmp_path / "seq", tmp_path / "ray"
