@@ -29,11 +29,13 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # builds the site (about 10 s): see tox -e fast
 def test_the_site_builds_in_strict_mode(site):
     assert (site / "index.html").is_file()
     assert (site / "results" / "class-il" / "index.html").is_file()
 
 
+@pytest.mark.slow  # builds the site (about 10 s): see tox -e fast
 def test_results_pages_carry_the_committed_numbers(site):
     """A number computed here from summary.csv and comparisons.csv appears on the rendered page."""
     summary = pd.read_csv(CLASS_IL / "summary.csv")
@@ -50,6 +52,7 @@ def test_results_pages_carry_the_committed_numbers(site):
     assert (site / "results" / "split_cifar10_class_il_full" / "figures" / "comparisons.png").is_file()
 
 
+@pytest.mark.slow  # builds the site (about 10 s): see tox -e fast
 def test_every_module_has_an_api_page(site):
     modules = isocl_docs.modules()
     assert {"isocl.bench.runner", "isocl.nn.moves", "isocl.analysis.report", "isocl.tuning.study"} <= set(modules)

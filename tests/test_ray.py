@@ -33,6 +33,9 @@ def tiny(seeds=(0, 1)):
     return bench
 
 
+pytestmark = pytest.mark.slow  # a local Ray instance per module: see tox -e fast
+
+
 @pytest.fixture(scope="module")
 def data():
     return synthetic_tensors(30, 20, seed=1)
@@ -62,7 +65,6 @@ def records(out: Path) -> dict[str, dict]:
     return units
 
 
-@pytest.mark.slow  # see tox -e fast
 def test_ray_reproduces_a_sequential_run_and_resumes(tmp_path, data, ray_executor, monkeypatch):
     names = ["naive", "neuro-grow-prune"]  # with its fixed-width twins: submitted once the parent is done
     seq, ray_out = tmp_path / "seq", tmp_path / "ray"
