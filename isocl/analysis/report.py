@@ -273,11 +273,12 @@ def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame 
         figs.warn.append(f"comparisons skipped: {exc}")
         return None
     atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
+    atomic_write_text(out / "frontier.csv", statistics.frontier_table(results[0].summary).to_csv(index=False))
     if len(comparisons):
         figs.render("comparisons", "Paired comparisons",
                     "Each neuroplastic strategy minus its references, paired by seed: mean difference "
-                    "(dot) and the t interval widened to the Holm-corrected level (bar), in points; "
-                    "colour = verdict.",
+                    "(dot) and the simultaneous (Bonferroni-level) t interval (bar), in points; "
+                    "colour = verdict (win / loss exactly when the bar excludes 0).",
                     lambda p: plots.plot_comparisons(comparisons, p))
     return comparisons
 

@@ -3,24 +3,38 @@
 Follows ``docs/evaluation.md`` (shared docs): every strategy runs with the
 same seeds, and seed s fixes the class order, the data subset and the
 initialisation, so differences are taken per seed. For each neuroplastic
-strategy X, X is compared (X minus reference) with
+strategy (or frontier point of one) X, X is compared (X minus reference) with
 
 - each companion present: ``fixed-final:X`` and ``fixed-max:X`` (fixed-width
   twins at the final and peak width), ``diag-only:X`` (the same rotations,
   no width change), ``reset:X`` (optimiser state reset at moves);
 - the control ``frozen-backbone`` (task-IL), if present;
-- the best fixed-width baseline with no more parameters: among strategies
-  without ``:`` in the name that are not neuroplastic, not an upper bound
-  (:data:`UPPER_BOUNDS`) and not the control, with mean final ``params`` <=
-  X's, the one with the highest mean final accuracy. It is picked on the
-  test means, which favours the baseline.
+- the best fixed-width baseline with no more parameters *on X's backbone*
+  (``best-baseline``), and, where a baseline on another backbone beats it,
+  that one too (``best-baseline-any``, labelled as crossing backbones):
+  among strategies and frontier points that are not companions, not
+  neuroplastic, not an upper bound (:data:`UPPER_BOUNDS`) and not the
+  control, with mean final ``params`` <= X's, the one with the highest mean
+  final accuracy. It is picked on the test means, which favours the baseline;
+- for a neuroplastic strategy with a replay buffer, the best replay-family
+  baseline (a strategy with a buffer, :func:`replay_family`) with no more
+  parameters (``best-replay``).
+
+Every row names both backbones (``backbone_strategy``,
+``backbone_reference``, from the registry) and ``same_backbone``.
 
 For final accuracy and for forgetting separately: the mean paired
-difference, the paired t-test (``scipy.stats.ttest_rel``), Holm's
-correction across all comparisons of that metric in the folder
-(``statsmodels``), and the t interval widened to Holm's level for its rank
-(rank k of m by raw p: confidence 1 - alpha/(m - k + 1)). A verdict other
-than "no detectable difference" needs the Holm-corrected p < alpha.
+difference, the paired t-test (``scipy.stats.ttest_rel``) and beside it the
+exact paired sign-flip permutation p-value (``scipy.stats.permutation_test``;
+with n seeds its smallest value is 2/2**n), Holm's correction of the t-test
+p-values across all comparisons of that metric in the folder
+(``statsmodels``), and the t interval at the Bonferroni level
+1 - alpha/m, m the number of tested comparisons of that metric: the
+intervals hold simultaneously with probability >= 1 - alpha. A comparison is
+a win or a loss exactly when that printed interval excludes 0 (Holm's
+step-down p-values have no matching interval; the Holm p stays beside as
+the more powerful test, so a comparison can have p_holm < alpha and still
+be "no detectable difference").
 """
 
 from __future__ import annotations
@@ -32,27 +46,34 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from isocl.bench.names import COMPANION_PREFIXES, parse_unit
+
 __all__ = [
     "ALPHA",
     "COLUMNS",
     "COMPANIONS",
     "CONTROL",
+    "FRONTIER_COLUMNS",
     "METRICS",
     "UPPER_BOUNDS",
+    "backbone_of",
     "best_baseline",
     "compare_strategies",
+    "frontier_table",
     "neuroplastic_strategies",
     "paired_difference",
+    "replay_family",
+    "sign_flip_p",
 ]
 
 ALPHA = 0.05
-"""Family-wise error rate per metric and results folder (Holm)."""
+"""Family-wise error rate per metric and results folder (Bonferroni intervals, Holm p-values)."""
 
 UPPER_BOUNDS = frozenset({"cumulative"})
 """Strategies that see all past data: upper bounds, never a fair baseline."""
 
-COMPANIONS = ("fixed-final", "fixed-max", "diag-only", "reset")
-"""Prefixes (before ``:``) of a neuroplastic strategy's companions."""
+COMPANIONS = COMPANION_PREFIXES
+"""Prefixes (before ``:``) of a neuroplastic strategy's companions (:mod:`isocl.bench.names`)."""
 
 CONTROL = "frozen-backbone"
 """The standalone no-plasticity control (task-IL)."""
@@ -71,7 +92,8 @@ CONSTANT = "constant difference"
 
 COLUMNS = [
     "strategy", "reference", "relation", "metric", "n_seeds", "mean_diff", "ci_low", "ci_high", "ci_level",
-    "p", "p_holm", "verdict", "params_strategy", "params_reference", "note",
+    "p", "p_perm", "p_holm", "verdict", "params_strategy", "params_reference", "backbone_strategy",
+    "backbone_reference", "same_backbone", "note",
 ]
 """Columns of ``comparisons.csv`` (docs/results-format.md)."""
 
@@ -85,6 +107,24 @@ class PairedDifference:
     p: float  # NaN where no test applies (too few seeds, constant difference)
     interval: Callable[[float], tuple[float, float]] | None  # confidence level -> (low, high)
     note: str = ""
+    p_perm: float = math.nan  # exact paired sign-flip permutation p-value (two-sided)
+
+
+def sign_flip_p(d: Iterable[float]) -> float:
+    """Two-sided p-value of the paired sign-flip permutation test of mean(d) = 0.
+
+    Exact over all 2**n sign patterns (``scipy.stats.permutation_test``, which
+    enumerates them when ``n_resamples`` exceeds their number); it rests on
+    no normality assumption, and its smallest value is 2 / 2**n.
+    """
+    from scipy import stats
+
+    d = np.asarray(list(d), dtype=float)
+    if d.size < 1:
+        return math.nan
+    res = stats.permutation_test((d,), np.mean, permutation_type="samples", n_resamples=np.inf,
+                                 alternative="two-sided", vectorized=False)
+    return float(res.pvalue)
 
 
 def paired_difference(a: Iterable[float], b: Iterable[float]) -> PairedDifference:
@@ -105,46 +145,59 @@ def paired_difference(a: Iterable[float], b: Iterable[float]) -> PairedDifferenc
         return PairedDifference(n, float(d[0]) if n else math.nan, math.nan, None, TOO_FEW)
     mean = float(d.mean())
     if np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):  # sd 0: the t statistic is undefined
-        return PairedDifference(n, mean, math.nan, lambda level: (mean, mean), CONSTANT)
+        return PairedDifference(n, mean, math.nan, lambda level: (mean, mean), CONSTANT, sign_flip_p(d))
     res = stats.ttest_rel(a, b)
 
     def interval(level: float) -> tuple[float, float]:
         ci = res.confidence_interval(confidence_level=level)
         return float(ci.low), float(ci.high)
 
-    return PairedDifference(n, mean, float(res.pvalue), interval)
+    return PairedDifference(n, mean, float(res.pvalue), interval, p_perm=sign_flip_p(d))
 
 
 # --------------------------------------------------------------------------
 # which comparisons
 
 
-def _split(name: str) -> tuple[str, str]:
-    """``"fixed-max:X"`` -> ``("fixed-max", "X")``; ``"X"`` -> ``("", "X")``."""
-    head, sep, tail = name.partition(":")
-    return (head, tail) if sep else ("", name)
-
-
-def _registered_neuroplastic(name: str) -> bool | None:
-    """The registry's answer, or None for a strategy it does not know (an absent plug-in)."""
+def _spec(name: str):
+    """The registry's spec of the strategy a unit name runs, or None (an absent plug-in)."""
     from isocl.bench.registry import UnknownStrategy, get_strategy
 
     try:
-        return bool(get_strategy(name).neuroplastic)
+        return get_strategy(parse_unit(name).strategy)
     except UnknownStrategy:
         return None
 
 
+def backbone_of(name: str) -> str:
+    """The backbone a unit runs on (the registry's ``backbone``; a twin runs its twin strategy's);
+    "unknown" for a strategy the registry does not know."""
+    spec = _spec(name)
+    if spec is None:
+        return "unknown"
+    if parse_unit(name).is_twin:
+        twin = _spec(spec.twin)
+        spec = twin if twin is not None else spec
+    return str(getattr(spec, "backbone", "isotropic"))
+
+
+def replay_family(name: str) -> bool:
+    """Whether a unit keeps a replay buffer (its strategy has a ``mem_size`` parameter)."""
+    spec = _spec(name)
+    return spec is not None and "mem_size" in spec.defaults
+
+
 def neuroplastic_strategies(names: Iterable[str]) -> list[str]:
-    """The neuroplastic strategies among ``names``: by the registry, else by having a companion among ``names``."""
+    """The neuroplastic strategies (and frontier points) among ``names``: by the registry, else by
+    having a companion among ``names``."""
     names = sorted({str(n) for n in names})
-    companions_of = {_split(n)[1] for n in names if _split(n)[0] in COMPANIONS}
+    companions_of = {parse_unit(n).subject for n in names if parse_unit(n).prefix is not None}
     out = []
     for n in names:
-        if ":" in n:
+        if parse_unit(n).prefix is not None:
             continue
-        known = _registered_neuroplastic(n)
-        if known or (known is None and n in companions_of):
+        spec = _spec(n)
+        if (spec is not None and spec.neuroplastic) or (spec is None and n in companions_of):
             out.append(n)
     return out
 
@@ -157,17 +210,20 @@ def _means(ok: pd.DataFrame) -> pd.DataFrame:
     return cols.groupby("strategy")[["final_accuracy", "params"]].mean()
 
 
-def best_baseline(strategy: str, means: pd.DataFrame, neuroplastic: Iterable[str]) -> str | None:
+def best_baseline(strategy: str, means: pd.DataFrame, neuroplastic: Iterable[str],
+                  accept: Callable[[str], bool] | None = None) -> str | None:
     """The fixed-width baseline with mean final params <= ``strategy``'s and the highest mean final accuracy.
 
-    Candidates have no ``:`` in the name and are neither neuroplastic, an
-    upper bound (:data:`UPPER_BOUNDS`) nor the control; ties go to the
+    Candidates are strategies and frontier points that are not companions and
+    neither neuroplastic, an upper bound (:data:`UPPER_BOUNDS`) nor the
+    control, and that ``accept`` (e.g. same backbone) keeps; ties go to the
     first name in alphabetical order. None if no candidate qualifies.
     """
     if strategy not in means.index or not np.isfinite(means.at[strategy, "params"]):
         return None
     excluded = set(neuroplastic) | UPPER_BOUNDS | {CONTROL, strategy}
-    pool = means[[":" not in s and s not in excluded for s in means.index]]
+    pool = means[[parse_unit(s).prefix is None and s not in excluded and parse_unit(s).strategy not in UPPER_BOUNDS
+                  and (accept is None or accept(s)) for s in means.index]]
     pool = pool[(pool["params"] <= means.at[strategy, "params"]) & pool["final_accuracy"].notna()]
     if pool.empty:
         return None
@@ -190,9 +246,17 @@ def _pairs(summary: pd.DataFrame) -> list[tuple[str, str, str]]:
                 out.append((x, f"{rel}:{x}", rel))
         if CONTROL in means.index and x != CONTROL:
             out.append((x, CONTROL, CONTROL))
-        best = best_baseline(x, means, plastic)
+        backbone = backbone_of(x)
+        best = best_baseline(x, means, plastic, accept=lambda s: backbone_of(s) == backbone)
         if best is not None:
             out.append((x, best, "best-baseline"))
+        best_any = best_baseline(x, means, plastic)
+        if best_any is not None and best_any != best:
+            out.append((x, best_any, "best-baseline-any"))
+        if replay_family(x):
+            best_replay = best_baseline(x, means, plastic, accept=replay_family)
+            if best_replay is not None and best_replay not in (best, best_any):
+                out.append((x, best_replay, "best-replay"))
     return out
 
 
@@ -200,23 +264,21 @@ def _pairs(summary: pd.DataFrame) -> list[tuple[str, str, str]]:
 # the comparisons table
 
 
-def _verdict(metric: str, diff: PairedDifference, p_holm: float) -> str:
+def _verdict(metric: str, diff: PairedDifference, low: float, high: float) -> str:
+    """Win / loss (or less / more forgetting) exactly when the simultaneous interval [low, high] excludes 0."""
     better, worse = _VERDICTS[metric]
     if diff.note == TOO_FEW:
         return TOO_FEW
-    if diff.note == CONSTANT:
-        if diff.mean == 0:
-            return IDENTICAL
-        good = diff.mean > 0 if METRICS[metric] else diff.mean < 0
-        return better if good else worse
-    if not p_holm < ALPHA:
+    if diff.note == CONSTANT and diff.mean == 0:
+        return IDENTICAL
+    if not (low > 0 or high < 0):
         return NO_DIFFERENCE
     good = diff.mean > 0 if METRICS[metric] else diff.mean < 0
     return better if good else worse
 
 
-def _holm(rows: list[dict], diffs: list[PairedDifference], metric: str) -> None:
-    """Holm-corrected p and the interval at Holm's level for its rank, in place."""
+def _correct(rows: list[dict], diffs: list[PairedDifference], metric: str) -> None:
+    """Bonferroni-level (simultaneous) intervals, Holm-corrected p-values and the verdicts, in place."""
     from statsmodels.stats.multitest import multipletests
 
     tested = [i for i, d in enumerate(diffs) if np.isfinite(d.p)]
@@ -224,14 +286,12 @@ def _holm(rows: list[dict], diffs: list[PairedDifference], metric: str) -> None:
     if tested:
         corrected = multipletests([diffs[i].p for i in tested], alpha=ALPHA, method="holm")[1]
         p_holm = dict(zip(tested, (float(p) for p in corrected)))
-    m = len(tested)
-    rank = {i: k for k, i in enumerate(sorted(tested, key=lambda i: diffs[i].p), start=1)}
+    level = 1 - ALPHA / max(1, len(tested))  # one level for every comparison of the metric
     for i, (row, d) in enumerate(zip(rows, diffs)):
-        level = 1 - ALPHA / (m - rank[i] + 1) if i in rank else 1 - ALPHA
         low, high = d.interval(level) if d.interval is not None else (math.nan, math.nan)
         row.update(ci_low=low, ci_high=high, ci_level=level if d.interval is not None else math.nan,
-                   p_holm=p_holm.get(i, math.nan))
-        row["verdict"] = _verdict(metric, d, row["p_holm"])
+                   p_holm=p_holm.get(i, math.nan), p_perm=d.p_perm)
+        row["verdict"] = _verdict(metric, d, low, high)
 
 
 def compare_strategies(summary: pd.DataFrame) -> pd.DataFrame:
@@ -261,8 +321,82 @@ def compare_strategies(summary: pd.DataFrame) -> pd.DataFrame:
             metric_rows.append(dict(
                 strategy=x, reference=ref, relation=rel, metric=metric, n_seeds=d.n, mean_diff=d.mean,
                 p=d.p, params_strategy=float(means.at[x, "params"]), params_reference=float(means.at[ref, "params"]),
-                note="; ".join(n for n in (d.note if d.note != TOO_FEW else "",
-                                           "picked on test means" if rel == "best-baseline" else "") if n)))
-        _holm(metric_rows, diffs, metric)
+                backbone_strategy=backbone_of(x), backbone_reference=backbone_of(ref),
+                same_backbone=backbone_of(x) == backbone_of(ref),
+                note="; ".join(n for n in (
+                    d.note if d.note != TOO_FEW else "",
+                    "picked on test means" if rel.startswith("best-") else "",
+                    "crosses backbones" if backbone_of(x) != backbone_of(ref) else "") if n)))
+        _correct(metric_rows, diffs, metric)
         rows += metric_rows
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# --------------------------------------------------------------------------
+# the frontier table
+
+FRONTIER_BUDGETS = (50_000, 100_000, 200_000, 500_000, 1_000_000)
+"""Parameter budgets of the frontier table (final or peak parameters)."""
+
+FRONTIER_AXES = {"params": "final parameters", "max_params": "peak parameters"}
+"""summary.csv columns the frontier is drawn against -> their names."""
+
+FRONTIER_COLUMNS = [
+    "axis", "budget", "family", "strategy", "backbone", "params", "n_seeds", "final_accuracy", "forgetting",
+    "diff_vs_best", "ci_low", "ci_high", "ci_level", "p", "p_perm", "status",
+]
+"""Columns of ``frontier.csv``."""
+
+
+def frontier_table(summary: pd.DataFrame, budgets: Iterable[int] = FRONTIER_BUDGETS) -> pd.DataFrame:
+    """At each parameter budget, which strategies are best: the accuracy-vs-parameters frontier as a table.
+
+    For each axis (final and peak parameters, :data:`FRONTIER_AXES`) and
+    budget B, every family (a strategy and its frontier points, companions
+    excluded, upper bounds excluded) is represented by its point with the
+    highest mean final accuracy among those with mean parameters <= B. The
+    best of them is ``best``; every other is compared with it by the paired
+    difference in final accuracy, with t intervals at the Bonferroni level
+    across all comparisons of that axis (simultaneous), and is ``tied with
+    best`` when its interval contains 0, else ``below best``. Accuracy and
+    forgetting are fractions, as in ``summary.csv``.
+    """
+    ok = summary[summary["status"].astype(str) == "ok"].copy()
+    ok["strategy"] = ok["strategy"].astype(str)
+    ok = ok[[parse_unit(s).prefix is None and parse_unit(s).strategy not in UPPER_BOUNDS for s in ok["strategy"]]]
+    for c in ("final_accuracy", "forgetting", *FRONTIER_AXES):
+        ok[c] = pd.to_numeric(ok[c], errors="coerce")
+    by_seed = ok.groupby(["strategy", "seed"])["final_accuracy"].mean().unstack("strategy")
+    rows: list[dict] = []
+    for axis in FRONTIER_AXES:
+        means = ok.groupby("strategy")[["final_accuracy", "forgetting", axis]].mean()
+        axis_rows, diffs = [], []
+        for budget in budgets:
+            within = means[means[axis] <= budget].dropna(subset=["final_accuracy"]).sort_index()
+            if within.empty:
+                continue
+            within = within.assign(family=[parse_unit(s).family for s in within.index])
+            picks = within.sort_values("final_accuracy", ascending=False, kind="stable").groupby("family").head(1)
+            best = str(picks.index[0])
+            for name, m in picks.iterrows():
+                both = by_seed[[name, best]].dropna()
+                d = paired_difference(both[name], both[best]) if name != best else None
+                row = dict(axis=axis, budget=budget, family=m["family"], strategy=name, backbone=backbone_of(name),
+                           params=m[axis], n_seeds=int(by_seed[name].notna().sum()),
+                           final_accuracy=m["final_accuracy"], forgetting=m["forgetting"])
+                if d is None:
+                    row.update(diff_vs_best=0.0, status="best")
+                else:
+                    row.update(diff_vs_best=d.mean, p=d.p, p_perm=d.p_perm)
+                    diffs.append((row, d))
+                axis_rows.append(row)
+        level = 1 - ALPHA / max(1, sum(1 for _, d in diffs if np.isfinite(d.p)))
+        for row, d in diffs:
+            low, high = d.interval(level) if d.interval is not None else (math.nan, math.nan)
+            row.update(ci_low=low, ci_high=high, ci_level=level if d.interval is not None else math.nan)
+            if d.note == TOO_FEW:
+                row["status"] = TOO_FEW
+            else:
+                row["status"] = "below best" if high < 0 else "tied with best"
+        rows += axis_rows
+    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)

@@ -138,6 +138,9 @@ TUNING: dict[str, _Spec] = {  # the budget of `isocl tune --strategy all` (isocl
     "train_per_class": ((int,), 0, _nonneg_int,
                         "an int >= 0 (training images per class the studies use; 0: the scenario's)"),
     "seed": ((int,), 0, _seed, "an int in [0, 2**32 - 1] (the seed of every trial)"),
+    "validation_fraction": ((float, int), 0.0, lambda v: 0 <= v < 1,
+                            "a number in [0, 1) (the share of the tuning data held out for the objective; "
+                            "0: the scenario's)"),
 }
 LOGGERS = ("text", "csv", "tensorboard", "wandb")  # Avalanche's loggers isocl offers (isocl.bench.loggers)
 LOGGING: dict[str, _Spec] = {  # Avalanche's loggers for every unit (isocl.bench.loggers); logs under DIR/logs/

@@ -8,24 +8,39 @@ from __future__ import annotations
 from typing import Any
 
 from isocl.bench.config import Benchmark, ConfigError, check_overrides
-from isocl.bench.names import COMPANION_PREFIXES, CONTROL_PREFIXES, TWIN_PREFIXES
+from isocl.bench.names import COMPANION_PREFIXES, CONTROL_PREFIXES, POINT_PATTERN, TWIN_PREFIXES, parse_unit
 from isocl.bench.registry import get_strategy
 
 __all__ = [
     "COMPANION_PREFIXES", "CONTROL_PREFIXES", "TRAINING_KEYS", "TWIN_PREFIXES", "apply_overrides", "check_benchmark",
-    "companion_overrides", "companions", "resolve_unit", "split_companion", "split_overrides", "unit_list",
+    "companion_overrides", "companions", "frontier_points", "point_fixed", "resolve_unit", "spec_of", "split_companion",
+    "split_overrides", "unit_list",
 ]
 
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # [strategy.X] keys that set X's [training]
 
 
 def split_companion(name: str) -> tuple[str | None, str]:
-    """``fixed-final:neuro-grow`` -> ("fixed-final", "neuro-grow"); also ``diag-only:X``, ``reset:X``."""
-    if ":" in name:
-        prefix, base = name.split(":", 1)
-        if prefix in COMPANION_PREFIXES:
-            return prefix, base
-    return None, name
+    """``fixed-final:neuro-grow@m`` -> ("fixed-final", "neuro-grow@m"): the companion prefix and the
+    subject it accompanies (see :mod:`isocl.bench.names`)."""
+    u = parse_unit(name)
+    return u.prefix, u.subject
+
+
+def spec_of(name: str):
+    """The registered strategy a unit name runs as its subject (``fixed-final:X@p`` -> X's spec)."""
+    return get_strategy(parse_unit(name).strategy)
+
+
+def frontier_points(bench: Benchmark) -> list[str]:
+    """The frontier points the benchmark declares: its ``[strategy."X@POINT"]`` tables, in file order."""
+    return [t for t in bench.strategy_params if parse_unit(t).prefix is None and parse_unit(t).point is not None]
+
+
+def point_fixed(bench: Benchmark, name: str) -> set[str]:
+    """The parameters a frontier point fixes (the keys of its own table); tuning searches the rest."""
+    u = parse_unit(name)
+    return set(bench.strategy_params.get(u.subject, {})) if u.point is not None else set()
 
 
 def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> list[str]:
@@ -35,7 +50,11 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
     where = str(bench.path or bench.name)
     for name in names:
         prefix, base = split_companion(name)
-        spec = get_strategy(base)
+        spec = spec_of(base)
+        point = parse_unit(base).point
+        if point is not None and not POINT_PATTERN.fullmatch(point):
+            raise ConfigError(f"{where}: strategy {name!r}: frontier point {point!r} is invalid; expected "
+                              f"letters, digits, '_', '.' or '-' (at most 32), e.g. 'packnet@w64'")
         if setting not in spec.settings:
             raise ConfigError(
                 f"{where}: strategy {base!r} needs {' or '.join(spec.settings)} (it uses task labels); "
@@ -48,7 +67,7 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
         resolve_unit(bench, base)
     for table in bench.strategy_params:
         prefix, base = split_companion(table)
-        get_strategy(base)  # a table for an unknown strategy is an error
+        spec_of(base)  # a table for an unknown strategy is an error
         if prefix is not None and base in names:
             resolve_unit(bench, table)  # a companion's own table must fit the strategy it runs
     return names
@@ -101,23 +120,27 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
     parameters, updated by its own table. ``params`` (tuner trials) win.
     """
     prefix, base = split_companion(strategy)
-    spec = get_strategy(base)
+    unit = parse_unit(strategy)
+    spec = get_strategy(unit.strategy)
     where = f"{bench.path or bench.name}: [strategy.{strategy}]"
     own = bench.strategy_params.get(strategy, {}) if prefix else {}
+    # a frontier point X@p: X's table (benchmark-wide settings such as a buffer size), then its own
+    inherited = {**bench.strategy_params.get(unit.strategy, {}),
+                 **(bench.strategy_params.get(base, {}) if unit.point is not None else {})}
     if prefix in TWIN_PREFIXES:
-        parent = spec.resolve(split_overrides(bench.strategy_params.get(base))[2], where)
+        parent = spec.resolve(split_overrides(inherited)[2], where)
         training, model, sparams = split_overrides({**own, **(params or {})})
         twin = get_strategy(spec.twin)
         passed = {k: parent[k] for k in spec.twin_params if k in parent}
         return _with_overrides(bench, training, model, where), twin, twin.resolve({**passed, **sparams}, where), None
-    training, model, sparams = split_overrides({**bench.strategy_params.get(base, {}), **own, **(params or {})})
+    training, model, sparams = split_overrides({**inherited, **own, **(params or {})})
     return _with_overrides(bench, training, model, where), spec, spec.resolve(sparams, where), prefix
 
 
 def companions(bench: Benchmark, name: str) -> list[str]:
     """The twins and controls that run beside ``name`` (none for a companion itself)."""
     prefix, base = split_companion(name)
-    spec = get_strategy(base)
+    spec = spec_of(base)
     if prefix is not None or not spec.neuroplastic:
         return []
     out = [f"{p}:{name}" for p in TWIN_PREFIXES] if bench.twins else []

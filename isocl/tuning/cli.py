@@ -53,19 +53,21 @@ def add_tune_parsers(subparsers, cmd_tune, cmd_evaluate) -> None:
     t.add_argument("benchmark", help="benchmark TOML file (its [search.STRATEGY] table is the search space)")
     t.add_argument("--strategy", required=True, help="registered strategy to tune (baselines too)")
     t.add_argument("--trials", type=_int, required=True,
-                   help="target number of finished (complete + pruned) trials in the study; rerunning the same "
-                        "command resumes the study and runs only the missing ones")
+                   help="target number of complete trials in the study (pruned and failed trials do not count); "
+                        "rerunning the same command resumes the study and runs only the missing ones")
     t.add_argument("--storage", help="Optuna storage: an RDB URL (sqlite:///path.db, postgresql://user@host/db for "
                                      "several machines) or journal:PATH (default: OUT/study.db, or OUT/journal.log "
                                      "with --jobs > 1)")
     t.add_argument("--study", help="study name (default: <benchmark>-<strategy>)")
-    t.add_argument("--jobs", type=_int, default=1,
-                   help="local worker processes sharing the study (default 1; > 1 uses a journal file)")
+    t.add_argument("--jobs", type=_int,
+                   help="local worker processes sharing the study (default 1, and the machine's cores with "
+                        "--strategy all; > 1 uses a journal file)")
     t.add_argument("--timeout", type=float, help="stop each worker's loop after this many seconds")
     t.add_argument("--out", help="study folder: storage, best.toml, plots (default results/tune/<study>)")
     t.add_argument("--pruner", choices=PRUNERS,
-                   help="pruner on the per-experience validation accuracy (default median; none with "
-                        "--multi-objective: Optuna does not prune multi-objective trials)")
+                   help="pruner on the per-experience validation accuracy (default median; none with --strategy "
+                        "all, whose studies compare complete runs, and with --multi-objective: Optuna does not "
+                        "prune multi-objective trials)")
     t.add_argument("--sampler", choices=SAMPLERS,
                    help="sampler (default: tpe; nsga2 with --multi-objective)")
     t.add_argument("--multi-objective", action="store_true",
@@ -96,7 +98,7 @@ def tune_command(args) -> int:
 
     bench = load_benchmark(args.benchmark)
     result = tune(
-        bench, args.strategy, args.trials, storage=args.storage, study_name=args.study, jobs=args.jobs,
+        bench, args.strategy, args.trials, storage=args.storage, study_name=args.study, jobs=args.jobs or 1,
         timeout=args.timeout, out=args.out, pruner=args.pruner, sampler=args.sampler,
         multi_objective=args.multi_objective, seed=args.seed, epochs=args.epochs, device=args.device,
         plots=not getattr(args, "no_plots", False),

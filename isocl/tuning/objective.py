@@ -62,6 +62,9 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
 
     data = ctx.data if ctx.data is not None else load_cifar10()
     scenario = scenarios.build_scenario(ctx.bench, data)  # once per worker, reused by every trial
+    # the objective's sampling noise: a validation accuracy p read off n images has standard error
+    # sqrt(p (1 - p) / n) (recorded with each trial; the tuning report states it)
+    n_valid = sum(len(e.dataset) for e in getattr(scenario, "valid_stream", []))
 
     def objective(trial):
         params = suggest_params(trial, ctx.space)
@@ -94,7 +97,7 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
             "final_accuracy": result.final_accuracy, "avg_incremental_accuracy": result.avg_incremental_accuracy,
             "forgetting": result.forgetting, "bwt": result.bwt, "n_params": result.params,
             "max_params": result.max_params, "widths": result.widths, "wall_time_s": result.wall_time_s,
-            "eval_stream": "valid",
+            "eval_stream": "valid", "n_valid": n_valid,
         }.items():
             trial.set_user_attr(key, clean(value))
         if ctx.multi_objective:

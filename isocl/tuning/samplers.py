@@ -32,11 +32,11 @@ def make_sampler(name: str, *, seed: int, n_trials: int, population_size: int, b
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if name == "tpe":
-            # Single objective: TPE. A few random start-up trials (10 in Optuna, fewer
-            # for small budgets so the model guides most of them); constant_liar (the
+            # Single objective: TPE. Random start-up trials: at most a third of the budget
+            # (10 in Optuna), so that the model guides most of them; constant_liar (the
             # Optuna 5 default, set explicitly) makes parallel workers avoid the
             # configurations that are running elsewhere.
-            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(3, min(10, n_trials // 3)),
+            return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials(n_trials),
                                               constant_liar=True)
         if name == "nsga2":
             # Multi-objective: NSGA-II, chosen deliberately. Optuna 5 defaults to TPE for
@@ -60,6 +60,11 @@ def make_sampler(name: str, *, seed: int, n_trials: int, population_size: int, b
         if name == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed)
     raise ConfigError(f"--sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
+
+
+def startup_trials(n_trials: int) -> int:
+    """TPE's random start-up trials for a budget of ``n_trials``: at most a third, at most 10, at least 1."""
+    return max(1, min(10, n_trials // 3))
 
 
 def resolve_pruner(name: str | None, multi: bool) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from isocl.bench.config import MODEL, Benchmark, ConfigError, parse_benchmark
+from isocl.bench.spaces import LR
 
 SEARCH_TYPES = ("float", "int", "categorical")
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # what units.apply_overrides routes to [training]
@@ -131,10 +132,10 @@ def _check_values(key: str, s: dict[str, Any], strategy_spec, bench: Benchmark, 
 
 def validate_space(space: Any, strategy: str, bench: Benchmark, where: str | None = None) -> dict[str, dict[str, Any]]:
     """Validate a ``[search.STRATEGY]`` table; ConfigError names the file, the key and what was expected."""
-    from isocl.bench.registry import get_strategy
+    from isocl.bench.units import spec_of
 
     where = where or str(bench.path or bench.name)
-    spec = get_strategy(strategy)
+    spec = spec_of(strategy)
     table = f"{where}: search.{strategy}"
     if not isinstance(space, Mapping):
         raise ConfigError(f"{table} must be a table of parameters, e.g. lr = {_EXAMPLE}")
@@ -154,8 +155,8 @@ def validate_space(space: Any, strategy: str, bench: Benchmark, where: str | Non
 
 def _lr_space(bench: Benchmark) -> dict[str, Any]:
     if bench.training["optimizer"] == "sgd":
-        return {"type": "float", "low": 1e-3, "high": 0.3, "log": True}
-    return {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}
+        return {"type": "float", "low": 1e-4, "high": 1.0, "log": True}
+    return dict(LR)
 
 
 def _neuro_table(width: int) -> dict[str, dict[str, Any]]:
@@ -272,6 +273,19 @@ def _declared(spec, current: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def default_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
+    """:func:`strategy_space` less the parameters a frontier point fixes (``X@p``: the keys of its
+    own ``[strategy."X@p"]`` table, e.g. its widths or growth budget, are held, the rest is tuned)."""
+    from isocl.bench.units import point_fixed
+
+    fixed = point_fixed(bench, strategy)
+    space = {k: v for k, v in strategy_space(strategy, bench).items() if k not in fixed}
+    if not space:
+        raise ConfigError(f"{bench.path or bench.name}: frontier point {strategy!r} fixes every parameter of its "
+                          "search space; expected at least the learning rate to be tuned")
+    return space
+
+
+def strategy_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
     """The search space used when the benchmark has no ``[search.STRATEGY]`` table.
 
     The strategy's declared space (``register_strategy(search=...)``, every
@@ -284,12 +298,15 @@ def default_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]:
     else a decade around the default) and the learning rate. Ranges are
     widened to contain the value the benchmark runs with.
     """
-    from isocl.bench.registry import get_strategy
+    from isocl.bench.names import parse_unit
+    from isocl.bench.units import spec_of
 
-    spec = get_strategy(strategy)
+    spec = spec_of(strategy)
     where = f"{bench.path or bench.name}: default search space of {strategy!r}"
     # the values this benchmark runs with: the strategy's defaults updated by [strategy.NAME]
-    current = {**spec.defaults, **bench.strategy_params.get(strategy, {})}
+    # (a frontier point X@p: by X's table, then its own)
+    current = {**spec.defaults, **bench.strategy_params.get(parse_unit(strategy).strategy, {}),
+               **bench.strategy_params.get(strategy, {})}
     if spec.search:
         return validate_space(_declared(spec, current), strategy, bench, f"{where} (declared by the strategy)")
     space: dict[str, dict[str, Any]] = {"lr": _lr_space(bench)}

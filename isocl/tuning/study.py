@@ -4,8 +4,10 @@ missing trials, write the outputs.
 What one trial is: the strategy trained once (one seed: the benchmark's
 first, or ``--seed``) through every experience, scored on the validation
 stream (see :mod:`isocl.tuning.objective`). ``--trials N`` is the target
-number of *finished* trials (complete + pruned); failed trials are kept as
-FAIL and do not count, and rerunning the same command resumes the study.
+number of *complete* trials: pruned and failed trials are kept (as PRUNED
+and FAIL) but do not count, so that every study of an equal-budget
+comparison ends with the same number of complete trials whatever the pruner
+cut; rerunning the same command resumes the study.
 """
 
 from __future__ import annotations
@@ -51,15 +53,26 @@ class TuneResult:
     wall_time_s: float = 0.0
     worker_errors: list[str] = field(default_factory=list)
     n_surplus: int = 0
+    trial_seconds: float = 0.0  # the summed run time of every trial the study holds (all states, all runs)
+    n_valid: int | None = None  # validation images the objective read (single objective)
+    edges: list[str] = field(default_factory=list)  # tuned parameters at an edge of their range
+
+    @property
+    def objective_se(self) -> float | None:
+        """Binomial standard error of the best validation accuracy: sqrt(p (1 - p) / n_valid)."""
+        if self.n_valid and isinstance(self.best_value, float):
+            p = min(max(self.best_value, 0.0), 1.0)
+            return math.sqrt(p * (1 - p) / self.n_valid)
+        return None
 
     @property
     def ok(self) -> bool:
         return not self.worker_errors and self.best_toml is not None
 
     def summary(self) -> str:
-        done = self.n_complete + self.n_pruned
-        lines = [f"study {self.study_name!r} ({self.storage}): {done}/{self.n_target} finished trials "
-                 f"({self.n_complete} complete, {self.n_pruned} pruned), {self.n_failed} failed"
+        done = self.n_complete
+        lines = [f"study {self.study_name!r} ({self.storage}): {done}/{self.n_target} complete trials "
+                 f"({self.n_pruned} pruned and {self.n_failed} failed, which do not count)"
                  + (f", {self.n_surplus} surplus (never ran)" if self.n_surplus else "") + "; "
                  f"{self.new_trials} new this run, {self.wall_time_s:.0f} s"]
         if self.stale_failed:
@@ -69,8 +82,11 @@ class TuneResult:
         if self.best_toml is not None:
             value = (", ".join(f"{n} {_fmt(v)}" for n, v in zip(OBJECTIVE_NAMES, self.best_value))
                      if isinstance(self.best_value, (list, tuple)) else f"valid accuracy {self.best_value:.4f}")
-            lines.append(f"best: trial {self.best_trial}: {value}")
-            lines += [f"  {k} = {_fmt(v)}" for k, v in self.best_params.items()]
+            se = self.objective_se
+            lines.append(f"best: trial {self.best_trial}: {value}"
+                         + (f" (standard error {se:.4f} over {self.n_valid} validation images)" if se else ""))
+            lines += [f"  {k} = {_fmt(v)}" + ("   <- at the edge of its range: the optimum may lie outside"
+                                              if k in self.edges else "") for k, v in self.best_params.items()]
             if self.pareto_tomls:
                 lines.append(f"Pareto front: {len(self.pareto_tomls)} trials in {self.pareto_tomls[0].parent}/")
             lines.append(f"best configuration: {self.best_toml}")
@@ -242,15 +258,33 @@ def _run_trials(plan: _Plan, study, *, timeout: float | None, device: str | None
     """Run the trials still missing with up to ``plan.jobs`` workers; returns (trials before, worker errors)."""
     from optuna.trial import TrialState
 
-    counts = Counter(t.state for t in study.get_trials(deepcopy=False))
-    done = counts[TrialState.COMPLETE] + counts[TrialState.PRUNED]
-    remaining = max(0, plan.n_trials - done)
+    n_existing = len(study.get_trials(deepcopy=False))
+    errors: list[str] = []
+    # Rounds: a round's workers stop once complete + running trials reach the target, so a running
+    # trial that is then pruned or fails leaves the study short, and another round runs. A round
+    # that adds no complete trial and stops on errors ends the loop (a bug, not bad luck).
+    while True:
+        counts = Counter(t.state for t in study.get_trials(deepcopy=False))
+        done = counts[TrialState.COMPLETE]
+        remaining = max(0, plan.n_trials - done)
+        log(f"isocl tune: {done} complete trials ({counts[TrialState.PRUNED]} pruned, "
+            f"{counts[TrialState.FAIL]} failed: neither counts); "
+            + (f"running {remaining} more with {min(plan.jobs, remaining)} worker(s)" if remaining else
+               f"target of {plan.n_trials} complete trials reached, no trial to run"))
+        if not remaining:
+            return n_existing, errors
+        round_errors = _run_round(plan, study, remaining, timeout=timeout, device=device, data=data,
+                                  objective_factory=objective_factory)
+        after = sum(1 for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE)
+        if round_errors or after == done or timeout is not None:
+            return n_existing, errors + round_errors
+
+
+def _run_round(plan: _Plan, study, remaining: int, *, timeout: float | None, device: str | None, data: Any,
+               objective_factory: Callable | None) -> list[str]:
+    """One round of at most ``plan.jobs`` workers; returns the workers' errors."""
     n_existing = len(study.get_trials(deepcopy=False))
     n_workers = min(plan.jobs, remaining)
-    log(f"isocl tune: {done} finished trials ({counts[TrialState.COMPLETE]} complete, "
-        f"{counts[TrialState.PRUNED]} pruned), {counts[TrialState.FAIL]} failed; "
-        + (f"running {remaining} more with {n_workers} worker(s)" if remaining else
-           f"target of {plan.n_trials} reached, no trial to run"))
     info = study.user_attrs[storages.STUDY_ATTR]
     base_job = dict(bench=plan.bench, strategy=plan.strategy, space=plan.space, study_name=plan.name,
                     storage=plan.spec, n_trials=plan.n_trials, multi=plan.multi, sampler=plan.sampler,
@@ -268,7 +302,7 @@ def _run_trials(plan: _Plan, study, *, timeout: float | None, device: str | None
             workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, w), worker=w)
             for w in range(n_workers)
         ])
-    return n_existing, errors
+    return errors
 
 
 def _result(plan: _Plan, *, n_existing: int, stale: list[int], errors: list[str], plots: bool,
@@ -291,11 +325,39 @@ def _result(plan: _Plan, *, n_existing: int, stale: list[int], errors: list[str]
         pareto_tomls=written["pareto"], plots=written["plots"], wall_time_s=time.perf_counter() - start,
         worker_errors=errors,
     )
+    result.trial_seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials
+                               if t.datetime_start is not None and t.datetime_complete is not None)
     best = written.get("best_trial")
     if best is not None:
         result.best_trial, result.best_params = best.number, dict(best.params)
         result.best_value = list(best.values) if plan.multi else best.value
+        result.n_valid = best.user_attrs.get("n_valid")
+        result.edges = edge_params(plan.space, result.best_params)
     return result
+
+
+EDGE_FRACTION = 0.05  # a tuned value in the outer 5% of its range (log-scaled where the range is) is at an edge
+
+
+def edge_params(space: dict[str, dict[str, Any]], params: dict[str, Any]) -> list[str]:
+    """The numeric parameters of ``params`` that lie at an edge of their range in ``space``: within
+    EDGE_FRACTION of the range's width of ``low`` or ``high`` (in log space for log ranges; an int
+    range of few values counts only its end values)."""
+    out = []
+    for key, value in params.items():
+        s = space.get(key)
+        if s is None or s["type"] == "categorical" or not is_num(value):
+            continue
+        low, high = s["low"], s["high"]
+        if s.get("log"):
+            low, high, value = math.log(low), math.log(high), math.log(value)
+        position = (value - low) / (high - low)
+        if s["type"] == "int" and (s["high"] - s["low"]) < 1 / EDGE_FRACTION:
+            if value in (low, high):
+                out.append(key)
+        elif position <= EDGE_FRACTION or position >= 1 - EDGE_FRACTION:
+            out.append(key)
+    return out
 
 
 def tune(

@@ -1,5 +1,7 @@
 """Running trials: one worker optimises the study until it holds exactly N
-finished (complete + pruned) trials; ``--jobs K`` spawns K such workers."""
+*complete* trials; ``--jobs K`` spawns K such workers. Pruned and failed
+trials do not count (``shared/docs/evaluation.md``: a pruner that cuts one
+strategy's trials more than another's must not eat its budget)."""
 
 from __future__ import annotations
 
@@ -26,26 +28,28 @@ class _SurplusTrial(RuntimeError):
 
 
 def _guarded(objective: Callable[[Any], Any], n_target: int, worker: int, seed: int) -> Callable[[Any], Any]:
-    """Run a trial only if fewer than ``n_target`` lower-numbered trials are finished or running.
+    """Run a trial only if fewer than ``n_target`` lower-numbered trials are complete or running.
 
-    MaxTrialsCallback stops a worker once the study holds N finished
-    (complete + pruned) trials, but it looks only after each trial: two
-    workers that both start while N-1 are done would end with N+1. Trial
-    numbers are handed out atomically by the storage, so counting the
-    lower-numbered trials that are complete, pruned, running or waiting
-    decides without a race which trials are surplus; a surplus trial stops
-    its worker and is recorded as FAIL (it does not count) without running.
+    MaxTrialsCallback stops a worker once the study holds N complete
+    trials, but it looks only after each trial: two workers that both start
+    while N-1 are done would end with N+1. Trial numbers are handed out
+    atomically by the storage, so counting the lower-numbered trials that
+    are complete, running or waiting decides without a race which trials
+    are surplus; a surplus trial stops its worker and is recorded as FAIL
+    (it does not count) without running. A running trial that is later
+    pruned or fails leaves the study short: :func:`isocl.tuning.study.tune`
+    then starts another round.
     """
     from optuna.trial import TrialState
 
-    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    counted = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING)
 
     def wrapped(trial):
         ahead = sum(1 for t in trial.study.get_trials(deepcopy=False, states=counted) if t.number < trial.number)
         if ahead >= n_target:
             trial.set_user_attr("isocl_surplus", True)
             trial.study.stop()
-            raise _SurplusTrial(f"not run: {n_target} trials were already finished or running")
+            raise _SurplusTrial(f"not run: {n_target} trials were already complete or running")
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}:{worker}")
         return objective(trial)
@@ -94,7 +98,7 @@ class WorkerJob:
 
 
 def run_worker(job: WorkerJob, data: Any = None) -> dict[str, Any]:
-    """One worker: load the study and optimise until N finished trials (or timeout)."""
+    """One worker: load the study and optimise until N complete trials (or timeout)."""
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
@@ -109,8 +113,8 @@ def run_worker(job: WorkerJob, data: Any = None) -> dict[str, Any]:
                       multi_objective=job.multi, device=job.device, data=data, worker=job.worker)
     failures = _StopAfterFailures(MAX_CONSECUTIVE_FAILURES)
     before = len(study.get_trials(deepcopy=False))
-    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    if len(finished) >= job.n_trials:  # other workers got there while this one started
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) >= job.n_trials:  # other workers got there while this one started
         return {"worker": job.worker, "trials": 0, "stopped_on_failures": False}
     objective = (job.objective_factory or isocl_objective)(ctx)
     quiet = _QuietSurplus()
@@ -123,7 +127,7 @@ def run_worker(job: WorkerJob, data: Any = None) -> dict[str, Any]:
                 _guarded(objective, job.n_trials, job.worker, job.train_seed),
                 timeout=job.timeout,
                 catch=(Exception,),  # a failing trial is recorded as FAIL and the worker goes on
-                callbacks=[MaxTrialsCallback(job.n_trials, states=(TrialState.COMPLETE, TrialState.PRUNED)),
+                callbacks=[MaxTrialsCallback(job.n_trials, states=(TrialState.COMPLETE,)),
                            failures],
                 gc_after_trial=False,
             )
