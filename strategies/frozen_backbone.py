@@ -8,6 +8,7 @@ a mostly frozen first-task network plus a few new neurons must beat it.
 from avalanche.training.plugins import SupervisedPlugin
 
 from isocl.bench.registry import register_strategy
+from isocl.nn.kinds import ISOTROPIC_KINDS
 from isocl.bench.spaces import with_lr
 
 
@@ -20,7 +21,7 @@ class FreezeBackbonePlugin(SupervisedPlugin):
             p.grad = None  # Adam skips parameters without a gradient
 
 
-@register_strategy("frozen-backbone", settings=("task_il",),
+@register_strategy("frozen-backbone", settings=("task_il",), models=ISOTROPIC_KINDS,  # reads model.backbone
                    search=with_lr(),
                    description="control: first task trains the backbone, later tasks only their heads")
 def build(ctx):

@@ -71,6 +71,7 @@ def regulariser_terms(strategy_name, **params):
     ("ewc", {"ewc_lambda": 100.0}),
     ("si", {"si_lambda": 1e4}),
     ("lwf", {"alpha": 1.0}),
+    ("mas", {"lambda_reg": 1.0}),
 ])
 def test_regularisers_add_a_penalty_after_the_first_experience(name, params):
     extra = regulariser_terms(name, **params)
@@ -171,7 +172,7 @@ def _task_outputs(model, test_exp, task):
         return avalanche_forward(model, x, t).clone()
 
 
-@pytest.mark.parametrize("name", ["pnn", "pnn-linear", "packnet", "frozen-backbone"])
+@pytest.mark.parametrize("name", ["pnn", "pnn-linear", "pnn-iso", "packnet", "packnet-iso", "frozen-backbone"])
 def test_task_il_isolation_keeps_old_task_outputs_bit_for_bit(name):
     """PNN's frozen columns, PackNet's masks and the frozen backbone: task 0's outputs survive task 1."""
     strat, train, test = build(name, setting="task_il", epochs=2)
@@ -187,8 +188,9 @@ def test_task_il_isolation_keeps_old_task_outputs_bit_for_bit(name):
     assert trained, f"{name}: nothing new trained on the second task"
 
 
-def test_packnet_prunes_and_masks():
-    strat, train, _ = build("packnet", setting="task_il", epochs=2, prune_proportion=0.5)
+@pytest.mark.parametrize("name", ["packnet", "packnet-iso"])
+def test_packnet_prunes_and_masks(name):
+    strat, train, _ = build(name, setting="task_il", epochs=2, prune_proportion=0.5)
     strat.train(train[0])
     index = [m.task_index for m in strat.model.modules() if hasattr(m, "task_index")]
     assert index, "no PackNet-wrapped layers"
@@ -231,3 +233,260 @@ def test_every_shipped_strategy_declares_a_search_space_with_the_learning_rate()
         assert not unknown, f"{spec.name}: search keys {unknown} are not parameters of the strategy"
         setting = spec.settings[0]
         validate_space(spec.search, spec.name, bench_for(spec.name, setting, epochs=5), f"search space of {spec.name}")
+
+
+# --- the field's strong baselines (issue 17): DER++, ER-ACE, iCaRL, GDumb, MAS; one backbone per comparison
+
+
+def _buffer(strat):
+    """(images, labels) held in a replay strategy's memory, whichever of Avalanche's places it lives in."""
+    if type(strat).__name__.endswith("ICaRL"):
+        icarl = next(p for p in strat.plugins if type(p).__name__ == "_ICaRLPlugin")
+        return torch.cat(icarl.x_memory), [int(y) for ys in icarl.y_memory for y in ys]
+    owner = strat if hasattr(strat, "storage_policy") else next(
+        p for p in strat.plugins if hasattr(p, "storage_policy"))
+    buf = owner.storage_policy.buffer
+    return torch.stack([buf[i][0] for i in range(len(buf))]), [int(buf[i][1]) for i in range(len(buf))]
+
+
+class SeenLabels(SupervisedPlugin):
+    """Labels that reach the loss per experience: the mini-batch after the strategy's own before_forward
+    (DER concatenates its replay there), plus ER-ACE's separate replay batch."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: dict[int, set[int]] = {}
+
+    def after_forward(self, strategy, **kwargs):
+        seen = self.seen.setdefault(strategy.experience.current_experience, set())
+        seen.update(strategy.mb_y.tolist())
+        if getattr(strategy, "replay_loader", None) is not None and hasattr(strategy, "mb_buffer_y"):
+            seen.update(strategy.mb_buffer_y.tolist())
+
+
+@pytest.mark.parametrize("name, params, held", [
+    ("der", {"mem_size": 20}, 20),
+    ("er-ace", {"mem_size": 20}, 20),
+    ("gdumb", {"mem_size": 20}, 20),
+    ("icarl", {"mem_size": 20}, 20),
+    ("bic", {"mem_size": 22, "stage_2_epochs": 2}, 20),  # 20 replayed + 2 held out for bias correction
+])
+def test_replay_family_buffers_hold_old_classes_that_reach_the_loss(name, params, held):
+    strat, train, _ = build(name, **params)
+    probe = SeenLabels()
+    strat.plugins.append(probe)
+    for exp in train[:2]:
+        strat.train(exp)
+    x, y = _buffer(strat)
+    assert len(y) == len(x) == held, f"{name}: the memory holds {len(y)} samples, expected {held}"
+    old = {int(c) for c in train[0].classes_in_this_experience}
+    assert old <= set(y), f"{name}: the memory lost an old class ({sorted(old - set(y))})"
+    assert old <= probe.seen[1], f"{name}: no old class reached the second experience's loss"
+
+
+class DerTerms(SupervisedPlugin):
+    """At before_backward of the second experience: DER++'s loss less its two cross-entropies (the logit term)."""
+
+    def __init__(self):
+        super().__init__()
+        self.logit_terms: list[tuple[float, float]] = []  # (loss less the cross-entropies, alpha * MSE)
+        self.batch_logits: list[torch.Tensor] = []
+
+    def before_backward(self, strategy, **kwargs):
+        if strategy.experience.current_experience != 1:
+            return
+        m, out, y = strategy.batch_size_mem, strategy.mb_output, strategy.mb_y
+        ce = torch.nn.functional.cross_entropy
+        rest = ce(out[m:], y[m:]) + strategy.beta * ce(out[:m], y[:m])
+        mse = torch.nn.functional.mse_loss(out[:m], strategy.batch_logits)
+        self.logit_terms.append((float(strategy.loss - rest), float(strategy.alpha * mse)))
+        self.batch_logits.append(strategy.batch_logits.clone())
+
+
+@pytest.mark.parametrize("setting, width", [("class_il", 10), ("task_il", 2)])
+def test_der_replays_stored_logits_with_a_logit_matching_term(setting, width):
+    strat, train, _ = build("der", setting=setting, mem_size=20, alpha=0.5, beta=0.5)
+    strat.train(train[0])
+    x, _ = _buffer(strat)
+    strat.model.eval()
+    with torch.no_grad():  # the model that just finished experience 0 produced the stored logits
+        now = avalanche_forward(strat.model, x, torch.zeros(len(x), dtype=torch.long))
+    buf = strat.storage_policy.buffer
+    stored = torch.stack([buf[i][3] for i in range(len(buf))])
+    assert stored.shape == (20, width) and torch.allclose(stored, now, atol=1e-5)
+    assert float(stored.abs().max()) < 100, "stored logits hold the head's mask value for unseen classes"
+    probe = DerTerms()
+    strat.plugins.append(probe)
+    strat.train(train[1])
+    assert probe.logit_terms, "DER replayed nothing in the second experience"
+    for extra, term in probe.logit_terms:
+        assert extra == pytest.approx(term, abs=1e-6)
+    # The first step's term is 0 (the model that stored the logits has not moved yet); then it pulls back.
+    assert max(term for _, term in probe.logit_terms) > 1e-4, "DER's logit-matching term never acted"
+    assert all(t.shape == (strat.batch_size_mem, width) for t in probe.batch_logits)
+
+
+class AceTerms(SupervisedPlugin):
+    def __init__(self):
+        super().__init__()
+        self.rows: list[tuple[float, float, float]] = []
+
+    def before_backward(self, strategy, **kwargs):
+        if strategy.experience.current_experience != 1:
+            return
+        ce = torch.nn.functional.cross_entropy
+        out, y = strategy.mb_output, strategy.mb_y
+        present = torch.unique(y)
+        remap = {int(c): i for i, c in enumerate(present.tolist())}
+        masked = ce(out[:, present], torch.tensor([remap[int(c)] for c in y]))  # only the batch's own classes
+        replay = ce(strategy.mb_buffer_out, strategy.mb_buffer_y)
+        self.rows.append((float(strategy.loss), float((masked + replay) / 2), float((ce(out, y) + replay) / 2)))
+
+
+def test_er_ace_masks_absent_classes_in_the_incoming_batch_loss():
+    strat, train, _ = build("er-ace", mem_size=20, batch_size_mem=8)
+    strat.train(train[0])
+    probe = AceTerms()
+    strat.plugins.append(probe)
+    strat.train(train[1])
+    assert probe.rows, "ER-ACE replayed nothing in the second experience"
+    for loss, ace, plain in probe.rows:
+        assert loss == pytest.approx(ace, rel=1e-5)
+    assert max(abs(ace - plain) for _, ace, plain in probe.rows) > 1e-4, "the asymmetric loss equals plain replay"
+
+
+def test_icarl_classifies_by_the_nearest_mean_of_its_exemplars():
+    strat, train, test = build("icarl", mem_size=20)
+    for exp in train[:2]:
+        strat.train(exp)
+    model = strat.model
+    seen = sorted({int(c) for exp in train[:2] for c in exp.classes_in_this_experience})
+    x, y = _buffer(strat)
+    model.eval()
+    unit = torch.nn.functional.normalize
+    with torch.no_grad():
+        # iCaRL's class mean: the mean unit feature of a class's exemplars and of their mirror images, as a
+        # unit vector (classes not seen yet: the zero vector); a test image goes to the nearest mean.
+        feats, mirrored = unit(model.feature_extractor(x), dim=1), unit(model.feature_extractor(x.flip(3)), dim=1)
+        labels = torch.tensor(y)
+        means = torch.zeros(10, feats.shape[1])
+        for c in seen:
+            means[c] = unit((feats[labels == c].mean(0) + mirrored[labels == c].mean(0)) / 2, dim=0)
+        xt = torch.stack([test[1].dataset[i][0] for i in range(16)])
+        by_hand = torch.cdist(unit(model.feature_extractor(xt), dim=1), means).argmin(1)
+        predicted = model(xt).argmax(1)
+        head = model.train_classifier(model.feature_extractor(xt)).argmax(1)
+    assert sorted(set(y)) == seen and all(y.count(c) == 5 for c in seen), "20 exemplars: 5 for each of 4 classes"
+    assert torch.equal(predicted, by_hand), "evaluation is not the nearest-mean-of-exemplars classifier"
+    assert not torch.equal(predicted, head), "the nearest-mean classifier agrees with the head everywhere: untested"
+
+
+class FirstWeights(SupervisedPlugin):
+    """The model's weights and training-set size when each experience's training starts."""
+
+    def __init__(self):
+        super().__init__()
+        self.at_start: dict[int, tuple[dict[str, torch.Tensor], int]] = {}
+
+    def before_training_epoch(self, strategy, **kwargs):
+        exp = strategy.experience.current_experience
+        if exp not in self.at_start:
+            self.at_start[exp] = ({k: v.clone() for k, v in strategy.model.backbone.state_dict().items()},
+                                  len(strategy.adapted_dataset))
+
+
+def test_gdumb_retrains_from_its_initial_weights_on_the_buffer_alone():
+    strat, train, _ = build("gdumb", mem_size=20)
+    initial = {k: v.clone() for k, v in strat.model.backbone.state_dict().items()}
+    probe = FirstWeights()
+    strat.plugins.append(probe)
+    for exp in train[:2]:
+        strat.train(exp)
+    trained = strat.model.backbone.state_dict()
+    assert any(not torch.equal(trained[k], v) for k, v in initial.items()), "GDumb trained nothing"
+    for exp in (0, 1):
+        weights, n = probe.at_start[exp]
+        assert all(torch.equal(weights[k], v) for k, v in initial.items()), f"experience {exp} did not start afresh"
+        assert n == 20, f"experience {exp} trained on {n} samples, not on the 20 of the buffer"
+
+
+def test_isotropic_backbones_differ_from_their_relu_twins_only_in_the_activation():
+    from isocl.nn.activations import IsotropicActivation
+    from isocl.nn.layers import IsotropicLayer
+
+    iso, train, test = build("pnn-iso", setting="task_il", epochs=1)
+    lin, _, _ = build("pnn-linear", setting="task_il", epochs=1)
+    for strat in (iso, lin):
+        strat.train(train[0])
+    a, b = iso.model.state_dict(), lin.model.state_dict()
+    assert {k: v.shape for k, v in a.items()} == {k: v.shape for k, v in b.items()}
+    assert isinstance(iso.model.activation, IsotropicActivation)
+    lin.model.load_state_dict(a)  # the same weights through ReLU columns give other outputs
+    assert not torch.equal(_task_outputs(iso.model, test[0], 0), _task_outputs(lin.model, test[0], 0))
+
+    pk, _, _ = build("packnet-iso", setting="task_il")
+    layers = [m for m in pk.model.modules() if isinstance(m, IsotropicLayer)]
+    assert len(layers) == 2 and all(m.isotropic and m.intrinsic == "constant" for m in layers)
+    assert not [n for n, _ in pk.model.named_parameters() if "o_raw" in n], "an unmasked intrinsic length trains"
+
+
+def test_naive_relu_is_the_elementwise_relu_mlp_at_the_isotropic_widths():
+    from isocl.nn.activations import ELEMENTWISE_ONLY, ElementwiseActivation
+    from isocl.nn.layers import IsotropicLayer
+
+    relu, _, _ = build("naive-relu")
+    iso, _, _ = build("naive")
+    assert relu.model.widths == iso.model.widths == [16, 16]
+    assert all(not m.isotropic and m.elementwise.fn is ELEMENTWISE_ONLY["relu"] for m in relu.model.layers)
+    h = torch.linspace(-2, 2, 9).reshape(1, 9)
+    assert torch.equal(ElementwiseActivation("relu")(h), h.clamp(min=0))
+    with pytest.raises(ValueError, match="relu"):
+        IsotropicLayer(4, 3, shape="relu", isotropic=True)  # ReLU has no isotropic form
+
+
+def test_backbones_are_declared_on_every_non_isotropic_baseline():
+    from isocl.bench.registry import BACKBONES, list_strategies, register_strategy
+
+    backbones = {s.name: s.backbone for s in list_strategies()}
+    assert {n: backbones[n] for n in ("pnn", "pnn-linear", "packnet", "naive-relu", "naive-tanh")} == {
+        "pnn": "relu", "pnn-linear": "relu", "packnet": "relu", "naive-relu": "relu", "naive-tanh": "tanh"}
+    for name in ("naive", "pnn-iso", "packnet-iso", "der", "er-ace", "mas", "icarl", "gdumb", "bic", "replay"):
+        assert backbones[name] == BACKBONES[0] == "isotropic"
+    with pytest.raises(ValueError, match="backbone"):
+        register_strategy("x-bad-backbone", backbone="sigmoid")
+
+
+class BiCProbe(SupervisedPlugin):
+    """Appended last: the second experience's loss less its cross-entropy, and evaluation outputs with the
+    raw model outputs beside them."""
+
+    def __init__(self):
+        super().__init__()
+        self.extra: list[float] = []
+        self.evals: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def before_backward(self, strategy, **kwargs):
+        if strategy.experience.current_experience == 1:
+            self.extra.append(float(strategy.loss - strategy._criterion(strategy.mb_output, strategy.mb_y)))
+
+    def after_eval_forward(self, strategy, **kwargs):
+        with torch.no_grad():
+            self.evals.append((strategy.mb_output.clone(), strategy.model(strategy.mb_x).clone()))
+
+
+def test_bic_distils_and_corrects_the_new_classes_logits_at_evaluation():
+    strat, train, test = build("bic", mem_size=44, stage_2_epochs=30)
+    bic = next(p for p in strat.plugins if type(p).__name__ == "BiCPlugin")
+    assert bic.mem_size == 40 and int(bic.val_percentage * bic.mem_size) == 4  # 40 + 4 held out <= 44
+    probe = BiCProbe()
+    strat.plugins.append(probe)
+    for exp in train[:2]:
+        strat.train(exp)
+    assert probe.extra and min(abs(v) for v in probe.extra) > 1e-6, "no distillation term in the second experience"
+    layer = bic.bias_layer
+    assert sorted(layer.clss.tolist()) == sorted(int(c) for c in train[1].classes_in_this_experience)
+    assert (float(layer.alpha), float(layer.beta)) != (1.0, 0.0), "stage 2 fitted nothing"
+    probe.evals.clear()
+    strat.eval([test[1]])
+    out, raw = probe.evals[0]
+    assert torch.allclose(out, layer(raw)) and not torch.allclose(out, raw), "evaluation skips the bias layer"

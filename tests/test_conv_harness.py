@@ -32,7 +32,7 @@ def test_cnn_keys_validate_and_mlp_tables_stay_as_they_were():
 
 
 @pytest.mark.parametrize("model,message", [
-    ({"kind": "resnet"}, "model.kind = 'resnet' is invalid; expected 'mlp' or 'cnn'"),
+    ({"kind": "resnet"}, "model.kind = 'resnet' is invalid; expected one of mlp, cnn, slim_resnet18, resnet18"),
     ({"channels": [8]}, "model.channels: applies only to kind = 'cnn'"),
     ({**TINY, "channels": []}, "model.channels = [] is invalid"),
     ({**TINY, "channels": [16385]}, "model.channels = [16385] is invalid; expected a non-empty list of ints >= 1"),

@@ -383,3 +383,14 @@ def test_real_split_counts(cifar10: CIFAR10Tensors) -> None:
     # Local ids map back to the original labels of the same images.
     orig = cifar10.y_train[_rows_of(x[:20], cifar10.x_train)]
     assert torch.equal(torch.tensor(small.original_classes_in_exp[4])[y[:20]], orig)
+
+
+def test_scenario_carries_the_normalisation_the_augmentation_pads_with() -> None:
+    from isocl.bench.augment import black_fill
+
+    data = CIFAR10Tensors(x_train=torch.zeros(20, 3, 32, 32), y_train=torch.arange(10).repeat(2),
+                          x_test=torch.zeros(10, 3, 32, 32), y_test=torch.arange(10),
+                          mean=(0.5, 0.4, 0.3), std=(0.25, 0.2, 0.1), classes=[str(i) for i in range(10)])
+    bm = make_split_cifar10(data, setting="class_il", n_experiences=5, seed=0)
+    assert (bm.mean, bm.std) == ((0.5, 0.4, 0.3), (0.25, 0.2, 0.1))
+    assert torch.allclose(black_fill(bm.mean, bm.std), torch.tensor([-2.0, -2.0, -3.0]))

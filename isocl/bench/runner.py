@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import random
 import re
-import subprocess
 import sys
 import time
 import traceback
@@ -27,27 +25,34 @@ from typing import Any
 
 import numpy as np
 import torch
+from avalanche.benchmarks.scenarios.online import split_online_stream
 from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
-from isocl.bench.config import Benchmark, ConfigError, to_toml
+from isocl.bench.config import TRAINING, Benchmark, ConfigError, check_online, first_duplicate, to_toml
 from isocl.bench.context import StrategyContext
-from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
-from isocl.bench.executors import InlineExecutor, make_executor, set_worker_data, worker_data
+from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
+from isocl.bench.executors import InlineExecutor, make_executor, set_worker_data, stop_executor, worker_data
 from isocl.bench.loggers import UnitLoggers
+from isocl.bench.provenance import run_manifest
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.bench.results import (
+    RunInterrupted,
     RunStopped,
     atomic_write_text,
     check_output_folder,
     claim_output_folder,
     collate,
+    lock_holder,
+    lock_output_folder,
+    locked_message,
     scan_units,
     summary_table,
     unit_stem,
     write_unit,
 )
+from isocl.bench.augment import augmentation_plugins
 from isocl.bench.scenarios import build_scenario, scenario_seed
 from isocl.bench.units import check_benchmark, companion_overrides, resolve_unit, split_companion, unit_list
 
@@ -143,12 +148,7 @@ def run_unit(
     bench, spec, resolved, control = resolve_unit(bench, strategy, params)
     if scenario is None:
         scenario = build_scenario(bench, data if data is not None else load_cifar10(), seed)
-    if eval_stream not in ("test", "valid"):
-        raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
-    if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
-        raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
-    if save_models not in ("none", "final", "every"):
-        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    _check_unit_args(bench, scenario, eval_stream, save_models, epochs)
     unit_loggers = UnitLoggers(logging or {}, run_name=unit_stem(strategy, seed),
                                config={"strategy": strategy, "seed": seed, "benchmark": bench.name, "params": params})
     ctx = StrategyContext(
@@ -158,7 +158,7 @@ def run_unit(
         evaluator=default_evaluator(unit_loggers.loggers),
         epochs=epochs or bench.training["epochs"],
         n_classes=scenario.n_classes,
-        plugins=[NonFiniteLossGuard(), EpochProgress(disable=not progress)],
+        plugins=_unit_plugins(bench, scenario, seed, progress),
         model_overrides=dict(model_overrides or {}),
         generator=seed_everything(seed),
         control=control,
@@ -175,7 +175,8 @@ def run_unit(
     try:
         strat = spec.factory(ctx, **resolved)
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
-                                  f"{strategy} seed {seed}" if progress else None, snapshot)
+                                  f"{strategy} seed {seed}" if progress else None, snapshot,
+                                  bench.training["batch_size"] if bench.training["online"] else None, seed)
         _summarise(result, strat, res, eval_stream, ctx.audit)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
@@ -193,18 +194,41 @@ def run_unit(
     return result
 
 
+def _check_unit_args(bench: Benchmark, scenario, eval_stream: str, save_models: str, epochs: int | None) -> None:
+    if eval_stream not in ("test", "valid"):
+        raise ValueError(f"eval_stream must be 'test' or 'valid', instead got {eval_stream!r}")
+    if eval_stream == "valid" and not hasattr(scenario, "valid_stream"):
+        raise ConfigError(f"{bench.path or bench.name}: tuning needs scenario.validation_fraction > 0")
+    if save_models not in ("none", "final", "every"):
+        raise ValueError(f"save_models must be 'none', 'final' or 'every', instead got {save_models!r}")
+    check_online(f"{bench.path or bench.name}: epochs", {**bench.training, "epochs": epochs or bench.training["epochs"]})
+
+
+def _unit_plugins(bench: Benchmark, scenario, seed: int, progress: bool) -> list[Any]:
+    """The plugins every strategy of a unit gets: the scenario's augmentation, the NaN guard, progress."""
+    return [*augmentation_plugins(bench.scenario["augment"], seed, getattr(scenario, "mean", None),
+                                  getattr(scenario, "std", None)),
+            NonFiniteLossGuard(), EpochProgress(disable=not progress)]
+
+
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
                         on_experience: Callable[[int, float], None] | None, label: str | None,
-                        snapshot: Callable[[int, Any, bool], None] | None = None) -> dict[str, float]:
+                        snapshot: Callable[[int, Any, bool], None] | None = None, online: int | None = None,
+                        seed: int = 0) -> dict[str, float]:
     """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
     into ``result.matrix`` / ``result.experiences`` and call ``snapshot(i, model, last)``.
+    ``online``: the experience is trained as Avalanche's online stream of mini-experiences of that many
+    samples (``split_online_stream``, shuffled with a seed of the unit, no task boundaries).
     Returns the last evaluation's metrics."""
     stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
     n_exp = len(scenario.train_stream)
     bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
     for i, exp in enumerate(bar):
         t0 = time.perf_counter()
-        strat.train(exp)
+        if online:
+            strat.train(online_experiences(exp, online, (seed * 1009 + i) % 2**32), eval_streams=[])
+        else:
+            strat.train(exp)
         train_time = time.perf_counter() - t0
         # Only experiences seen so far: evaluating unseen ones would run Avalanche's
         # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
@@ -224,6 +248,16 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
         if on_experience is not None:
             on_experience(i, avg)
     return res
+
+
+def online_experiences(exp, size: int, seed: int):
+    """Experience ``exp`` as Avalanche's online stream of mini-experiences of ``size`` samples (shuffled by
+    ``seed``, no task boundaries), each knowing the classes it holds (what a growing head adapts to: a class
+    arrives with its first samples)."""
+    for sub in split_online_stream([exp], experience_size=size, shuffle=True, access_task_boundaries=False,
+                                   seed=seed):
+        sub.classes_in_this_experience = sorted(int(c) for c in torch.unique(torch.as_tensor(sub.dataset.targets)))
+        yield sub
 
 
 def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
@@ -272,7 +306,7 @@ def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without what may grow between resumed runs (strategies, seeds, device)."""
+    """A resolved config without what may grow between resumed runs (strategies, seeds, device, audit)."""
     import copy as _copy
 
     cfg = _copy.deepcopy(cfg)
@@ -281,8 +315,10 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("search", None)  # search spaces do not change a run
     cfg.pop("logging", None)  # nor do loggers and saved models
     cfg.pop("output", None)
-    for key in ("seeds", "device"):
+    for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
         cfg.get("training", {}).pop(key, None)
+    if "training" in cfg:  # a folder written before training.precision existed ran in float32 (its default)
+        cfg["training"].setdefault("precision", TRAINING["precision"][1])
     return cfg
 
 
@@ -318,56 +354,42 @@ def _check_same_config(out: Path, bench: Benchmark) -> None:
         )
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _manifest(bench: Benchmark, device: str, command: list[str] | None) -> dict[str, Any]:
-    import avalanche
-    import optuna
-
-    import isocl
-
-    return {
-        "isocl": isocl.__version__,
-        "kind": "run",
-        "torch": torch.__version__,
-        "avalanche": getattr(avalanche, "__version__", ""),
-        "optuna": optuna.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "device": device,
-        "torch_threads": torch.get_num_threads(),
-        "git_commit": _git_commit(),
-        "command": " ".join(command or sys.argv),
-        "benchmark": bench.name,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], epochs: int | None,
-             device: str | None, command: list[str] | None) -> tuple[Benchmark, dict[str, Any]]:
-    """The run's resolved benchmark, written with its manifest into ``out`` (refusing another config)."""
+def _resolve_run(bench: Benchmark, names: list[str], seeds: list[int], epochs: int | None,
+                 device: str | None) -> Benchmark:
+    """The run's resolved benchmark (epochs, device, seeds, strategies), every unit checked with it
+    (parameters bounded by the epochs, e.g. finetune_epochs); writes nothing."""
     bench = bench.replace()
     if epochs is not None:
         bench.training["epochs"] = epochs
+        check_online("--epochs", bench.training)
     device = device or bench.training["device"]
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine")
     bench.training["device"] = device
     bench.training["seeds"] = seeds
     bench.strategies = names
+    dup = first_duplicate(seeds)
+    if dup is not None:
+        raise ConfigError(f"seeds {seeds}: {dup!r} is given twice; expected each once (a unit runs once)")
+    for name in names:
+        resolve_unit(bench, name)  # with the run's epochs
+    units = unit_list(bench, names, seeds)
+    dup = first_duplicate(units)
+    if dup is not None:
+        raise ConfigError(f"strategies {names}: unit {dup[0]} seed {dup[1]} would run twice (a fixed-width twin or "
+                          "control is run beside its strategy already); list it once")
+    return bench
+
+
+def _check_output(out: Path, bench: Benchmark) -> str:
+    """Whether ``out`` may take this run (reads only): its state (check_output_folder), refusing a folder
+    another process is writing into and one holding another configuration."""
     state = check_output_folder(out, "run")  # a folder isocl did not write is never written into
+    holder = lock_holder(out) if state != "new" else None
+    if holder is not None:
+        raise ConfigError(locked_message(out, holder))
     _check_same_config(out, bench)
-    claim_output_folder(out, "run", command, checked=state)
-    atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
-    manifest = _manifest(bench, device, command)
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
-    return bench, manifest
+    return state
 
 
 def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: dict, executor,
@@ -475,37 +497,74 @@ def run_benchmark(
     jobs: int = 1,
     threads: int | None = None,
     executor=None,
+    check_data: bool = True,
 ) -> Any:
-    """Run every unit into ``out`` (resuming), write the CSVs; returns the summary frame.
+    """Run every unit into ``out`` (resuming), write the CSVs; returns the summary frame, with
+    ``df.attrs["units"]`` (this run's units) and ``df.attrs["failed"]`` (those of them that failed).
 
-    ``jobs > 1`` runs units in that many spawned worker processes with
-    ``threads`` torch threads each (default: the cores shared out); results
-    are the same as a sequential run's at the same thread count. ``executor``
-    (any :class:`concurrent.futures.Executor`, e.g. Ray's) replaces the pool.
+    Everything is checked before anything is written: the strategies and their parameters, the
+    output folder (and that no other process writes into it), the data (in this process, even when
+    workers load their own copy; ``check_data=False`` for a remote cluster's). Then the folder is
+    locked for this process alone (:func:`isocl.bench.results.lock_output_folder`).
+
+    ``jobs > 1`` runs units in that many spawned worker processes with ``threads`` torch threads each
+    (default: the cores shared out); results are the same as a sequential run's at the same thread
+    count. ``executor`` (any :class:`concurrent.futures.Executor`) replaces the pool; a callable
+    returning ``(executor, jobs)`` is called once the run is validated (Ray connects only then) and
+    its executor is shut down at the end. SIGINT / SIGTERM (a KeyboardInterrupt) stop the workers
+    and raise :class:`~isocl.bench.results.RunInterrupted`.
     """
+    if epochs is not None:  # the run's epochs bound parameters such as finetune_epochs: checked with them
+        bench = bench.replace()
+        bench.training["epochs"] = epochs
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
-    if data is None and executor is None:  # missing data: exit 2 now, not a results folder of failed units
-        if jobs == 1:
-            data = load_cifar10()  # what the sequential run's first unit would load in this process
-        else:
-            find_batches_dir()  # the workers load it themselves
-    bench, manifest = _prepare(bench, out, names, seeds, epochs, device, command)
-    manifest.update(jobs=jobs)
-    _set_aside_damaged(out)
-    done = {(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"}
+    bench = _resolve_run(bench, names, seeds, epochs, device)
+    state = _check_output(out, bench)
+    if data is None and check_data:  # bad data: exit 2 now, not a results folder of failed units
+        loaded = load_cifar10()
+        if jobs == 1 and executor is None:
+            data = loaded  # what the sequential run's units use
+        del loaded  # workers load their own copy (one process's copy is not shipped to each of them)
     units = unit_list(bench, names, seeds)
-    set_worker_data(data)  # this process's unit jobs (a sequential run); pools get it at start-up
-    _SCENARIO_CACHE.clear()
-    own = executor is None
-    executor = executor if executor is not None else make_executor(jobs, threads, data)
+    own = executor is None or callable(executor) and not hasattr(executor, "submit")
+    if executor is None:
+        executor = make_executor(jobs, threads, data)
+    elif own:
+        executor, jobs = executor()  # e.g. Ray: connects now that the run is valid
+    done: dict[tuple[str, int], dict[str, Any]] = {}
     try:
-        _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1,
-                  progress)
+        with lock_output_folder(out, command):
+            df = _write_and_run(bench, out, state, units, done, executor, jobs, data, progress, command)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (isocl.cli raises it): workers stopped at once
+        stop_executor(executor)
+        own = False
+        raise RunInterrupted(sum(1 for u in units if u in done), len(units), getattr(exc, "signum", 2)) from None
     finally:
         if own:
             executor.shutdown(cancel_futures=True)
+    records = {(u["strategy"], u["seed"]): u["status"] for u in scan_units(out)[0]}
+    ran = [u for u in units if u in records]
+    df.attrs.update(units=len(ran), failed=sum(1 for u in ran if records[u] != "ok"))
+    return df
+
+
+def _write_and_run(bench: Benchmark, out: Path, state: str, units: list[tuple[str, int]], done: dict, executor,
+                   jobs: int, data, progress: bool, command: list[str] | None):
+    """Under the folder's lock: check the configuration again, write config and manifest, run the missing
+    units (``done`` fills as they finish), write the CSVs; the summary frame."""
+    _check_same_config(out, bench)  # again, now that no other process can write
+    claim_output_folder(out, "run", command, checked=state)
+    atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
+    manifest = run_manifest(bench, bench.training["device"], command)
+    manifest.update(jobs=jobs)
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    _set_aside_damaged(out)
+    done.update({(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"})
+    set_worker_data(data)  # this process's unit jobs (a sequential run); pools get it at start-up
+    _SCENARIO_CACHE.clear()
+    _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1, progress)
     df = collate(out, units)
     manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))

@@ -199,6 +199,7 @@ def make_split_cifar10(
     bm.original_classes_in_exp = exp_classes
     bm.setting = setting
     bm.n_experiences = n_experiences
+    bm.mean, bm.std = data.mean, data.std  # the normalisation (augmentation pads with black in it)
     return bm
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from isocl.bench.config import Benchmark, ConfigError, check_overrides
+from isocl.bench.config import Benchmark, ConfigError, check_online, check_overrides
 from isocl.bench.names import COMPANION_PREFIXES, CONTROL_PREFIXES, POINT_PATTERN, TWIN_PREFIXES, parse_unit
 from isocl.bench.registry import get_strategy
 
@@ -64,7 +64,11 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
         if kind not in spec.models:
             raise ConfigError(f"{where}: strategy {base!r} runs only on model.kind = {' or '.join(spec.models)}; "
                               f"this benchmark's model.kind is {kind!r}")
-        resolve_unit(bench, base)
+        unit_bench = resolve_unit(bench, base)[0]
+        check_online(f"{where}: strategy {base!r}: training.epochs", unit_bench.training)
+        if unit_bench.training["online"] and spec.neuroplastic:
+            raise ConfigError(f"{where}: strategy {base!r} changes its network at every experience, which "
+                              "training.online = true makes every mini-batch; expected training.online = false")
     for table in bench.strategy_params:
         prefix, base = split_companion(table)
         spec_of(base)  # a table for an unknown strategy is an error
@@ -132,9 +136,11 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
         training, model, sparams = split_overrides({**own, **(params or {})})
         twin = get_strategy(spec.twin)
         passed = {k: parent[k] for k in spec.twin_params if k in parent}
-        return _with_overrides(bench, training, model, where), twin, twin.resolve({**passed, **sparams}, where), None
+        bench = _with_overrides(bench, training, model, where)
+        return bench, twin, twin.resolve({**passed, **sparams}, where, bench.training), None
     training, model, sparams = split_overrides({**inherited, **own, **(params or {})})
-    return _with_overrides(bench, training, model, where), spec, spec.resolve(sparams, where), prefix
+    bench = _with_overrides(bench, training, model, where)  # the unit's own epochs bound e.g. finetune_epochs
+    return bench, spec, spec.resolve(sparams, where, bench.training), prefix
 
 
 def companions(bench: Benchmark, name: str) -> list[str]:

@@ -17,10 +17,12 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ELEMENTWISE_ONLY",
     "SHAPES",
     "ElementwiseActivation",
     "IsotropicActivation",
     "isotropic",
+    "elementwise_fn",
     "radial_ratio",
     "shape_spec",
 ]
@@ -70,6 +72,25 @@ SHAPES: dict[str, _Shape] = {
         bounded=False,
     ),
 }
+
+
+# Elementwise activations with no isotropic form (ReLU's radial profile s(r) = r would make the
+# isotropic layer linear): only an elementwise layer (``isotropic=False``) may use them, e.g. the
+# ReLU backbone of the naive-relu baseline.
+ELEMENTWISE_ONLY: dict[str, Callable[[Tensor], Tensor]] = {"relu": torch.relu}
+
+
+def elementwise_fn(name: str) -> Callable[[Tensor], Tensor]:
+    """The elementwise activation called ``name``: an isotropic shape's twin s(x), or one of
+    :data:`ELEMENTWISE_ONLY`."""
+    if name in ELEMENTWISE_ONLY:
+        return ELEMENTWISE_ONLY[name]
+    try:
+        return SHAPES[name].elementwise
+    except KeyError:
+        raise ValueError(
+            f"unknown elementwise activation {name!r}; expected one of {sorted(SHAPES) + sorted(ELEMENTWISE_ONLY)}"
+        ) from None
 
 
 def shape_spec(name: str) -> _Shape:
@@ -136,7 +157,7 @@ class ElementwiseActivation(torch.nn.Module):
 
     def __init__(self, shape: str = "tanh") -> None:
         super().__init__()
-        self.fn = shape_spec(shape).elementwise
+        self.fn = elementwise_fn(shape)
         self.shape = shape
 
     def forward(self, h: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from torch import Tensor, nn
 
 from isocl.nn.conv import IsotropicConv2d
+from isocl.nn.kinds import ModelKind, register_model_kind
 from isocl.nn.layers import IsotropicLayer
 from isocl.nn.models import INITS, IsotropicMLP, MultiHeadIsotropicMLP, initialise_layers
 
@@ -135,3 +136,9 @@ def build_cnn(cfg: CNNConfig | None = None, **kwargs) -> IsotropicCNN | MultiHea
     """The single- or multi-head CNN that ``cfg.multi_head`` asks for."""
     cfg = cfg if cfg is not None else CNNConfig(**kwargs)
     return MultiHeadIsotropicCNN(cfg) if cfg.multi_head else IsotropicCNN(cfg)
+
+
+register_model_kind(ModelKind(
+    name="cnn", config_cls=CNNConfig, build=build_cnn, isotropic=True, harness={"in_channels": 3, "image_size": 32},
+    description="the isotropic CNN (docs/convolutions.md)",
+))

@@ -17,6 +17,7 @@ import torch
 from avalanche.models import DynamicModule, IncrementalClassifier, MultiHeadClassifier, MultiTaskModule
 from torch import Tensor, nn
 
+from isocl.nn import kinds as _kinds
 from isocl.nn.layers import IsotropicLayer
 from isocl.nn.protocol import MatrixView, channel_columns, identity_view
 
@@ -26,6 +27,7 @@ __all__ = [
     "IsotropicMLP",
     "MultiHeadIsotropicMLP",
     "build_mlp",
+    "build_model",
     "parameter_count",
 ]
 
@@ -281,3 +283,14 @@ def build_mlp(cfg: MLPConfig | None = None, **kwargs) -> IsotropicMLP | MultiHea
     """The single- or multi-head model that ``cfg.multi_head`` asks for."""
     cfg = cfg if cfg is not None else MLPConfig(**kwargs)
     return MultiHeadIsotropicMLP(cfg) if cfg.multi_head else IsotropicMLP(cfg)
+
+
+def build_model(cfg):
+    """The model of a kind's config (:func:`isocl.nn.kinds.build_model`: an MLP, a CNN, a ResNet...)."""
+    return _kinds.build_model(cfg)
+
+
+_kinds.register_model_kind(_kinds.ModelKind(
+    name="mlp", config_cls=MLPConfig, build=build_mlp, isotropic=True, harness={"in_features": 3 * 32 * 32},
+    description="the isotropic MLP (flattened 3x32x32 input)",
+))

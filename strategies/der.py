@@ -1,0 +1,51 @@
+"""DER++ (Avalanche's ``DER`` strategy, Buzzega et al. 2020) on the isotropic MLP.
+
+DER stores each buffered image's logits and matches them later (an MSE term,
+weight ``alpha``) beside a cross-entropy on the buffered labels (``beta``;
+``beta > 0`` is DER++). Stored logits must keep one width: in class-IL the
+head has all of the benchmark's classes from the start (Avalanche's own DER
+examples use a fixed-size head too; a growing head would store 2-, 4-, ...
+wide logits that neither batch together nor match the current output), and
+unmasked; in task-IL every task head has the same width.
+"""
+
+import avalanche.training.supervised.der as _der
+import torch
+from avalanche.models.utils import avalanche_forward
+from avalanche.training import DER
+
+from isocl.bench.registry import register_strategy
+from isocl.bench.spaces import with_lr
+
+
+@torch.no_grad()
+def compute_dataset_logits(dataset, model, batch_size, device, num_workers=0):
+    """Avalanche 0.6's ``der.compute_dataset_logits`` with the task labels passed on (it called
+    ``model(x)``, which a multi-head model cannot answer); for a single-head model the same outputs."""
+    was_training = model.training
+    model.eval()
+    logits = []
+    for x, _, t in torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                                                num_workers=num_workers):
+        logits += [row.clone() for row in avalanche_forward(model, x.to(device), t.to(device)).detach().cpu()]
+    if was_training:
+        model.train()
+    return logits
+
+
+_der.compute_dataset_logits = compute_dataset_logits  # read by der.ClassBalancedBufferWithLogits.update only
+
+
+@register_strategy("der", defaults={"mem_size": 500, "alpha": 0.1, "beta": 0.5},
+                   search=with_lr(alpha={"type": "float", "low": 0.01, "high": 1.0, "log": True},
+                                  beta={"type": "float", "low": 0.05, "high": 1.0, "log": True}),  # buffer fixed
+                   description="DER++ (Buzzega et al. 2020), Avalanche's implementation, logit replay")
+def build(ctx, mem_size, alpha, beta):
+    if ctx.task_incremental:
+        model = ctx.make_model()
+    else:
+        model = ctx.make_model(initial_classes=ctx.n_classes)
+        # Unmasked: Avalanche's IncrementalClassifier outputs -1000 for classes not seen yet, which DER would
+        # store and then pull those classes' logits back to once they arrive (an MSE of about 1e5).
+        model.head.masking = False
+    return ctx.template(model, cls=DER, mem_size=mem_size, alpha=alpha, beta=beta)
