@@ -185,9 +185,9 @@ def test_tune_writes_study_best_toml_and_resumes(tiny, tmp_path, cifar10):
 
 
 def test_objective_never_touches_the_test_stream(tiny, tmp_path, cifar10, monkeypatch):
-    from isocl.bench import runner
+    from isocl.bench import runner, scenarios
 
-    real_build, real_run = runner.build_scenario, runner.run_unit
+    real_build, real_run = scenarios.build_scenario, runner.run_unit
     streams = []
 
     class NoTestSet:
@@ -203,7 +203,7 @@ def test_objective_never_touches_the_test_stream(tiny, tmp_path, cifar10, monkey
         streams.append(kwargs.get("eval_stream"))
         return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "build_scenario", lambda bench, data: NoTestSet(real_build(bench, data)))
+    monkeypatch.setattr(scenarios, "build_scenario", lambda bench, data: NoTestSet(real_build(bench, data)))
     monkeypatch.setattr(runner, "run_unit", spy_run)
     res = tuning.tune(load_benchmark(tiny), "replay", 1, out=tmp_path / "s", data=cifar10, plots=False)
     assert res.n_complete == 1 and streams == ["valid"]
