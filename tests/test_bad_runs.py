@@ -163,6 +163,7 @@ def test_the_ray_executor_is_made_after_validation_used_and_shut_down(tmp_path, 
             events.append(("shutdown", cancel_futures))
 
     monkeypatch.setattr(rx, "RayExecutor", FakeRay)
+    monkeypatch.setattr(runner, "worker_data", lambda: synthetic)  # a Ray worker's own data (here: this process)
     out = tmp_path / "o"
     code, _, err = call(run_argv(write_bench(tmp_path), out, "--executor", "ray"))
     assert code == 0, err
