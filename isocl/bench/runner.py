@@ -478,18 +478,19 @@ def run_benchmark(
     out = Path(out)
     bench = _resolve_run(bench, names, seeds, epochs, device)
     state = _check_output(out, bench)
+    loaded = None
     if data is None and check_data:  # bad data: exit 2 now, not a results folder of failed units
         with phase("loading CIFAR-10", enabled=progress):
             loaded = load_cifar10()
-        if jobs == 1 and executor is None:
-            data = loaded  # what the sequential run's units use
-        del loaded  # workers load their own copy (one process's copy is not shipped to each of them)
     units = unit_list(bench, names, seeds)
     own = executor is None or callable(executor) and not hasattr(executor, "submit")
     if executor is None:
         executor = make_executor(jobs, threads, data)
     elif own:
         executor, jobs = executor()  # e.g. Ray: connects now that the run is valid
+    if data is None and isinstance(executor, InlineExecutor):
+        data = loaded  # units run in this process: they use the copy checked here
+    del loaded  # worker processes load their own copy (one process's copy is not shipped to each of them)
     done: dict[tuple[str, int], dict[str, Any]] = {}
     try:
         with lock_output_folder(out, command):
