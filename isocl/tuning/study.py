@@ -294,9 +294,13 @@ def _run_round(plan: _Plan, study, remaining: int, *, timeout: float | None, dev
     errors: list[str] = []
     if n_workers == 1:
         job = workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, 0))
-        if workers.run_worker(job, data=data)["stopped_on_failures"]:
+        outcome = workers.run_worker(job, data=data)
+        if outcome["stopped_on_failures"]:
             errors.append(f"stopped after {workers.MAX_CONSECUTIVE_FAILURES} failed trials in a row "
                           "(see the log above)")
+        elif outcome["stopped_at_cap"]:
+            errors.append(f"stopped at the cap of {workers.MAX_TRIALS_FACTOR * plan.n_trials} trials: too few of "
+                          "them complete (pruned or failed ones do not count)")
     elif n_workers > 1:
         errors += workers.run_parallel([
             workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, w), worker=w)
