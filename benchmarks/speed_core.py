@@ -37,10 +37,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from isocl.nn.compressed import CompressedIsotropicMLP, dense_weight_count
-from isocl.nn.models import MLPConfig, build_mlp
-from isocl.nn.moves import diagonalise_layer, grow_layer, prune_layer
-from isocl.nn.optim import ParamEditor
+from isocl.bench import quiet
+
+quiet.install()  # before isocl.nn pulls in Avalanche, whose imports (qpsolvers, jaxopt) warn
+
+from isocl.nn.compressed import CompressedIsotropicMLP, dense_weight_count  # noqa: E402
+from isocl.nn.models import MLPConfig, build_mlp  # noqa: E402
+from isocl.nn.moves import diagonalise_layer, grow_layer, prune_layer  # noqa: E402
+from isocl.nn.optim import ParamEditor  # noqa: E402
 
 MOVES_TARGET = 0.30  # moves / epoch (issue 18)
 COMPRESSED_TARGET = 0.6  # compressed / dense inference time

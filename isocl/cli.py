@@ -71,10 +71,13 @@ def _default_out(bench_path: str) -> Path:
 
 
 def cmd_run(args) -> int:
-    from isocl.bench.config import load_benchmark
-    from isocl.bench.runner import print_summary, run_benchmark
+    from isocl.bench.progress import phase
 
-    bench = load_benchmark(args.benchmark)
+    with phase("starting (importing Avalanche)", enabled=_show_progress(["--quiet"] if args.quiet else [])):
+        from isocl.bench.config import load_benchmark
+        from isocl.bench.runner import print_summary, run_benchmark
+
+        bench = load_benchmark(args.benchmark)
     if args.logger is not None:
         bench.logging["loggers"] = args.logger
     if args.no_audit:
@@ -114,7 +117,7 @@ def cmd_run(args) -> int:
     if not args.no_plot:
         from isocl.analysis.report import build_report
 
-        rep = build_report([out])
+        rep = build_report([out], progress=not args.quiet)
         for w in rep.warnings:
             print(f"warning: {w}", file=sys.stderr)
         print(f"report: {rep.markdown} and {rep.html}")
@@ -149,7 +152,8 @@ def cmd_list(args) -> int:
 def cmd_plot(args) -> int:
     from isocl.analysis.report import build_report
 
-    rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format)
+    rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format,
+                       progress=sys.stderr.isatty())
     for w in rep.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{len(rep.figures)} figures in {rep.out_dir}; report: {rep.markdown} and {rep.html}")
@@ -266,26 +270,35 @@ def _find_benchmark_arg(args) -> None:
         args.benchmark = str(find_benchmark(args.benchmark))
 
 
+def _show_progress(words) -> bool:
+    """Start-up progress: on a terminal only (a pipe or a test reads one clean line of error), never with --quiet."""
+    return sys.stderr.isatty() and "--quiet" not in words
+
+
 def main(argv: list[str] | None = None) -> int:
     from isocl.bench.quiet import install
 
     # before anything imports a library that warns at import time (building the parser imports isocl.tuning)
-    install(verbose="--verbose" in (sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
-    from isocl.bench.config import ConfigError
-    from isocl.bench.data import DataError
+    words = sys.argv[1:] if argv is None else argv
+    install(verbose="--verbose" in words)
+    from isocl.bench.progress import phase
 
-    user_errors: tuple[type[BaseException], ...] = (ConfigError, DataError)
-    try:
-        from isocl.analysis.report import NotAResultsDir
+    with phase("starting (importing torch, Avalanche)", enabled=_show_progress(words)):  # 5-20 s of imports
+        args = build_parser().parse_args(argv)
+        from isocl.bench.config import ConfigError
+        from isocl.bench.data import DataError
 
-        user_errors += (NotAResultsDir,)
-    except ImportError:
-        pass
-    from isocl.bench.registry import UnknownStrategy
+        user_errors: tuple[type[BaseException], ...] = (ConfigError, DataError)
+        try:
+            from isocl.analysis.report import NotAResultsDir
 
-    user_errors += (UnknownStrategy,)
-    from isocl.bench.results import RunStopped
+            user_errors += (NotAResultsDir,)
+        except ImportError:
+            pass
+        from isocl.bench.registry import UnknownStrategy
+
+        user_errors += (UnknownStrategy,)
+        from isocl.bench.results import RunStopped
 
     from isocl.bench.results import RunInterrupted
 

@@ -271,12 +271,12 @@ def test_report_writes_comparisons_and_forest_plot(tmp_path):
     png = res / "figures" / "comparisons.png"
     assert png in rep.figures and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     md = rep.markdown.read_text()
-    section = md[md.index("## Comparisons"):md.index("## Failed units")]
+    section = md[md.index("## Verdict"):md.index("## Failed units")]
     assert "| strategy | reference | relation | metric | n seeds | mean diff (points) |" in section
     assert f"| {X} | fixed-final:{X} | fixed-final | final accuracy | 5 | +3.0 |" in section
-    assert "Higher final accuracy (Holm-corrected p below 0.05)" in section
+    assert "Higher final accuracy (the simultaneous interval excludes 0)" in section
     assert "Too few paired seeds" in section and "picked on test means" in section
-    assert "<h2>Comparisons</h2>" in rep.html.read_text()
+    assert '<section id="verdict"><h2>Verdict</h2>' in rep.html.read_text()
 
 
 def test_forest_axis_ignores_two_seed_intervals():

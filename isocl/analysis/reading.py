@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from isocl.analysis.plots.style import DIR_SEPARATOR, base_strategy
+from isocl.analysis.plots.style import DIR_SEPARATOR, family_of
 from isocl.bench.results import EXPERIENCE_COLUMNS, METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
 
 _REQUIRED = ("summary.csv", "config.toml")
@@ -69,8 +69,7 @@ class Results:
     study_dir: Path | None
 
 
-def check_results_dir(path: Path) -> None:
-    """Raise :class:`NotAResultsDir` naming the first required file ``path`` lacks."""
+def check_dir(path: Path) -> None:
     missing = [f for f in _REQUIRED if not (path / f).is_file()]
     if missing:  # names the first missing file (summary.csv before config.toml)
         raise NotAResultsDir(
@@ -122,7 +121,7 @@ def load_results(
     ``summary.csv`` / ``config.toml`` are appended to ``warn``."""
     warn = [] if warn is None else warn
     path = Path(path)
-    check_results_dir(path)
+    check_dir(path)
     config_text = (path / "config.toml").read_text(encoding="utf-8", errors="replace")
     try:
         config = tomllib.loads(config_text)
@@ -170,7 +169,7 @@ def load_results(
     )
 
 
-def folder_labels(paths: Sequence[Path]) -> list[str]:
+def results_labels(paths: Sequence[Path]) -> list[str]:
     """Folder names, made unique with as many parent folders as needed
     (``a/results``, ``b/results``) and, failing that, ``#2``, ``#3``..."""
     parts = [p.resolve().parts for p in paths]
@@ -196,7 +195,6 @@ def folder_labels(paths: Sequence[Path]) -> list[str]:
 
 
 def strategies_of(r: Results) -> set[str]:
-    """Every strategy name in a results folder's tables."""
     out = set(r.summary["strategy"].astype(str)) if "strategy" in r.summary else set()
     for df in (r.metrics, r.experiences, r.structure):
         if df is not None:
@@ -211,13 +209,13 @@ def rename_collisions(results: list[Results]) -> None:
     way round), so a family keeps one hue."""
     count: dict[str, int] = {}
     for r in results:
-        for family in {base_strategy(s) for s in strategies_of(r)}:
+        for family in {family_of(s) for s in strategies_of(r)}:
             count[family] = count.get(family, 0) + 1
     for r in results:
         mapping = {
             s: f"{r.label}{DIR_SEPARATOR}{s}"
             for s in strategies_of(r)
-            if count[base_strategy(s)] > 1
+            if count[family_of(s)] > 1
         }
         if not mapping:
             continue
@@ -227,8 +225,7 @@ def rename_collisions(results: list[Results]) -> None:
                 setattr(r, attr, df.assign(strategy=df["strategy"].replace(mapping)))
 
 
-def concat_frames(frames: list[pd.DataFrame | None], kind: str) -> pd.DataFrame | None:
-    """One table from several folders' tables of one ``kind`` (``None`` where none has it)."""
+def concat(frames: list[pd.DataFrame | None], kind: str) -> pd.DataFrame | None:
     frames = [f for f in frames if f is not None]
     if not frames:
         return None

@@ -34,6 +34,8 @@ from isocl.bench.config import TRAINING, Benchmark, ConfigError, check_online, f
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
 from isocl.bench.executors import InlineExecutor, make_executor, set_worker_data, stop_executor, worker_data
+from isocl.bench.progress import phase
+from isocl.bench.quiet import plain_text
 from isocl.bench.loggers import UnitLoggers
 from isocl.bench.provenance import run_manifest
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
@@ -182,10 +184,8 @@ def run_unit(
         raise  # a configuration problem: exit code 2, nothing recorded
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
         result.status = "failed"
-        result.error = f"{type(exc).__name__}: {exc}"
-        result.traceback = traceback.format_exc()
-        if progress:
-            tqdm.write(f"unit {strategy} seed {seed} failed: {result.error}")
+        result.error = plain_text(f"{type(exc).__name__}: {exc}")
+        result.traceback = plain_text(traceback.format_exc())  # the scheduler prints the failure, once
     finally:
         logs = unit_loggers.close()
     result.files.update({f"logs/{unit_stem(strategy, seed)}/{k}": v for k, v in logs.items()})
@@ -300,8 +300,8 @@ def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, An
 
 def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
     """A unit whose job died outside run_unit (a worker killed, a lost Ray task)."""
-    rec = UnitResult(strategy=name, seed=seed, status="failed", error=f"{type(exc).__name__}: {exc}")
-    rec.traceback = "".join(traceback.format_exception(exc))
+    rec = UnitResult(strategy=name, seed=seed, status="failed", error=plain_text(f"{type(exc).__name__}: {exc}"))
+    rec.traceback = plain_text("".join(traceback.format_exception(exc)))  # Ray colours its tracebacks
     return rec.to_dict()
 
 
@@ -523,7 +523,8 @@ def run_benchmark(
     bench = _resolve_run(bench, names, seeds, epochs, device)
     state = _check_output(out, bench)
     if data is None and check_data:  # bad data: exit 2 now, not a results folder of failed units
-        loaded = load_cifar10()
+        with phase("loading CIFAR-10", enabled=progress):
+            loaded = load_cifar10()
         if jobs == 1 and executor is None:
             data = loaded  # what the sequential run's units use
         del loaded  # workers load their own copy (one process's copy is not shipped to each of them)

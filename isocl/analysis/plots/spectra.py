@@ -11,7 +11,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
+from matplotlib.figure import Figure
+
+from isocl.analysis.plots.registry import FigureSpec, register
 from isocl.analysis.plots.style import (
+    NotApplicable,
     DPI,
     NothingToPlot,
     new_figure,
@@ -117,15 +121,14 @@ def _spectrum_panel(ax, sub: pd.DataFrame, exp_colour) -> None:
         ax.set_yscale("log")
 
 
-def plot_spectra(
-    structure: pd.DataFrame,
-    palette: dict[str, str],
-    path,
-    *,
-    seed=None,
-    figsize=None,
-    dpi: float = DPI,
-) -> Path:
+def plot_spectra(structure: pd.DataFrame, palette: dict[str, str], path, *, seed=None, figsize=None,
+                 dpi: float = DPI) -> Path:
+    """:func:`draw_spectra`, saved to ``path``."""
+    return save_figure(draw_spectra(structure, palette, seed=seed, figsize=figsize, dpi=dpi), path)
+
+
+def draw_spectra(structure: pd.DataFrame, palette: dict[str, str], *, seed=None, figsize=None,
+                 dpi: float = DPI) -> Figure:
     """Singular-value spectra of each hidden layer before (thin dashed) and
     after (thick solid) compression, from the ``prune`` events of ``structure.csv``: one
     panel per (strategy, layer), log y-axis, one colour per experience.  The
@@ -146,7 +149,7 @@ def plot_spectra(
     )
     spectra = _prune_spectra(structure)
     if spectra.empty:
-        raise NothingToPlot("spectra: no prune event with a singular-value spectrum")
+        raise NotApplicable("spectra: no prune event with a singular-value spectrum")
     picked = []
     for s, sub in spectra.groupby("strategy", sort=True):
         seeds = sorted(sub["seed"].unique())
@@ -189,6 +192,14 @@ def plot_spectra(
         labels += ["", "before pruning", "after pruning"]
         legend_outside(fig, handles, labels)
         fig.suptitle("Singular-value spectra per hidden layer before and after pruning")
-        return save_figure(fig, path)
+        return fig
+
+
+register(FigureSpec(
+    stem="spectra", title="Singular-value spectra",
+    caption="Singular-value spectrum of each hidden layer before (thin dashed) and after (thick solid) pruning, "
+            "one colour per experience (one seed per strategy).",
+    needs=("structure",), draw=lambda inp: draw_spectra(inp.structure, inp.palette), order=70,
+))
 
 
