@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from avalanche.benchmarks.scenarios.online import split_online_stream
 from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
@@ -50,6 +49,7 @@ from isocl.bench.results import (
     write_unit,
 )
 from isocl.bench.augment import augmentation_plugins
+from isocl.bench.online import forgetting_from_matrix, online_experiences
 from isocl.bench.scenarios import make_split_cifar10
 from isocl.bench.units import (  # noqa: F401  (re-exported: runner.companions, runner.resolve_unit, ...)
     COMPANION_PREFIXES,
@@ -210,7 +210,7 @@ def run_unit(
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
                                   f"{strategy} seed {seed}" if progress else None, snapshot,
                                   bench.training["batch_size"] if bench.training["online"] else None, seed)
-        _summarise(result, strat, res, eval_stream, ctx.audit)
+        _summarise(result, strat, res, eval_stream, ctx.audit, bench.training["online"])
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
@@ -283,24 +283,16 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
     return res
 
 
-def online_experiences(exp, size: int, seed: int):
-    """Experience ``exp`` as Avalanche's online stream of mini-experiences of ``size`` samples (shuffled by
-    ``seed``, no task boundaries), each knowing the classes it holds (what a growing head adapts to: a class
-    arrives with its first samples)."""
-    for sub in split_online_stream([exp], experience_size=size, shuffle=True, access_task_boundaries=False,
-                                   seed=seed):
-        sub.classes_in_this_experience = sorted(int(c) for c in torch.unique(torch.as_tensor(sub.dataset.targets)))
-        yield sub
-
-
 def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
-               audit: list[dict[str, Any]]) -> None:
+               audit: list[dict[str, Any]], online: bool = False) -> None:
     """Final metrics of a finished unit; peak widths include peaks inside an experience."""
     avgs = [e["avg_accuracy"] for e in result.experiences]
     result.final_accuracy = avgs[-1]
     result.avg_incremental_accuracy = float(np.mean(avgs))
     result.forgetting = stream_metric(res, "StreamForgetting", f"{eval_stream}_stream")
     result.bwt = stream_metric(res, "StreamBWT", f"{eval_stream}_stream")
+    if online:  # Avalanche's forgetting keys on the mini-experiences (all "trained" once): from the matrix
+        result.forgetting, result.bwt = forgetting_from_matrix(result.matrix)
     result.params = result.experiences[-1]["params"]
     result.max_params = max(e["params"] for e in result.experiences)
     result.widths = result.experiences[-1]["widths"]
