@@ -7,8 +7,8 @@ Prints ratios; asserts nothing about time. Two measurements (doc §3-4):
    random CIFAR-sized samples (batch 128, Adam lr 1e-3, cross-entropy on
    ``model.logits_all``). Then, for every hidden layer: ``diagonalise_layer``,
    ``grow_layer(k=32)``, ``prune_layer(threshold=0.05, probe=<256 samples>)``,
-   with a ``ParamEditor`` so that Adam's state follows. Target: the moves
-   cost <= 2% of the epoch. A per-move breakdown and the profiler's top
+   with one ``ParamEditor`` per pass (one structural event) so that Adam's
+   state follows. Target: the moves cost <= 30% of the epoch. A per-move breakdown and the profiler's top
    operators show where the move time goes.
 2. Compressed inference vs dense. An 8-hidden-layer width-1024 net (input
    1024 and input 3072): ``model.logits_all`` (eval, no_grad) against
@@ -37,12 +37,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from isocl.nn.compressed import CompressedIsotropicMLP, dense_weight_count
-from isocl.nn.models import MLPConfig, build_mlp
-from isocl.nn.moves import diagonalise_layer, grow_layer, prune_layer
-from isocl.nn.optim import ParamEditor
+from isocl.bench import quiet
 
-MOVES_TARGET = 0.02  # moves / epoch
+quiet.install()  # before isocl.nn pulls in Avalanche, whose imports (qpsolvers, jaxopt) warn
+
+from isocl.nn.compressed import CompressedIsotropicMLP, dense_weight_count  # noqa: E402
+from isocl.nn.models import MLPConfig, build_mlp  # noqa: E402
+from isocl.nn.moves import diagonalise_layer, grow_layer, prune_layer  # noqa: E402
+from isocl.nn.optim import ParamEditor  # noqa: E402
+
+MOVES_TARGET = 0.30  # moves / epoch (issue 18)
 COMPRESSED_TARGET = 0.6  # compressed / dense inference time
 MOVE_NAMES = ("diagonalise", "grow", "prune")
 
@@ -109,6 +113,14 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def judge(ratio: float, target: float, full: bool = True) -> str:
+    """The verdict printed beside a ratio: ``ok`` or ``MISSED`` at the full sizes; tiny --quick sizes
+    measure overheads, not the workload, so they get no verdict."""
+    if not full:
+        return "no verdict at --quick sizes"
+    return "ok" if ratio <= target else "MISSED"
 
 
 def _median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
@@ -197,23 +209,26 @@ def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes
     def calls(lab: str) -> int:
         return by_label.get(lab, (0.0, 0))[1]
 
-    svd, rot = cum("torch.linalg.svd"), cum("moves.rotate_layer")
-    lip, probe_t = cum("moves.lipschitz_after"), cum("moves._probe_logits") + cum("moves._layer_input")
+    fac, rot = cum("factors.factorise"), cum("moves._rotate_basis")
+    fac_bound = sum(v[3] for (path, _line, name), v in
+                    next((st[4] for (p, _l, nm), st in stats.items() if nm == "factorise" and "isocl" in p), {}).items()
+                    if name == "incoming_norm")  # factorise's time under incoming_norm (callers table)
+    lip, probe_t = cum("moves.lipschitz_after") - fac_bound, cum("moves._probe_logits") + cum("moves._layer_input")
     # diagonalise_layer runs once per layer from move_pass and once more inside prune_layer.
     rediag = cum("moves.diagonalise_layer") - sum(lay["diagonalise"] for lay in result["layers"])
-    rest = max(0.0, total - svd - rot - lip - probe_t)  # by difference; clock jitter can make it dip below 0
+    rest = max(0.0, total - fac - rot - lip - probe_t)  # by difference; clock jitter can make it dip below 0
     print(f"  where the move time goes (cProfile of one pass, {_fmt_s(total)}):")
-    print(f"    {_fmt_pct(svd / total):>6}  {_fmt_s(svd):>9}  SVDs (torch.linalg.svd full_matrices=True, "
-          f"{calls('torch.linalg.svd')} calls, in diagonalise_layer)")
+    print(f"    {_fmt_pct(fac / total):>6}  {_fmt_s(fac):>9}  factorisations (factors.factorise: float64 Gram + "
+          f"eigh, U^T W; {calls('factors.factorise')} calls, {_fmt_s(fac_bound)} of it for the bound's norms)")
     print(f"    {_fmt_pct(rot / total):>6}  {_fmt_s(rot):>9}  basis rotations of weights + Adam moments "
-          f"(rotate_layer, {calls('moves.rotate_layer')} calls)")
-    print(f"    {_fmt_pct(lip / total):>6}  {_fmt_s(lip):>9}  spectral norms for the prune bound "
-          f"(lipschitz_after, float64, {calls('torch.linalg.matrix_norm')} matrix_norm calls)")
+          f"(_rotate_basis, {calls('moves._rotate_basis')} calls)")
+    print(f"    {_fmt_pct(lip / total):>6}  {_fmt_s(lip):>9}  the rest of the prune bound (lipschitz_after "
+          f"less its factorisations: head norms)")
     print(f"    {_fmt_pct(probe_t / total):>6}  {_fmt_s(probe_t):>9}  probe forward passes "
           f"(_probe_logits + _layer_input, {sizes.probe} samples)")
     rest_pct, rest_s = (_fmt_pct(rest / total), _fmt_s(rest)) if rest >= 0.01 * total else ("<1%", "~0")
     print(f"    {rest_pct:>6}  {rest_s:>9}  everything else (grow, merge, masks, copies; by difference)")
-    print(f"    of the total, prune_layer's own re-diagonalisation of the layer (SVD + rotation) took "
+    print(f"    of the total, prune_layer's own diagonalisation of the layer (reusing the one just made) took "
           f"{_fmt_s(rediag)} ({_fmt_pct(rediag / total)})")
     top = sorted(((c, n, lab) for lab, (c, n) in by_label.items()), reverse=True)[:rows]
     print(f"  top {rows} calls by cumulative time (nested, so shares overlap):")
@@ -264,7 +279,7 @@ def bench_moves(sizes: Sizes, profile_rows: int | None) -> float:
     share = {name: sum(lay[name] for lay in med["layers"]) / moves for name in MOVE_NAMES}
     print("    share of move time: " + ", ".join(f"{name} {_fmt_pct(share[name])}" for name in MOVE_NAMES))
     ratio = moves / epoch
-    verdict = "ok" if ratio <= MOVES_TARGET else "MISSED"
+    verdict = judge(ratio, MOVES_TARGET, sizes is FULL)
     print(f"moves (diagonalise+grow+prune, all layers): {_fmt_s(moves)}; one epoch ({sizes.samples:,} samples): "
           f"{_fmt_s(epoch)}; ratio {_fmt_pct(ratio)} (target <= {_fmt_pct(MOVES_TARGET)}) [{verdict}]")
     if profile_rows is None:
@@ -325,7 +340,7 @@ def bench_compressed(sizes: Sizes) -> list[float]:
             dense_t, comp_t = statistics.median(t_dense), statistics.median(t_comp)
             ratio = comp_t / dense_t
             ratios.append(ratio)
-            verdict = "ok" if ratio <= COMPRESSED_TARGET else "MISSED"
+            verdict = judge(ratio, COMPRESSED_TARGET, sizes is FULL)
             print(f"  batch {batch:>4}: dense {_fmt_s(dense_t)}, compressed {_fmt_s(comp_t)}; "
                   f"time ratio {ratio:.2f}x (target <= {COMPRESSED_TARGET}x) [{verdict}]; "
                   f"max |diff| {diff:.1e} (max |logit| {scale:.2f})")

@@ -22,9 +22,13 @@ strategy ``my-method``. A module in this "conventional" style defines
   ``ctx.template(model, plugins, ...)`` an Avalanche ``SupervisedTemplate``
   (or ``cls=...``) wired to the shared evaluator, device, epochs, batch sizes
   and the harness's own plugins (NaN guard, progress bars);
-* ``DEFAULTS``: the parameters ``build`` takes and their defaults. A benchmark
-  file sets them in ``[strategy.my-method]``; unknown names and values of
-  another type than the default are rejected before anything runs;
+* ``PARAMS``: the parameters ``build`` takes, each declared once with
+  :class:`isocl.bench.params.Param` (default, valid range, optional search
+  distribution for ``isocl tune``). A benchmark file sets them in
+  ``[strategy.my-method]``; unknown names, values of another type and values
+  outside the range are rejected before anything runs (exit 2, one line).
+  (The older ``DEFAULTS = {name: default}`` still works: then only the type
+  is checked);
 * optionally ``DESCRIPTION`` (shown by ``isocl list``) and ``SETTINGS``
   (``("class_il", "task_il")`` by default; ``("task_il",)`` for a method that
   needs task labels).
@@ -40,10 +44,13 @@ from __future__ import annotations
 import torch
 from avalanche.training.plugins import LRSchedulerPlugin, SupervisedPlugin
 
+from isocl.bench.params import Param
+
 DESCRIPTION = "example plug-in: naive fine-tuning + gradient-norm clipping + lr decay per epoch"
-DEFAULTS = {
-    "max_grad_norm": 1.0,  # clip the global gradient norm to this (<= 0: no clipping)
-    "lr_decay": 0.9,  # multiply the learning rate by this after every epoch (reset at each experience)
+PARAMS = {
+    "max_grad_norm": Param(1.0, high=1e6, doc="clip the global gradient norm to this (<= 0: no clipping)"),
+    "lr_decay": Param(0.9, low=1e-6, high=1.0, search={"type": "float", "low": 0.5, "high": 1.0},
+                      doc="multiply the learning rate by this after every epoch (reset at each experience)"),
 }
 SETTINGS = ("class_il", "task_il")
 
@@ -62,11 +69,8 @@ class GradClipPlugin(SupervisedPlugin):
 
 
 def build(ctx, max_grad_norm: float, lr_decay: float):
-    """Naive fine-tuning of the benchmark's model with the two plugins above."""
-    if not 0 < lr_decay <= 1:
-        from isocl.bench.config import ConfigError
-
-        raise ConfigError(f"my-method: lr_decay = {lr_decay} must be in (0, 1]")
+    """Naive fine-tuning of the benchmark's model with the two plugins above (its parameters are checked
+    against ``PARAMS`` before it is called)."""
     model = ctx.make_model()
     optimizer = ctx.make_optimizer(model)
     plugins = [LRSchedulerPlugin(torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=lr_decay))]

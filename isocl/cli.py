@@ -7,12 +7,16 @@ results directory, an output folder isocl did not write) prints one clear
 line and exits with code 2 before anything is written: every option is
 checked by :func:`check_args` against ``isocl.bench.config.OPTIONS``. A run
 stopped by its environment (a killed worker, a full disk) prints one line
-and exits with code 1; rerunning the command resumes it.
+and exits with code 1; rerunning the command resumes it; so does a run in
+which every unit failed. SIGINT (Ctrl-C) and SIGTERM print one line
+("interrupted: N of M units finished; rerun the same command to resume")
+and exit with 130 and 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -67,34 +71,53 @@ def _default_out(bench_path: str) -> Path:
 
 
 def cmd_run(args) -> int:
-    from isocl.bench.config import load_benchmark
-    from isocl.bench.runner import print_summary, run_benchmark
+    from isocl.bench.progress import phase
 
-    bench = load_benchmark(args.benchmark)
+    with phase("starting (importing Avalanche)", enabled=_show_progress(["--quiet"] if args.quiet else [])):
+        from isocl.bench.config import load_benchmark
+        from isocl.bench.runner import print_summary, run_benchmark
+
+        bench = load_benchmark(args.benchmark)
     if args.logger is not None:
         bench.logging["loggers"] = args.logger
+    if args.no_audit:
+        bench.training["audit"] = False
     if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.dry_run:
+        from isocl.bench.estimate import dry_run
+
+        dry_run(bench, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs, jobs=args.jobs)
+        return 0
     out = Path(args.out) if args.out else _default_out(args.benchmark)
-    executor, jobs = None, args.jobs
+    executor = None
     if args.executor == "ray":
         from isocl.bench.ray_executor import ray_executor_for_run
 
-        executor, jobs = ray_executor_for_run(bench, args)
-    try:
-        df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
-                           device=args.device, progress=not args.quiet, command=sys.argv, jobs=jobs,
-                           threads=args.threads, executor=executor)
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
+        def executor():  # connects only once the benchmark, the folder and the data are checked
+            return ray_executor_for_run(bench, args)
+    df = run_benchmark(bench, out, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs,
+                       device=args.device, progress=not args.quiet, command=sys.argv, jobs=args.jobs,
+                       threads=args.threads, executor=executor,
+                       check_data=args.executor != "ray" or not args.address)  # a cluster's nodes have their own
     print(print_summary(df, out))
+    n, failed = df.attrs.get("units", 0), df.attrs.get("failed", 0)
+    if n and failed == n:
+        from isocl.bench.results import RunStopped
+
+        errors = df[df["status"] != "ok"]["error"].dropna()
+        first = str(errors.iloc[0]) if len(errors) else "see the unit records"
+        raise RunStopped(f"every unit failed ({failed} of {n}; the first: {first}); their records and tracebacks "
+                         f"are in {out}/units; rerun the same command once fixed (failed units run again)")
+    if failed:
+        print(f"isocl run: warning: {failed} of {n} units failed (status and error in {out}/summary.csv, "
+              f"tracebacks in {out}/units); rerunning the same command runs them again", file=sys.stderr)
     if not args.no_plot:
         from isocl.analysis.report import build_report
 
-        rep = build_report([out])
+        rep = build_report([out], progress=not args.quiet)
         for w in rep.warnings:
             print(f"warning: {w}", file=sys.stderr)
         print(f"report: {rep.markdown} and {rep.html}")
@@ -129,7 +152,8 @@ def cmd_list(args) -> int:
 def cmd_plot(args) -> int:
     from isocl.analysis.report import build_report
 
-    rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format)
+    rep = build_report([Path(d) for d in args.results], Path(args.out) if args.out else None, args.format,
+                       progress=sys.stderr.isatty())
     for w in rep.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{len(rep.figures)} figures in {rep.out_dir}; report: {rep.markdown} and {rep.html}")
@@ -190,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--logger", type=_logger_list,
                    help="Avalanche loggers for every unit, comma-separated: text, csv, tensorboard, wandb "
                         "(default: the file's [logging] loggers); logs go to OUT/logs/<unit>/")
+    r.add_argument("--dry-run", action="store_true",
+                   help="list the units and estimate the wall time from a short calibration; run and write nothing")
+    r.add_argument("--no-audit", action="store_true",
+                   help="record structural events without probing them (training.audit = false; throughput runs)")
     r.set_defaults(func=cmd_run)
 
     ls = sub.add_parser("list", help="list benchmarks and strategies")
@@ -221,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, default=1)
     sp.add_argument("--train-per-class", type=int, default=1000, help="training images per class (default 1000)")
     sp.add_argument("--repeats", type=int, default=3)
+    sp.add_argument("--device", default="cpu", help="cpu or cuda[:N] (both sides train there, data resident on it)")
     sp.set_defaults(func=cmd_speed)
     for parser in sub.choices.values():
         parser.add_argument("--verbose", action="store_true",
@@ -236,27 +265,39 @@ def _find_benchmark_arg(args) -> None:
         args.benchmark = str(find_benchmark(args.benchmark))
 
 
+def _show_progress(words) -> bool:
+    """Start-up progress: on a terminal only (a pipe or a test reads one clean line of error), never with --quiet."""
+    return sys.stderr.isatty() and "--quiet" not in words
+
+
 def main(argv: list[str] | None = None) -> int:
     from isocl.bench.quiet import install
 
     # before anything imports a library that warns at import time (building the parser imports isocl.tuning)
-    install(verbose="--verbose" in (sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
-    from isocl.bench.config import ConfigError
-    from isocl.bench.data import DataError
+    words = sys.argv[1:] if argv is None else argv
+    install(verbose="--verbose" in words)
+    from isocl.bench.progress import phase
 
-    user_errors: tuple[type[BaseException], ...] = (ConfigError, DataError)
-    try:
-        from isocl.analysis.report import NotAResultsDir
+    with phase("starting (importing torch, Avalanche)", enabled=_show_progress(words)):  # 5-20 s of imports
+        args = build_parser().parse_args(argv)
+        from isocl.bench.config import ConfigError
+        from isocl.bench.data import DataError
 
-        user_errors += (NotAResultsDir,)
-    except ImportError:
-        pass
-    from isocl.bench.registry import UnknownStrategy
+        user_errors: tuple[type[BaseException], ...] = (ConfigError, DataError)
+        try:
+            from isocl.analysis.report import NotAResultsDir
 
-    user_errors += (UnknownStrategy,)
-    from isocl.bench.results import RunStopped
+            user_errors += (NotAResultsDir,)
+        except ImportError:
+            pass
+        from isocl.bench.registry import UnknownStrategy
 
+        user_errors += (UnknownStrategy,)
+        from isocl.bench.results import RunStopped
+
+    from isocl.bench.results import RunInterrupted
+
+    previous = _catch_signals()
     try:
         check_args(args)
         _find_benchmark_arg(args)
@@ -267,6 +308,41 @@ def main(argv: list[str] | None = None) -> int:
     except RunStopped as exc:
         _one_line_error(args.command, exc)
         return 1
+    except KeyboardInterrupt as exc:  # SIGINT or SIGTERM (_Signal): one line, no traceback
+        signum = getattr(exc, "signum", signal.SIGINT)
+        text = str(exc) if isinstance(exc, RunInterrupted) else f"interrupted ({signal.Signals(signum).name})"
+        print(one_line(text), file=sys.stderr)
+        return 128 + int(signum)
+    finally:
+        _restore_signals(previous)
+
+
+class _Signal(KeyboardInterrupt):
+    """SIGINT or SIGTERM received: unwinds like Ctrl-C (workers stopped, nothing half-written)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a second signal during the clean-up must not cut it short
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Signal(signum)
+
+
+def _catch_signals() -> dict:
+    """SIGINT and SIGTERM raise :class:`_Signal` (only in the main thread: elsewhere Python cannot)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def _one_line_error(command: str, exc: BaseException) -> None:

@@ -2,14 +2,18 @@
 
 from avalanche.training.plugins import EWCPlugin
 
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
 
 
 @register_strategy(
     "ewc",
-    defaults={"ewc_lambda": 1000.0, "mode": "separate", "decay_factor": 0.9},
-    search=with_lr(ewc_lambda={"type": "float", "low": 1.0, "high": 1e5, "log": True}),
+    params={"ewc_lambda": Param(1000.0, low=0.0, search={"type": "float", "low": 1.0, "high": 1e5, "log": True},
+                                doc="weight of the EWC penalty"),
+            "mode": Param("separate", choices=("separate", "online"), doc="separate | online"),
+            "decay_factor": Param(0.9, low=0.0, high=1.0, doc="online mode: decay of the old importances")},
+    search=with_lr(),
     description="EWC (Kirkpatrick et al. 2017) on the fixed-width isotropic MLP",
 )
 def build(ctx, ewc_lambda, mode, decay_factor):

@@ -2,13 +2,17 @@
 
 from avalanche.training.plugins import LwFPlugin
 
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
 
 
-@register_strategy("lwf", defaults={"alpha": 1.0, "temperature": 2.0},
-                   search=with_lr(alpha={"type": "float", "low": 0.1, "high": 10.0, "log": True},
-                                  temperature={"type": "float", "low": 0.5, "high": 4.0}),
+@register_strategy("lwf", params={
+                       "alpha": Param(1.0, low=0.0, search={"type": "float", "low": 0.1, "high": 10.0, "log": True},
+                                      doc="weight of the distillation loss"),
+                       "temperature": Param(2.0, low=1e-3, high=1e3, search={"type": "float", "low": 0.5, "high": 4.0},
+                                            doc="softmax temperature of the distillation")},
+                   search=with_lr(),
                    description="LwF (Li & Hoiem 2016)")
 def build(ctx, alpha, temperature):
     return ctx.template(ctx.make_model(), [LwFPlugin(alpha=alpha, temperature=temperature)])

@@ -2,15 +2,14 @@
 
 from isocl.bench.plasticity import neuroplastic_strategy
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import neuro_space
+from isocl.bench.spaces import INTRINSIC, neuro_params, with_lr
 
 @register_strategy(
     "neuro-adaptive",
-    defaults={"buffer_size": 5, "scaffold_threshold": 0.95, "out_scale": 0.05, "min_width": 16, "start_width": 0},
+    params=neuro_params("buffer_size", "scaffold_threshold", "out_scale", "min_width", "start_width"),
     neuroplastic=True,
     controls=("reset",),
-    search=neuro_space("buffer_size", "scaffold_threshold",
-                           "min_width", "model.intrinsic"),
+    search=with_lr(**{"model.intrinsic": INTRINSIC}),
     description="author's buffer rule after every epoch (grow or prune to a buffer of weak neurons)",
 )
 def build(ctx, **p):

@@ -5,18 +5,20 @@ heads and switches the MLP to bias-free layers without intrinsic length;
 ``"damp"`` only scales old rows' gradients (for class-incremental use).
 """
 
-from isocl.bench.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
+from isocl.bench.plasticity import compression_kwargs, growth_kwargs, neuroplastic_strategy
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import neuro_space
+from isocl.bench.params import Param
+from isocl.bench.spaces import GROW, PRUNE, neuro_params, with_lr
 
 
 @register_strategy(
     "neuro-grow-prune-consolidate",
-    defaults={**GROW_DEFAULTS, **PRUNE_DEFAULTS, "consolidation": "exact", "damping": 0.1},
+    params=neuro_params(*GROW, *PRUNE,
+                        consolidation=Param("exact", choices=("exact", "damp"), doc="exact | damp"),
+                        damping=Param(0.1, low=0.0, high=1.0, doc="damp: factor of old rows' gradients")),
     neuroplastic=True,
     controls=("diag-only", "reset"),
-    search=neuro_space("grow_count", "prune_threshold", "prune_criterion",
-                           "min_width", "finetune_epochs"),
+    search=with_lr(),  # exact consolidation switches the intrinsic length off: model.intrinsic is not searched
     description="grow + prune + consolidation (exact: old task predictions kept, doc §5)",
 )
 def build(ctx, **p):

@@ -1,21 +1,20 @@
 """Grow and prune, composed with Avalanche's replay plugin (class-balanced buffer)."""
 
-from isocl.bench.plasticity import GROW_DEFAULTS, PRUNE_DEFAULTS, compression_kwargs, growth_kwargs, neuroplastic_strategy
+from isocl.bench.plasticity import compression_kwargs, growth_kwargs, neuroplastic_strategy
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import neuro_space
+from isocl.bench.spaces import GROW, INTRINSIC, MEM_SIZE, PRUNE, neuro_params, with_lr
 from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ClassBalancedBuffer
 
 
 @register_strategy(
     "neuro-grow-prune-replay",
-    defaults={**GROW_DEFAULTS, **PRUNE_DEFAULTS, "mem_size": 500},
+    params=neuro_params(*GROW, *PRUNE, mem_size=MEM_SIZE),
     neuroplastic=True,
     controls=("diag-only", "reset"),
     twin="replay",
     twin_params=("mem_size",),
-    search=neuro_space("grow_count", "prune_threshold", "prune_criterion",
-                           "min_width", "finetune_epochs", "model.intrinsic"),
+    search=with_lr(**{"model.intrinsic": INTRINSIC}),
     description="grow + prune + experience replay (fixed-width twins run replay with the same buffer)",
 )
 def build(ctx, **p):

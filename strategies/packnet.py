@@ -17,7 +17,8 @@ at its initial value (``intrinsic = "off"`` stays off).
 from avalanche.models.packnet import PackNetModel, PackNetPlugin
 from torch import nn
 
-from isocl.bench.config import ConfigError
+from isocl.bench.config import MAX_INT, ConfigError
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
 from isocl.nn.kinds import ISOTROPIC_KINDS
 from isocl.bench.spaces import with_lr
@@ -46,12 +47,18 @@ def _check_epochs(ctx, post_prune_epochs):
         )
 
 
-SPACE = with_lr(prune_proportion={"type": "float", "low": 0.2, "high": 0.9},
-                post_prune_epochs={"type": "int", "low": 1, "high": 2})
-DEFAULTS = {"post_prune_epochs": 1, "prune_proportion": 0.5}
+# both PackNets' parameters, declared once
+PARAMS = {
+    # counted in the epoch budget: below the benchmark's epochs, and so is its search range;
+    # Avalanche's PackNet needs at least one (it freezes the pruned weights after them)
+    "post_prune_epochs": Param(1, low=1, high=MAX_INT, below="epochs", search={"type": "int", "low": 1, "high": 2},
+                               doc="epochs after pruning each task"),
+    "prune_proportion": Param(0.5, low=0.0, high=1.0, search={"type": "float", "low": 0.2, "high": 0.9},
+                              doc="share of the free weights pruned after each task"),
+}
 
 
-@register_strategy("packnet", defaults=DEFAULTS, settings=("task_il",), backbone="relu", search=SPACE,
+@register_strategy("packnet", params=PARAMS, settings=("task_il",), backbone="relu", search=with_lr(),
                    models=ISOTROPIC_KINDS,  # its ReLU copy of an MLP or CNN
                    description="PackNet (Mallya & Lazebnik 2018), Avalanche's implementation")
 def build(ctx, post_prune_epochs, prune_proportion):
@@ -67,7 +74,7 @@ def build(ctx, post_prune_epochs, prune_proportion):
     return ctx.template(model, [plugin])
 
 
-@register_strategy("packnet-iso", defaults=DEFAULTS, settings=("task_il",), models=("mlp",), search=SPACE,
+@register_strategy("packnet-iso", params=PARAMS, settings=("task_il",), models=("mlp",), search=with_lr(),
                    description="PackNet's masks on the isotropic MLP (intrinsic length held constant)")
 def build_iso(ctx, post_prune_epochs, prune_proportion):
     _check_epochs(ctx, post_prune_epochs)

@@ -15,6 +15,7 @@ from avalanche.training import PNNStrategy
 from isocl.nn.activations import IsotropicActivation
 
 from isocl.bench.config import ConfigError
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
 
@@ -49,8 +50,8 @@ def _build(ctx, adapter, isotropic=False):
 
 
 # Avalanche 0.6's PNN builds MLP columns only (no convolutional columns): model.kind = "cnn" is refused.
-@register_strategy("pnn", defaults={"adapter": "mlp"}, settings=("task_il",), models=("mlp",), search=with_lr(),
-                   backbone="relu",
+@register_strategy("pnn", params={"adapter": Param("mlp", choices=("mlp", "linear"), doc="lateral adapters")},
+                   settings=("task_il",), models=("mlp",), search=with_lr(), backbone="relu",
                    description="progressive neural networks (Rusu et al. 2016), Avalanche's ReLU columns, MLP adapters")
 def build(ctx, adapter):
     return _build(ctx, adapter)

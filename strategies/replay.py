@@ -4,7 +4,7 @@ from avalanche.training.plugins import ReplayPlugin
 from avalanche.training.storage_policy import ClassBalancedBuffer
 
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import with_lr
+from isocl.bench.spaces import MEM_SIZE, with_lr
 
 
 def replay_plugin(mem_size: int) -> ReplayPlugin:
@@ -12,7 +12,9 @@ def replay_plugin(mem_size: int) -> ReplayPlugin:
     return ReplayPlugin(mem_size=mem_size, storage_policy=ClassBalancedBuffer(mem_size, adaptive_size=True))
 
 
-@register_strategy("replay", defaults={"mem_size": 500}, search=with_lr(),  # the buffer is fixed
+# the buffer is fixed (not searched): it is part of the comparison's definition
+@register_strategy("replay", params={"mem_size": MEM_SIZE},
+                   search=with_lr(),
                    description="experience replay, class-balanced buffer")
 def build(ctx, mem_size):
     return ctx.template(ctx.make_model(), [replay_plugin(mem_size)])

@@ -1,6 +1,7 @@
 """Fuzzing bad input (issue 13) with Hypothesis: the ``isocl`` command line (run, tune, plot) and the
 benchmark file's values. Every generated input either runs (exit 0, a complete results folder or
-study) or exits 2 with one line and writes nothing: no traceback, no exit 1, no partial folder.
+study) or exits 2 with one line and writes nothing: no traceback, no exit 1, no partial folder; the
+inputs drawn only from valid values (the ``..._valid_values_run`` tests) must run: exit 0, every unit ok.
 
 Deterministic (``derandomize=True``, no example database) with a small budget: "runs" are real
 runs on a few synthetic images (10 per class, a 4-neuron layer), about 0.1 s each, and the values
@@ -70,11 +71,13 @@ def sandbox():
             torch.set_num_threads(threads)
 
 
-def check_outcome(root: Path, command: str, code: int, err: str, before: dict, out: Path | None) -> None:
-    """Runs (exit 0 and, for a run, a complete results folder) or one line, exit 2 and nothing written."""
+def check_outcome(root: Path, command: str, code: int, err: str, before: dict, out: Path | None,
+                  must_run: bool = False) -> None:
+    """Runs (exit 0 and, for a run, a complete results folder) or one line, exit 2 and nothing written;
+    ``must_run``: a valid input, which must run (exit 0)."""
     event(f"{command}: exit {code}")
     assert "Traceback" not in err, err
-    assert code in (0, 2), err
+    assert code in ((0,) if must_run else (0, 2)), err
     if code == 2:
         line = one_line_error(err, None)
         event(f"{command}: refused: {line.split(': error: ')[-1].split(' is invalid')[0][:40]}")
@@ -86,6 +89,8 @@ def check_outcome(root: Path, command: str, code: int, err: str, before: dict, o
         summary = pd.read_csv(out / "summary.csv")
         assert len(summary) == len(list((out / "units").glob("*.json"))) > 0
         event(f"run: units {'all ok' if (summary.status == 'ok').all() else 'some failed (recorded)'}")
+        if must_run:
+            assert (summary.status == "ok").all(), summary
 
 
 # -- values ----------------------------------------------------------------------------------------------
@@ -139,7 +144,11 @@ RUN_OPTIONS = options(**{
 })
 
 
-VALID_RUN_OPTIONS = options(**{  # only values that must run: half the examples
+# a path component that argparse reads as a path (not an option such as "--out")
+VALID_PATH = NEW_PATH.filter(lambda p: "\0" not in p and all(len(c.encode()) <= 255 and not c.startswith("-")
+                                                              for c in p.split("/")))
+
+VALID_RUN_OPTIONS = options(**{  # only values that must run (exit 0): test_fuzz_run_command_line_valid_values_run
     "--epochs": st.integers(1, 2).map(str),
     "--seeds": st.lists(st.sampled_from([0, 1, 2**32 - 1]), min_size=1, max_size=2, unique=True).map(
         lambda v: ",".join(map(str, v))),
@@ -147,20 +156,29 @@ VALID_RUN_OPTIONS = options(**{  # only values that must run: half the examples
     "--threads": st.integers(1, 2).map(str),
     "--jobs": st.integers(1, 2).map(str),
     "--strategies": st.sampled_from(["naive", "replay", "naive,naive-tanh", " naive , replay,"]),
-    "--out": st.one_of(NEW_PATH.filter(lambda p: "\0" not in p and all(len(c.encode()) <= 255 for c in p.split("/"))),
-                       st.just("empty")),
+    "--out": st.one_of(VALID_PATH, st.just("empty")),
 })
 
 
-@settings(FUZZ, max_examples=50)
-@given(st.one_of(RUN_OPTIONS, VALID_RUN_OPTIONS))
-def test_fuzz_run_command_line(patched, opts):
+def _run(opts: list[str], must_run: bool) -> None:
     with sandbox() as root:
         argv = ["run", "tiny.toml", "--quiet", "--no-plot", "--strategies", "naive", *opts]  # later wins
         out = Path(opts[opts.index("--out") + 1]) if "--out" in opts else Path("results") / "tiny"
         before = snapshot(root)
         code, _, err = call(argv)
-        check_outcome(root, "run", code, err, before, root / out)
+        check_outcome(root, "run", code, err, before, root / out, must_run)
+
+
+@settings(FUZZ, max_examples=35)
+@given(RUN_OPTIONS)
+def test_fuzz_run_command_line(patched, opts):
+    _run(opts, must_run=False)
+
+
+@settings(FUZZ, max_examples=15)
+@given(VALID_RUN_OPTIONS)
+def test_fuzz_run_command_line_valid_values_run(patched, opts):
+    _run(opts, must_run=True)
 
 
 TUNE_OPTIONS = options(**{
@@ -185,18 +203,18 @@ TUNE_OPTIONS = options(**{
 VALID_TUNE_OPTIONS = options(**{
     "--strategy": st.sampled_from(["naive", "replay"]),
     "--seed": st.integers(0, 3).map(str),
-    "--study": st.text(NAME_CHARS, min_size=1, max_size=12).map(str.strip).filter(bool),
+    "--study": st.text(NAME_CHARS, min_size=1, max_size=12).map(str.strip).filter(lambda v: v and v[0] != "-"),
     "--sampler": st.sampled_from(["tpe", "random"]),
     "--out": st.just("new/study"),
 })
 
 
-def _tune(opts: list[str]) -> None:
+def _tune(opts: list[str], must_run: bool = False) -> None:
     with sandbox() as root:
         argv = ["tune", "tiny.toml", "--strategy", "replay", "--trials", "1", *opts]
         before = snapshot(root)
         code, _, err = call(argv)
-        check_outcome(root, "tune", code, err, before, None)
+        check_outcome(root, "tune", code, err, before, None, must_run)
         if code == 0:
             out = opts[opts.index("--out") + 1] if "--out" in opts else None
             if out is not None:
@@ -212,7 +230,7 @@ def test_fuzz_tune_command_line(patched, opts):
 @settings(FUZZ, max_examples=5)
 @given(VALID_TUNE_OPTIONS)
 def test_fuzz_tune_command_line_valid_values_run(patched, opts):
-    _tune(opts)
+    _tune(opts, must_run=True)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """Structural moves keep the function exactly, or within their bound (doc §3-5)."""
 
+import copy
+
 import pytest
 import torch
 
@@ -14,6 +16,7 @@ from isocl.nn.moves import (
     prune_layer,
     rotate_layer,
 )
+from isocl.nn.optim import ParamEditor
 from isocl.nn.testing import assert_move_preserves, default_tolerance, random_orthogonal
 
 DTYPES = [torch.float32, torch.float64]
@@ -230,3 +233,118 @@ def test_multi_head_new_heads_read_the_grown_width():
     model = make_model([8, 8], torch.float64, multi_head=True)
     grow_layer(model, 1, 4)
     assert model.head.in_features == model.backbone.layers[1].out_features == 13
+
+
+# ------------------------------------------- one factorisation per layer per structural event
+def _adam_model(widths, dtype, in_features=IN, seed=0):
+    """A model with live Adam moments (one step), the state the moves carry along."""
+    torch.manual_seed(seed)
+    model = build_mlp(MLPConfig(in_features=in_features, widths=widths, initial_classes=5)).to(dtype)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = torch.randn(64, in_features, dtype=torch.float64).to(dtype)
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model.logits_all(x), torch.randint(0, 5, (64,))).backward()
+    opt.step()
+    return model, opt, x
+
+
+def _count_factorisations(monkeypatch):
+    import isocl.nn.factors as factors_mod
+    import isocl.nn.moves as moves_mod
+
+    calls = []
+    real = factors_mod.factorise
+
+    def counting(block):
+        calls.append(tuple(block.shape))
+        return real(block)
+
+    monkeypatch.setattr(moves_mod, "factorise", counting)  # diagonalise_layer's
+    monkeypatch.setattr(factors_mod, "factorise", counting)  # the bound's (incoming_norm)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_prune_after_diagonalise_and_grow_reuses_the_factorisation(dtype, monkeypatch):
+    """speed_core's event (diagonalise, grow, prune on every layer) factorises each layer once: prune finds
+    the diagonal form diagonalise wrote (plus zero scaffold rows), the bound's norm of layer 1 is reused by
+    layer 1's diagonalisation. The result is the one a fresh editor per move gives."""
+    model, opt, x = _adam_model([16, 16], dtype)
+    twin, twin_opt = copy.deepcopy(model), None
+    twin_opt = torch.optim.Adam(twin.parameters(), lr=1e-2)
+    twin_opt.load_state_dict(opt.state_dict())
+    calls = _count_factorisations(monkeypatch)
+    ed = ParamEditor(opt)
+    records = []
+    for i in range(2):
+        diagonalise_layer(model, i, ed)
+        grow_layer(model, i, 3, generator=torch.Generator().manual_seed(i), editor=ed)
+        records.append(prune_layer(model, i, 0.2, probe=x, editor=ed))
+    # layer 0 by diagonalise; layer 1, after layer 0's prune, by that prune's bound (reused by its diagonalise)
+    assert calls == [(16, IN), (16, records[0].neurons_after + 1)]
+    calls.clear()
+    for i in range(2):  # no memo: a new editor for every move
+        diagonalise_layer(twin, i, ParamEditor(twin_opt))
+        grow_layer(twin, i, 3, generator=torch.Generator().manual_seed(i), editor=ParamEditor(twin_opt))
+        rec = prune_layer(twin, i, 0.2, probe=x, editor=ParamEditor(twin_opt))
+        assert rec.neurons_after == records[i].neurons_after
+        assert rec.removed_sigmas == pytest.approx(records[i].removed_sigmas, rel=1e-5 if dtype == torch.float32 else 1e-12)
+        assert rec.bound == pytest.approx(records[i].bound, rel=1e-5 if dtype == torch.float32 else 1e-12)
+    assert len(calls) == 5  # each of 2 diagonalise + 2 prunes factorises, plus layer 1's norm for layer 0's bound
+    atol, rtol = default_tolerance(dtype)
+    with torch.no_grad():
+        ref = twin.logits_all(x)
+        assert float((model.logits_all(x) - ref).abs().max()) <= 10 * (atol + rtol * float(ref.abs().max()))
+
+
+def test_a_changed_layer_is_factorised_again():
+    """The memo never serves a stale factorisation: after a training step the layer is factorised anew."""
+    model, opt, x = _adam_model([12, 12], torch.float64)
+    ed = ParamEditor(opt)
+    diagonalise_layer(model, 0, ed)
+    with torch.no_grad():
+        model.backbone.layers[0].linear.weight.add_(0.01)  # what an optimiser step does between events
+    rec, _ = assert_move_preserves(model, lambda m: diagonalise_layer(m, 0, ed), x)
+    w = model.backbone.layers[0].linear.weight.detach()
+    gram = w @ w.T
+    assert float((gram - torch.diag(torch.diagonal(gram))).abs().max()) < 1e-10  # diagonal again
+    assert torch.allclose(w.norm(dim=1), torch.tensor(rec.sigmas, dtype=torch.float64), atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bound_norms_equal_the_spectral_norms(dtype):
+    from isocl.nn.moves import lipschitz_after
+
+    model = make_model([9, 13, 6], dtype)
+    expected = 1.0
+    for layer in model.backbone.layers[1:]:
+        expected *= float(torch.linalg.matrix_norm(layer.linear.weight.detach().double(), ord=2))
+    expected *= max(float(torch.linalg.matrix_norm(h.weight.detach().double(), ord=2)) for h in model.head_linears())
+    ed = ParamEditor()
+    assert lipschitz_after(model, 0, ed) == pytest.approx(expected, rel=1e-12)
+    assert lipschitz_after(model, 0, ed) == pytest.approx(expected, rel=1e-12)  # from the memo, same value
+
+
+def test_float32_diagonalisation_within_rounding_tolerance():
+    """The float32 step (U^T W in float32) at speed_core's fan-in (3072): the logits move by no more than
+    the rounding an exact move may leave (isocl.bench.plasticity.rounding_tolerance), the rows are the
+    sigmas and orthogonal to float32 precision, and the rank-deficient block keeps exact zero rows."""
+    from isocl.bench.plasticity import rounding_tolerance
+
+    model, opt, x = _adam_model([96, 64], torch.float32, in_features=3072)
+    with torch.no_grad():
+        w = model.backbone.layers[0].linear.weight
+        w[48:] = w[:48]  # rank 48 of 96
+        ref = model.logits_all(x)
+    tol = rounding_tolerance(model, float(ref.abs().max()))
+    for i in range(2):
+        rec = diagonalise_layer(model, i, ParamEditor(opt))
+        with torch.no_grad():
+            change = float((model.logits_all(x) - ref).abs().max())
+        assert change <= tol, (i, change, tol)
+        w = model.backbone.layers[i].linear.weight.detach().double()
+        sig = torch.tensor(rec.sigmas, dtype=torch.float64)
+        assert torch.allclose(w.norm(dim=1), sig, rtol=1e-6, atol=0)
+        gram = w @ w.T
+        assert float((gram - torch.diag(torch.diagonal(gram))).abs().max()) <= 1e-5 * float(sig[0]) ** 2
+    assert int((model.backbone.layers[0].linear.weight.detach().abs().sum(dim=1) == 0).sum()) == 48

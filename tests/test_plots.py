@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import inspect
 import re
 import sys
 from pathlib import Path
@@ -30,14 +29,8 @@ _spec.loader.exec_module(make_results_mod)
 make_results = make_results_mod.make_results
 make_study = make_results_mod.make_study
 
-CORE_STEMS = [
-    "accuracy-matrices",
-    "average-accuracy",
-    "final-accuracy-forgetting",
-    "width-params",
-    "spectra",
-    "accuracy-vs-params",
-]
+# every registered figure but the forest plot of the paired comparisons (one results folder only)
+CORE_STEMS = [s.stem for s in plots.ordered_figures() if "comparisons" not in s.needs]
 
 
 def _png_size(path: Path) -> tuple[int, int]:
@@ -101,7 +94,9 @@ def test_palette_is_stable_and_twins_share_hue():
     ]
     pal = plots.strategy_palette(names)
     assert pal == plots.strategy_palette(list(reversed(names)))
-    assert list(pal) == sorted(names)
+    # family by family: the baselines, then each family with the strategy before its companions
+    assert list(pal) == ["ewc", "naive", "replay", "neuro-grow-prune", "fixed-final:neuro-grow-prune",
+                         "fixed-max:neuro-grow-prune"]
     bases = ["ewc", "naive", "neuro-grow-prune", "replay"]
     assert len({pal[b] for b in bases}) == len(bases)
     import colorsys
@@ -116,12 +111,13 @@ def test_palette_is_stable_and_twins_share_hue():
     h_max, l_max, _ = hue(pal["fixed-max:neuro-grow-prune"])
     assert abs(h - h_final) < 0.02 and abs(h - h_max) < 0.02
     assert l_final > l_base > l_max
-    assert plots.strategy_linestyle("neuro-grow-prune") == "-"
-    assert plots.strategy_linestyle("fixed-final:neuro-grow-prune") == "--"
-    assert plots.strategy_linestyle("fixed-max:neuro-grow-prune") == ":"
-    # many strategies still get distinct colours
+    for kind, look in plots.KIND_LOOK.items():  # one line style and marker per companion kind
+        name = f"{kind}:neuro-grow-prune" if kind else "neuro-grow-prune"
+        assert (plots.strategy_linestyle(name), plots.strategy_marker(name)) == (look.linestyle, look.marker)
+    assert len({str(v.linestyle) for v in plots.KIND_LOOK.values()}) == len({v.marker for v in plots.KIND_LOOK.values()}) == 5
+    # many baselines: colours repeat every 9, markers tell them apart
     many = plots.strategy_palette([f"s{i}" for i in range(14)])
-    assert len(set(many.values())) == 14
+    assert len({(c, plots.strategy_marker(s, many)) for s, c in many.items()}) == 14
     # directory prefixes keep the family together
     assert plots.base_strategy("run-a/fixed-max:neuro") == "run-a/neuro"
 
@@ -250,17 +246,13 @@ def test_report_writes_every_figure(report, results_dir):
         assert p.is_file() and p.stat().st_size > 5000
         w, h = _png_size(p)
         assert w >= 400 and h >= 250
-    # the fixed-size figures come out at figsize * dpi
-    for func, stem in (
-        (plots.plot_average_accuracy, "average-accuracy"),
-        (plots.plot_width_and_params, "width-params"),
-        (plots.plot_accuracy_vs_params, "accuracy-vs-params"),
-    ):
-        fw, fh = inspect.signature(func).parameters["figsize"].default
-        assert _png_size(results_dir / "figures" / f"{stem}.png") == (
-            round(fw * plots.DPI),
-            round(fh * plots.DPI),
-        )
+    assert "comparisons.png" in names  # one folder: the forest plot too
+    # figures come out at their figure's size times the dpi (sizes grow with the facets)
+    frames = _read(results_dir)
+    palette = plots.strategy_palette(frames["summary"]["strategy"])
+    fig = plots.draw_accuracy_vs_params(frames["summary"], palette)
+    assert _png_size(results_dir / "figures" / "accuracy-vs-params.png") == (
+        round(fig.get_figwidth() * plots.DPI), round(fig.get_figheight() * plots.DPI))
 
 
 def test_report_markdown(report):
@@ -299,7 +291,7 @@ def test_report_markdown(report):
 def test_report_html_is_self_contained(report):
     page = report.html.read_text()
     assert page.startswith("<!DOCTYPE html>")
-    uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    uris = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(uris) == len(report.figures)
     assert base64.b64decode(uris[0])[:8] == b"\x89PNG\r\n\x1a\n"
     for p in report.figures:
@@ -309,7 +301,9 @@ def test_report_html_is_self_contained(report):
     assert "&lt;torch.cuda.OutOfMemoryError&gt; &amp; &#x27;ewc&#x27;" in page
     assert "<torch." not in page
     assert "&lt;small&gt; &amp; fast" in page  # from config.toml
-    assert "<h2>Warnings</h2>" in page and "<h2>Environment</h2>" in page
+    assert "<h2>Warnings</h2>" in page and "<h3>Environment</h3>" in page
+    # the verdict first, the settings last
+    assert page.index('id="verdict"') < page.index('id="results"') < page.index('id="figures"') < page.index('id="settings"')
 
 
 def test_report_warnings(report):
@@ -390,7 +384,9 @@ def test_summary_only_and_pdf_links(tmp_path):
     assert {p.name for p in rep.figures} == {
         "final-accuracy-forgetting.pdf",
         "accuracy-vs-params.pdf",
+        "frontier-final-params.pdf",  # no max_params column: the peak frontier is skipped with a warning
     }
+    assert any("frontier-peak-params skipped" in w for w in rep.warnings)
     for p in rep.figures:
         assert p.read_bytes()[:5] == b"%PDF-"
     page = rep.html.read_text()
@@ -451,3 +447,133 @@ def test_two_directories_compare(tmp_path):
     assert "| ewc | a/results |" in md and "| replay | b/results |" in md
     page = rep.html.read_text()
     assert page.count('src="data:image/svg+xml;base64,') == len(CORE_STEMS)
+
+
+# --------------------------------------------------------------------------
+# 40 strategies: read from matplotlib's artists, not pixels
+# --------------------------------------------------------------------------
+
+BASELINE_NAMES = ("naive", "ewc", "si", "lwf", "agem", "replay", "cumulative", "naive-tanh", "gem")
+NEURO_FAMILIES = ("neuro-grow", "neuro-prune", "neuro-grow-prune", "neuro-grow-prune-consolidate",
+                  "neuro-grow-prune-replay")
+
+
+def forty_strategies() -> list[str]:
+    """9 baselines, 5 neuroplastic strategies with their 4 companions each, and a 3-point frontier
+    family with the fixed-final twin of each point: 40 units."""
+    names = list(BASELINE_NAMES)
+    for fam in NEURO_FAMILIES:
+        names += [fam] + [f"{k}:{fam}" for k in plots.COMPANION_PREFIXES]
+    points = ("w32", "w64", "w128")
+    names += [f"packnet@{p}" for p in points] + [f"fixed-final:packnet@{p}" for p in points]
+    assert len(names) == 40
+    return names
+
+
+@pytest.fixture(scope="module")
+def forty():
+    """summary and experiences frames of 40 strategies x 3 seeds; twins and controls sit on their
+    strategy's parameter count (coinciding points), the baselines share one size."""
+    rng = np.random.default_rng(0)
+    rows, exps = [], []
+    for i, s in enumerate(forty_strategies()):
+        u = plots.style.unit_of(s)
+        base = 855_318 if u.point is None else {"w32": 60_000, "w64": 180_000, "w128": 600_000}[u.point]
+        if u.strategy.startswith("neuro"):
+            base = 700_000 + 150_000 * NEURO_FAMILIES.index(u.strategy)
+        for seed in range(3):
+            acc = 0.15 + 0.01 * (i % 7) + rng.normal(0, 0.01)
+            params = base if u.prefix in (None, "fixed-final", "diag-only") else int(base * 1.4)
+            rows.append(dict(strategy=s, seed=seed, status="ok", final_accuracy=acc, forgetting=0.8 - acc,
+                             params=params, max_params=int(params * 1.2), avg_incremental_accuracy=acc + 0.1))
+            for e in range(5):
+                dyn = u.strategy.startswith("neuro") and u.prefix in (None, "reset")
+                w = 256 + (16 * e if dyn else 0)
+                exps.append(dict(strategy=s, seed=seed, experience=e, avg_accuracy=acc + 0.1 * (4 - e) / 4,
+                                 params=params + (10_000 * e if dyn else 0), widths=f"{w}-{w}"))
+    return pd.DataFrame(rows), pd.DataFrame(exps)
+
+
+def _styles(fig) -> dict[str, set]:
+    """strategy -> {(colour, marker)} of the artists tagged with its name (gid)."""
+    from matplotlib.colors import to_hex
+
+    out: dict[str, set] = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            gid, marker = line.get_gid(), line.get_marker()
+            if gid and marker not in (None, "None", "", " "):
+                out.setdefault(gid, set()).add((to_hex(line.get_color()), str(marker)))
+    return out
+
+
+FORTY_FIGURES = {
+    "accuracy-vs-params": lambda s, e, pal: plots.draw_accuracy_vs_params(s, pal),
+    "frontier-final-params": lambda s, e, pal: plots.draw_frontier(s, pal, "final"),
+    "frontier-peak-params": lambda s, e, pal: plots.draw_frontier(s, pal, "peak"),
+    "final-accuracy-forgetting": lambda s, e, pal: plots.draw_final_accuracy_forgetting(s, pal),
+    "average-accuracy": lambda s, e, pal: plots.draw_average_accuracy(e, pal),
+    "width-params": lambda s, e, pal: plots.draw_width_and_params(e, pal),
+}
+
+
+@pytest.mark.parametrize("stem", sorted(FORTY_FIGURES))
+def test_forty_strategies_stay_readable(stem, forty):
+    summary, experiences = forty
+    palette = plots.strategy_palette(summary["strategy"])
+    fig = FORTY_FIGURES[stem](summary, experiences, palette)
+    plots.style.thin_tick_labels(fig)  # what saving does
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert legends
+    for leg in legends:  # no legend past the figure
+        ext = leg.get_window_extent(renderer)
+        assert ext.x0 >= box.x0 - 1 and ext.y0 >= box.y0 - 1 and ext.x1 <= box.x1 + 1 and ext.y1 <= box.y1 + 1, (
+            f"{stem}: legend {ext} outside the figure {box}")
+    labels = [t for t in [fig._supxlabel, fig._supylabel, *[ax.xaxis.label for ax in fig.axes],
+                          *[ax.yaxis.label for ax in fig.axes]] if t is not None and t.get_text() and t.get_visible()]
+    for leg in legends:  # nor over an axis label
+        for t in labels:
+            assert not leg.get_window_extent(renderer).overlaps(t.get_window_extent(renderer)), (
+                f"{stem}: a legend covers the label {t.get_text()!r}")
+    titles = [t for t in [fig._suptitle, *[ax.title for ax in fig.axes]] if t is not None and t.get_text()]
+    for t in titles:  # nor a title
+        ext = t.get_window_extent(renderer)
+        assert ext.x0 >= box.x0 - 1 and ext.x1 <= box.x1 + 1, f"{stem}: title {t.get_text()!r} cut off"
+    styles = _styles(fig)
+    assert len(styles) >= 6
+    for name, looks in styles.items():  # one look per strategy ...
+        assert len(looks) == 1, f"{stem}: {name} drawn as {looks}"
+    owners: dict = {}
+    for name, looks in styles.items():  # ... and no look shared by two strategies
+        owners.setdefault(next(iter(looks)), []).append(name)
+    shared = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not shared, f"{stem}: strategies sharing colour and marker: {shared}"
+    for ax in fig.axes:  # no tick labels overlap
+        if ax.get_visible():
+            for axis in (ax.xaxis, ax.yaxis):
+                assert not plots.tick_labels_overlap(axis, renderer), f"{stem}: {axis.axis_name} tick labels overlap"
+
+
+def test_forty_strategies_have_forty_looks(forty):
+    """The palette itself: every one of the 40 names gets its own (colour, marker)."""
+    palette = plots.strategy_palette(forty[0]["strategy"])
+    looks = {(c, plots.strategy_marker(s, palette)) for s, c in palette.items()}
+    assert len(palette) == len(looks) == 40
+
+
+def test_the_checks_can_fail(forty):
+    """A legend pushed off the figure and two strategies drawn alike are caught by the same reads."""
+    from matplotlib.lines import Line2D
+
+    fig = plots.style.new_figure((4, 3), 60)
+    ax = fig.subplots()
+    ax.plot([1], [1], "o", color="red", gid="a")
+    ax.plot([2], [2], "o", color="red", gid="b")
+    leg = ax.legend([Line2D([], [])], ["x"], loc="upper left", bbox_to_anchor=(1.5, 1.0))
+    fig.draw_without_rendering()
+    styles = _styles(fig)
+    assert styles["a"] == styles["b"]
+    assert leg.get_window_extent(fig.canvas.get_renderer()).x1 > fig.bbox.x1

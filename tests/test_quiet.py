@@ -101,3 +101,79 @@ def test_workers_inherit_the_choice(verbose, monkeypatch):
     with warnings.catch_warnings():
         quiet.install(verbose)
         assert quiet.is_verbose() is verbose  # spawned workers and Ray tasks read it from the environment
+
+
+# --------------------------------------------------------------------------
+# each message once, errors as plain text, filters that reach new interpreters
+
+
+RAY_ERROR = ("\x1b[36mray::run_unit_job()\x1b[39m (pid=4242, ip=127.0.0.1)\n"
+             "  File \"\x1b[35m/x/runner.py\x1b[0m\", line \x1b[35m12\x1b[0m\n"
+             "\x1b[1;31mValueError\x1b[0m: \x1b[1mboom\x1b[0m")
+
+
+def test_plain_text_removes_ray_colours():
+    from isocl.bench.quiet import plain_text
+
+    text = plain_text(RAY_ERROR)
+    assert "\x1b" not in text and "[36m" not in text
+    assert text.endswith("ValueError: boom") and 'File "/x/runner.py", line 12' in text
+    assert plain_text(None) is None and plain_text("no colour") == "no colour"
+
+
+def test_a_failed_task_is_stored_without_ansi_codes():
+    import isocl.bench.runner as runner
+
+    record = runner._failed_record("naive", 0, RuntimeError(RAY_ERROR))
+    assert record["status"] == "failed"
+    assert "\x1b" not in record["error"] and "\x1b" not in record["traceback"]
+    assert "ValueError: boom" in record["error"]
+
+
+def test_pythonwarnings_silences_known_warnings_in_a_new_interpreter():
+    """What a Ray or --jobs worker inherits: the known warnings are ignored from its first line on,
+    an unknown warning still shows."""
+    from isocl.bench.quiet import pythonwarnings
+
+    env = {**os.environ, "PYTHONWARNINGS": pythonwarnings("default")}
+    code = ("import warnings\n"
+            "warnings.warn('no QP solver found on your system, you can install solvers', UserWarning)\n"
+            "warnings.warn('JAXopt is no longer maintained. See https://docs.jax.dev', DeprecationWarning)\n"
+            "warnings.warn('something new', UserWarning)\n")
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert "no QP solver" not in res.stderr and "JAXopt" not in res.stderr
+    assert "something new" in res.stderr
+    # and without the entries, Python itself would show them: the check can fail
+    res = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONWARNINGS": "default"},
+                         capture_output=True, text=True, timeout=60)
+    assert "no QP solver" in res.stderr
+    assert pythonwarnings(pythonwarnings("")) == pythonwarnings("")  # each entry once
+
+
+def test_a_failed_unit_is_reported_once(tmp_path, capsys, monkeypatch):
+    """A unit that fails in the command's own process: one line on the terminal, not two."""
+    import isocl.bench.runner as runner
+    from isocl.bench import registry
+    from isocl.bench.config import load_benchmark
+    from isocl.bench.scenarios import synthetic_tensors
+
+    registry.discover()
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+
+    @registry.register_strategy("always-fails-quiet-test", defaults={})
+    def build(ctx):
+        raise RuntimeError("\x1b[31mbroken on purpose\x1b[0m")
+
+    bench = load_benchmark(REPO / "benchmarks" / "smoke.toml")
+    bench.scenario.update(train_per_class=10, test_per_class=5)
+    bench.model["widths"] = [8]
+    bench.training.update({"seeds": [0], "epochs": 1, "batch_size": 32})
+    bench.strategies = ["always-fails-quiet-test"]
+    bench.twins = bench.controls = False
+    df = runner.run_benchmark(bench, tmp_path / "res", data=synthetic_tensors(10, 5, seed=0), progress=True,
+                              strategies=["always-fails-quiet-test"], command=["isocl", "run", "test"])
+    err = capsys.readouterr()
+    lines = [ln for ln in (err.out + err.err).splitlines() if "always-fails-quiet-test seed 0 failed" in ln]
+    assert len(lines) == 1, err.err
+    row = df.set_index("strategy").loc["always-fails-quiet-test"]
+    assert row["status"] == "failed" and row["error"] == "RuntimeError: broken on purpose"  # stored plain

@@ -271,12 +271,12 @@ def test_report_writes_comparisons_and_forest_plot(tmp_path):
     png = res / "figures" / "comparisons.png"
     assert png in rep.figures and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     md = rep.markdown.read_text()
-    section = md[md.index("## Comparisons"):md.index("## Failed units")]
+    section = md[md.index("## Verdict"):md.index("## Failed units")]
     assert "| strategy | reference | relation | metric | n seeds | mean diff (points) |" in section
     assert f"| {X} | fixed-final:{X} | fixed-final | final accuracy | 5 | +3.0 |" in section
-    assert "Higher final accuracy (Holm-corrected p below 0.05)" in section
+    assert "Higher final accuracy (the simultaneous interval excludes 0)" in section
     assert "Too few paired seeds" in section and "picked on test means" in section
-    assert "<h2>Comparisons</h2>" in rep.html.read_text()
+    assert '<section id="verdict"><h2>Verdict</h2>' in rep.html.read_text()
 
 
 def test_forest_axis_ignores_two_seed_intervals():
@@ -295,3 +295,24 @@ def test_forest_axis_ignores_two_seed_intervals():
     assert (round(lo, 6), round(hi, 6)) == (-5.08, 6.08)  # -4..5 points, padded by 12% of 9
     lo_all, hi_all = _axis_limits(rows.assign(n_seeds=5))
     assert lo_all < -50 and hi_all > 52
+
+
+def test_backbone_matched_baseline_and_labelled_crossing_and_best_replay():
+    plastic = "neuro-grow-prune-replay"  # isotropic, with a 500-image buffer
+    rows = _rows(plastic, BASE, np.full(5, 0.1), 1000)
+    rows += _rows("naive", BASE - 0.05, np.full(5, 0.3), 900)  # isotropic
+    rows += _rows("naive-relu", BASE + 0.02, np.full(5, 0.3), 900)  # better, but on the ReLU MLP
+    rows += _rows("der@w64", BASE - 0.01, np.full(5, 0.2), 800)  # the best replay-family baseline
+    rows += _rows("lwf", BASE - 0.001, np.full(5, 0.2), 900)  # the best isotropic baseline overall
+    comp = statistics.compare_strategies(pd.DataFrame(rows))
+    acc = comp[comp["metric"] == "final_accuracy"].set_index("relation")
+    assert acc.at["best-baseline", "reference"] == "lwf"
+    assert acc.at["best-baseline", "same_backbone"] and "crosses" not in acc.at["best-baseline", "note"]
+    assert acc.at["best-baseline-any", "reference"] == "naive-relu"
+    assert (acc.at["best-baseline-any", "backbone_strategy"], acc.at["best-baseline-any", "backbone_reference"]) \
+        == ("isotropic", "relu")
+    assert not acc.at["best-baseline-any", "same_backbone"] and "crosses backbones" in acc.at["best-baseline-any", "note"]
+    assert acc.at["best-replay", "reference"] == "der@w64"
+    assert statistics.backbone_of("fixed-final:neuro-grow") == "isotropic"  # a twin runs naive on the isotropic MLP
+    assert statistics.backbone_of("naive-tanh") == "tanh" and statistics.replay_family("der@w16")
+    assert not statistics.replay_family("lwf")

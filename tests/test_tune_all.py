@@ -116,3 +116,33 @@ def test_edges_and_startup_trials():
     assert edge_params(space, {"lr": 1e-3, "alpha": 0.06, "epochs": 1}) == []
     assert [startup_trials(n) for n in (1, 3, 8, 20, 60)] == [1, 1, 2, 6, 10]
     assert all(startup_trials(n) <= max(1, n / 3) for n in range(1, 100))
+
+
+def test_a_diverged_configuration_completes_with_score_zero_and_other_failures_do_not_count(tmp_path, monkeypatch):
+    import isocl.bench.runner as runner
+    from isocl.tuning import tune
+
+    real = runner.run_unit
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        result = real(*args, **kwargs)
+        if calls["n"] in (1, 2):  # the first trial diverges, the second breaks
+            result.status = "failed"
+            result.error = ("NonFiniteLoss: loss is nan at experience 0" if calls["n"] == 1
+                            else "RuntimeError: a bug")
+        return result
+
+    monkeypatch.setattr(runner, "run_unit", flaky)
+    bench = load_benchmark(SMOKE)
+    bench.strategies = ["naive"]
+    bench.search = {}
+    bench.scenario.update(train_per_class=20, test_per_class=5)
+    result = tune(bench, "naive", 3, out=tmp_path / "t", data=synthetic_tensors(20, 5, seed=2), plots=False,
+                  log=lambda *_: None)
+    study = optuna.load_study(study_name=result.study_name, storage=f"sqlite:///{tmp_path / 't' / 'study.db'}")
+    states = [(t.state.name, t.value, t.user_attrs.get("diverged")) for t in study.trials]
+    assert states[0] == ("COMPLETE", 0.0, True)  # diverged: a measured outcome, counted
+    assert states[1][0] == "FAIL"  # broken: not counted, replaced
+    assert (result.n_complete, result.n_failed) == (3, 1) and len(states) == 4

@@ -390,19 +390,25 @@ def test_default_spaces(tiny):
 def test_default_space_of_a_neuroplastic_strategy_uses_only_its_parameters(tiny):
     from isocl.bench import registry
 
+    from isocl.bench.spaces import NEURO
+
     defaults = {"prune_threshold": 0.05, "prune_criterion": "sv", "grow_count": 4, "min_width": 2,
-                "finetune_epochs": 1, "log_structure": True, "momentum_reset": 0.5}
+                "finetune_epochs": 0, "log_structure": True, "momentum_reset": 0.5}
     registry.register_strategy("test-tuning-neuro", defaults=defaults, neuroplastic=True)(lambda ctx, **kw: None)
     try:
-        bench = load_benchmark(tiny)
+        bench = load_benchmark(tiny)  # 1 epoch: fine-tune epochs (counted in it) cannot be searched
         space = tuning.default_space("test-tuning-neuro", bench)
         assert set(space) == {"lr", "model.intrinsic", "prune_threshold", "prune_criterion", "grow_count",
-                              "min_width", "finetune_epochs"}
-        assert space["prune_threshold"]["type"] == "float" and space["prune_threshold"]["log"]
+                              "min_width"}
+        assert space["prune_threshold"] == {**NEURO["prune_threshold"], "low": 1e-3}  # the one declared range
         assert space["prune_criterion"]["choices"] == ["sv", "sv_out"]
-        assert space["grow_count"]["type"] == "int" and space["grow_count"]["high"] <= 16
+        assert space["grow_count"] == {"type": "int", "low": 4, "high": 128, "log": True}
         assert space["min_width"]["low"] <= 2 <= space["min_width"]["high"]
         assert tuning.validate_space(space, "test-tuning-neuro", bench) == space
+        three = load_benchmark(tiny).replace()
+        three.training["epochs"] = 3  # below 3 epochs: 0..2
+        assert tuning.default_space("test-tuning-neuro", three)["finetune_epochs"] == {
+            "type": "int", "low": 0, "high": 2, "log": False}
     finally:
         registry._REGISTRY.pop("test-tuning-neuro", None)
 

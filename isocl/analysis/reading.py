@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from isocl.analysis.plots.style import DIR_SEPARATOR, base_strategy
+from isocl.analysis.plots.style import DIR_SEPARATOR, family_of
 from isocl.bench.results import EXPERIENCE_COLUMNS, METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
 
 _REQUIRED = ("summary.csv", "config.toml")
@@ -209,13 +209,13 @@ def _rename_collisions(results: list[Results]) -> None:
     way round), so a family keeps one hue."""
     count: dict[str, int] = {}
     for r in results:
-        for family in {base_strategy(s) for s in _strategies_of(r)}:
+        for family in {family_of(s) for s in _strategies_of(r)}:
             count[family] = count.get(family, 0) + 1
     for r in results:
         mapping = {
             s: f"{r.label}{DIR_SEPARATOR}{s}"
             for s in _strategies_of(r)
-            if count[base_strategy(s)] > 1
+            if count[family_of(s)] > 1
         }
         if not mapping:
             continue

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+import json
 import re
 import warnings as _warnings
 from collections.abc import Callable
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from isocl.analysis import plots, statistics, tables
+from isocl.analysis import interactive, plots, statistics, tables
 from isocl.analysis.reading import (  # noqa: F401 - _load_studies: tests read studies through the report
     NotAResultsDir,
     Results,
@@ -53,6 +54,7 @@ from isocl.analysis.reading import (  # noqa: F401 - _load_studies: tests read s
     load_results,
 )
 from isocl.analysis.tables import first_line
+from isocl.bench.progress import phase
 
 __all__ = [
     "FORMATS",
@@ -65,15 +67,6 @@ __all__ = [
 
 FORMATS = ("png", "pdf", "svg")
 
-_FIGURE_STEMS = (
-    "accuracy-matrices",
-    "average-accuracy",
-    "final-accuracy-forgetting",
-    "width-params",
-    "spectra",
-    "accuracy-vs-params",
-    "comparisons",
-)
 _TEMPLATES = Path(__file__).with_name("templates")
 
 
@@ -88,6 +81,7 @@ class ReportResult:
     html: Path
     captions: dict[Path, str] = field(default_factory=dict)
     comparisons: Path | None = None  # comparisons.csv (one results directory only)
+    notes: list[str] = field(default_factory=list)  # figures that do not apply (e.g. spectra without pruning)
 
 
 @dataclass
@@ -106,7 +100,27 @@ class _Figures:
     def __init__(self, fig_dir: Path, fmt: str, warn: list[str]):
         self.fig_dir, self.fmt, self.warn = fig_dir, fmt, warn
         self.made: list[tuple[Path, str, str]] = []  # (path, title, caption)
+        self.notes: list[str] = []  # figures that do not apply to these results (not warnings)
+        self.verdict: set[Path] = set()  # figures shown with the verdict
         self._stems: set[str] = set()
+
+    def render_spec(self, spec: plots.FigureSpec, inputs: plots.FigureInputs) -> None:
+        """A registered figure; skipped with a warning when an input it needs is missing or empty
+        (the comparisons of several folders are never computed: skipped silently)."""
+        for name in spec.needs:
+            frame = getattr(inputs, name)
+            if name == "structure" and frame is None:
+                return  # said once per folder by _structure_notes
+            if name == "comparisons" and (frame is None or not len(frame)):
+                return  # several folders, or nothing to compare: the comparisons section says so
+            if why := _missing(frame, plots.registry.INPUT_FILES[name]):
+                self.warn.append(f"figure {spec.stem} skipped: {why}")
+                return
+        n = len(self.made)
+        self.render(spec.stem, spec.title, spec.caption,
+                    lambda p: plots.save_figure(spec.draw(inputs), p))
+        if spec.verdict and len(self.made) > n:
+            self.verdict.add(self.made[-1][0])
 
     def render(self, stem: str, title: str, caption: str, draw: Callable[[Path], Path],
                needs: tuple[pd.DataFrame | None, str] | None = None) -> None:
@@ -123,6 +137,9 @@ class _Figures:
             with _warnings.catch_warnings():
                 _warnings.simplefilter("ignore", UserWarning)
                 result = Path(draw(self.fig_dir / f"{stem}.{self.fmt}"))
+        except plots.NotApplicable as exc:
+            self.notes.append(f"figure {stem} not drawn: {exc}")
+            return
         except plots.NothingToPlot as exc:
             self.warn.append(f"figure {stem} skipped: {exc}")
             return
@@ -164,7 +181,7 @@ def _clear_old_figures(fig_dir: Path) -> None:
         if (
             p.is_file()
             and p.suffix.lstrip(".") in FORMATS
-            and (p.stem in _FIGURE_STEMS or p.stem.startswith("optuna-"))
+            and (p.stem in plots.FIGURES or p.stem.startswith("optuna-"))
         ):
             p.unlink()
 
@@ -218,51 +235,26 @@ def _missing(frame, name) -> str | None:
     return None
 
 
-def _draw_accuracy(figs: _Figures, f: _Frames, palette: dict[str, str]) -> None:
-    """Accuracy matrices, average accuracy, final accuracy and forgetting."""
-    figs.render("accuracy-matrices", "Accuracy matrices",
-                "Accuracy (%) on each experience (columns) after training each experience "
-                "(rows), mean over seeds.",
-                lambda p: plots.plot_accuracy_matrices(f.metrics, palette, p), needs=(f.metrics, "metrics.csv"))
-    figs.render("average-accuracy", "Average accuracy after each experience",
-                "Average accuracy over the experiences seen so far after training each "
-                "experience; line = mean, band = 95% bootstrap CI over seeds.",
-                lambda p: plots.plot_average_accuracy(f.experiences, palette, p),
-                needs=(f.experiences, "experiences.csv"))
-    figs.render("final-accuracy-forgetting", "Final accuracy and forgetting",
-                "Final accuracy and forgetting per strategy: mean ± sd over seeds (diamonds), "
-                "individual seeds as dots.",
-                lambda p: plots.plot_final_accuracy_forgetting(f.summary, palette, p))
-
-
-def _draw_size(figs: _Figures, f: _Frames, palette: dict[str, str], results: list[Results]) -> None:
-    """Width and parameters, spectra, accuracy against parameters."""
-    figs.render("width-params", "Network size over experiences",
-                "Hidden width per layer and parameter count of the dynamic strategies after "
-                "each experience (mean ± sd over seeds); dashed lines: fixed-width strategies.",
-                lambda p: plots.plot_width_and_params(f.experiences, palette, p),
-                needs=(f.experiences, "experiences.csv"))
+def _structure_notes(figs: _Figures, results: list[Results]) -> None:
+    """Say which folders lack structure.csv (their strategies are missing from the spectra)."""
     no_structure = [r for r in results if r.structure is None]
     for r in no_structure:
         what = "no" if not (r.path / "structure.csv").is_file() else "no usable"
         figs.warn.append(f"{r.path}: {what} structure.csv; " + (
             "spectra figure skipped" if len(no_structure) == len(results)
             else "its strategies are missing from the spectra figure"))
-    if f.structure is not None and len(f.structure):
-        figs.render("spectra", "Singular-value spectra",
-                    "Singular-value spectrum of each hidden layer before (thin dashed) and after "
-                    "(thick solid) pruning, one colour per experience (one seed per strategy).",
-                    lambda p: plots.plot_spectra(f.structure, palette, p))
-    elif f.structure is not None:
-        figs.warn.append("figure spectra skipped: structure.csv has no usable rows")
-    figs.render("accuracy-vs-params", "Accuracy against parameter count",
-                "Final accuracy against final parameter count (log scale), mean ± sd over seeds, "
-                "seeds as faint dots; dashed step line: Pareto frontier.",
-                lambda p: plots.plot_accuracy_vs_params(f.summary, palette, p))
+
+
+def _draw_registered(figs: _Figures, inputs: plots.FigureInputs, progress=None) -> None:
+    """Every registered figure, in report order (:func:`isocl.analysis.plots.ordered_figures`)."""
+    for spec in plots.ordered_figures():
+        if progress is not None:
+            progress(spec.stem)
+        figs.render_spec(spec, inputs)
 
 
 def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame | None:
-    """Paired comparisons of one results directory: ``comparisons.csv`` and the forest plot."""
+    """Paired comparisons of one results directory, written to ``comparisons.csv`` (the forest plot is a registered figure)."""
     from isocl.bench.results import atomic_write_text
 
     if len(results) > 1:
@@ -273,13 +265,12 @@ def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame 
         figs.warn.append(f"comparisons skipped: {exc}")
         return None
     atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
-    atomic_write_text(out / "frontier.csv", statistics.frontier_table(results[0].summary).to_csv(index=False))
-    if len(comparisons):
-        figs.render("comparisons", "Paired comparisons",
-                    "Each neuroplastic strategy minus its references, paired by seed: mean difference "
-                    "(dot) and the simultaneous (Bonferroni-level) t interval (bar), in points; "
-                    "colour = verdict (win / loss exactly when the bar excludes 0).",
-                    lambda p: plots.plot_comparisons(comparisons, p))
+    try:
+        frontier = statistics.frontier_table(results[0].summary)
+    except (KeyError, ValueError) as exc:  # e.g. a summary.csv without max_params
+        figs.warn.append(f"frontier.csv skipped: {type(exc).__name__}: {first_line(str(exc))}")
+    else:
+        atomic_write_text(out / "frontier.csv", frontier.to_csv(index=False))
     return comparisons
 
 
@@ -355,7 +346,7 @@ def _figure_entries(figures, out: Path, fmt: str) -> list[dict]:
                 src = f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
             except OSError:
                 pass
-        entries.append(dict(title=title, caption=caption, rel=rel, name=path.name, src=src))
+        entries.append(dict(title=title, caption=caption, rel=rel, name=path.name, src=src, path=path))
     return entries
 
 
@@ -369,16 +360,27 @@ def _write(out: Path, fmt: str, results: list[Results], run_of: dict[str, str], 
     cells, bold = tables.metric_table(frames.summary, order, run_of, len(results) > 1)
     comp = tables.comparisons_table(comparisons) if comparisons is not None and len(comparisons) else None
     benchmarks = list(dict.fromkeys(r.benchmark for r in results))
+    entries = _figure_entries(figs.made, out, fmt)
+    verdict = [e for e in entries if e["path"] in figs.verdict]
+    rest = [e for e in entries if e["path"] not in figs.verdict]
+    for i, e in enumerate(verdict + rest, 1):  # numbered in reading order
+        e["number"] = i
+    palette = plots.strategy_palette(set(run_of) | names)
+    families = interactive.families_of(order, palette)
+    charts = interactive.report_charts(frames.summary, palette) if fmt != "pdf" else []
     context = dict(
         title="isocl report: " + (" vs ".join(benchmarks) if len(benchmarks) <= 3 else f"{len(benchmarks)} benchmarks"),
         stamp=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         results=results, fmt=fmt, failed=failed, warnings=list(dict.fromkeys(figs.warn)),
-        figures=_figure_entries(figs.made, out, fmt), metric_note=tables.METRIC_NOTE,
+        figures=entries, verdict_figures=verdict, other_figures=rest, notes=list(dict.fromkeys(figs.notes)),
+        charts=charts, plotly_js=interactive.plotly_js() if charts else "",
+        families_json=json.dumps(families).replace("</", "<\\/"),
+        family_names=list(dict.fromkeys(families.values())), metric_note=tables.METRIC_NOTE,
         metrics_md=tables.md_table(cells, bold) if order else "",
-        metrics_html=tables.html_table(cells, bold, cls="metrics") if order else "",
+        metrics_html=tables.html_table(cells, bold, cls="metrics sortable") if order else "",
         failed_md=tables.md_table(tables.failed_table(failed)) if failed else "",
         comparisons_md=tables.md_table(comp) if comp is not None else "",
-        comparisons_html=tables.html_table(comp, cls="comparisons") if comp is not None else "",
+        comparisons_html=tables.html_table(comp, cls="comparisons sortable") if comp is not None else "",
         comparison_sentences=tables.comparison_sentences(comparisons) if comp is not None else [],
         comparisons_none=tables.no_comparisons(len(results)),
         envs_md=[tables.md_table(tables.env_table(r.manifest)) if r.manifest else "" for r in results],
@@ -392,7 +394,8 @@ def _write(out: Path, fmt: str, results: list[Results], run_of: dict[str, str], 
     return md_path, html_path
 
 
-def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "png") -> ReportResult:
+def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "png", *,
+                 progress: bool = False) -> ReportResult:
     """Render the figures, compare the strategies and write ``report.md`` and ``report.html``.
 
     ``results_dirs``: one or more results directories (the ``--out`` folders
@@ -400,7 +403,7 @@ def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "
     directory itself when there is one, else ``results_dirs[0].parent /
     "comparison"``.  Figures go to ``out/figures/`` in format ``fmt`` (``png``,
     ``pdf`` or ``svg``); with one directory the paired comparisons go to
-    ``out/comparisons.csv``.
+    ``out/comparisons.csv``. ``progress``: a bar over the figures on stderr.
 
     Raises :class:`NotAResultsDir` for a directory lacking ``summary.csv`` or
     ``config.toml`` and :class:`ValueError` for an unknown ``fmt`` or an empty
@@ -419,13 +422,16 @@ def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "
     failed = _drop_failed(frames, warn)
     palette = plots.strategy_palette(sorted(set(run_of) | set(frames.summary["strategy"].astype(str))))
     figs = _Figures(fig_dir, fmt, warn)
-    _draw_accuracy(figs, frames, palette)
-    _draw_size(figs, frames, palette, results)
     comparisons = _compare(results, out, figs)
+    _structure_notes(figs, results)
+    inputs = plots.FigureInputs(summary=frames.summary, metrics=frames.metrics, experiences=frames.experiences,
+                                structure=frames.structure, comparisons=comparisons, palette=palette)
+    with phase("figures", total=len(plots.FIGURES), enabled=progress) as step:
+        _draw_registered(figs, inputs, step)
     _draw_studies(figs, results)
     md_path, html_path = _write(out, fmt, results, run_of, frames, failed, comparisons, figs)
     return ReportResult(
         out_dir=out, figures=[f for f, _, _ in figs.made], warnings=list(dict.fromkeys(warn)), markdown=md_path,
         html=html_path, captions={f: c for f, _, c in figs.made},
-        comparisons=out / "comparisons.csv" if comparisons is not None else None,
+        comparisons=out / "comparisons.csv" if comparisons is not None else None, notes=list(dict.fromkeys(figs.notes)),
     )

@@ -106,11 +106,14 @@ def comparisons_table(comparisons: pd.DataFrame) -> pd.DataFrame:
         ci = "–" if not np.isfinite(r.ci_low) else f"[{_points(r.ci_low)}, {_points(r.ci_high)}]"
         level = "" if not np.isfinite(r.ci_level) else f"{100 * r.ci_level:.4g}%"
         verdict = r.verdict + (f" ({r.note})" if isinstance(r.note, str) and r.note else "")
+        if getattr(r, "same_backbone", True) is False or str(getattr(r, "same_backbone", "")) == "False":
+            verdict += " [crosses backbones]"
         rows.append([r.strategy, r.reference, r.relation, r.metric.replace("_", " "), str(r.n_seeds),
-                     _points(r.mean_diff), ci, level, p_text(r.p), p_text(r.p_holm), verdict])
+                     _points(r.mean_diff), ci, level, p_text(r.p), p_text(getattr(r, "p_perm", math.nan)),
+                     p_text(r.p_holm), verdict])
     return pd.DataFrame(rows, columns=["strategy", "reference", "relation", "metric", "n seeds",
-                                       "mean diff (points)", "corrected CI (points)", "CI level", "p",
-                                       "p (Holm)", "verdict"])
+                                       "mean diff (points)", "simultaneous CI (points)", "CI level", "p (t)",
+                                       "p (sign-flip)", "p (Holm)", "verdict"])
 
 
 # --------------------------------------------------------------------------
@@ -153,10 +156,10 @@ def html_table(cells: pd.DataFrame, bold: pd.DataFrame | None = None, cls: str =
 # the verdict in words
 
 _SENTENCES = {
-    "win": "Higher final accuracy (Holm-corrected p below 0.05)",
-    "loss": "Lower final accuracy (Holm-corrected p below 0.05)",
-    "less forgetting": "Less forgetting (Holm-corrected p below 0.05)",
-    "more forgetting": "More forgetting (Holm-corrected p below 0.05)",
+    "win": "Higher final accuracy (the simultaneous interval excludes 0)",
+    "loss": "Lower final accuracy (the simultaneous interval excludes 0)",
+    "less forgetting": "Less forgetting (the simultaneous interval excludes 0)",
+    "more forgetting": "More forgetting (the simultaneous interval excludes 0)",
     "no detectable difference": "No detectable difference in {metric}",
     "identical": "Identical {metric} on every paired seed",
     "too few seeds": "Too few paired seeds (fewer than 2 with status ok on both sides) to compare {metric}",

@@ -47,6 +47,7 @@ __all__ = [
     "read_metadata",
     "save_model",
     "unit_model_files",
+    "validate_metadata",
 ]
 
 FORMAT = "isocl-model/1"
@@ -120,7 +121,168 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not a safetensors file ({exc})") from None
     if raw is None:
         raise ConfigError(f"{path}: a safetensors file without isocl metadata (not saved by isocl)")
-    return json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: its isocl metadata is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{path}: its isocl metadata is {type(meta).__name__}, expected a JSON object")
+    return meta
+
+
+def _shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every tensor's shape, from the file's header (nothing is allocated)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+    except Exception as exc:  # noqa: BLE001 - any reader error: a damaged file
+        raise ConfigError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def _schema_error(path: Path, key: str, value: Any, expected: str) -> ConfigError:
+    shown = repr(value)
+    return ConfigError(f"{path}: isocl metadata {key} = {shown[:80] + '...' if len(shown) > 80 else shown} is invalid; "
+                       f"expected {expected}")
+
+
+def _is_int(v: Any, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+
+def _config_schema() -> dict[str, tuple[Any, str]]:
+    """MLPConfig's fields: (check, expected). Widths are bounded like a benchmark's model.widths."""
+    import math as _math
+
+    from isocl.bench.config import MODEL, valid_layer_widths
+    from isocl.nn.activations import SHAPES
+    from isocl.nn.models import INITS
+
+    def choice(options):
+        return (lambda v: isinstance(v, str) and v in options, "one of " + ", ".join(map(repr, options)))
+
+    boolean = (lambda v: isinstance(v, bool), "true or false")
+    return {
+        "in_features": (lambda v: _is_int(v, 3072, 3072), "3072 (a flattened CIFAR-10 image)"),
+        "widths": (lambda v: isinstance(v, list) and valid_layer_widths(v), MODEL["widths"][3]),
+        "shape": choice(tuple(SHAPES)),
+        "isotropic": boolean,
+        "hidden_bias": boolean,
+        "head_bias": boolean,
+        "intrinsic": choice(("off", "constant", "trainable")),
+        "intrinsic_out": choice(("off", "constant", "trainable")),
+        "o_init": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and _math.isfinite(v)
+                   and 0 < v < 1e6, "a number in (0, 1e6)"),
+        "init": choice(tuple(INITS)),
+        "multi_head": boolean,
+        "initial_classes": (lambda v: _is_int(v, 1, 10), "an int in [1, 10]"),
+    }
+
+
+def validate_metadata(meta: dict[str, Any], path: str | Path, shapes: dict[str, tuple[int, ...]] | None = None,
+                      *, unit: bool = False) -> dict[str, Any]:
+    """Check a saved model's ``isocl`` metadata against its schema before anything is built: format and
+    kind, the strategy (registered), the seed, the experience (one of its benchmark's), the benchmark
+    (a valid benchmark table whose setting matches the heads), the MLP config (each field's type and
+    range; widths bounded as a benchmark's) and, given the tensors' ``shapes``, that the widths and heads
+    are those of the tensors. ConfigError on the first problem, naming the file, the key and what is
+    expected. ``unit``: the unit's keys (strategy, seed, experience, benchmark) are required, as
+    ``isocl evaluate`` needs them to rebuild the scenario; else only those present are checked."""
+    from isocl.bench.config import MAX_SEED, parse_benchmark
+
+    path = Path(path)
+    if meta.get("format") != FORMAT:
+        raise _schema_error(path, "format", meta.get("format"), f"{FORMAT!r} (a compressed export is read by "
+                            "isocl.bench.checkpoints.load_compressed)")
+    if meta.get("kind") not in ("isotropic-mlp", "model-kind", "state-dict"):
+        raise _schema_error(path, "kind", meta.get("kind"), "'isotropic-mlp', 'model-kind' or 'state-dict'")
+    if meta["kind"] == "model-kind":
+        from isocl.nn.kinds import MODEL_KINDS as MODEL_KIND_NAMES
+
+        if meta.get("model_kind") not in MODEL_KIND_NAMES:
+            raise _schema_error(path, "model_kind", meta.get("model_kind"), f"one of {list(MODEL_KIND_NAMES)}")
+        if not isinstance(meta.get("config"), dict):
+            raise _schema_error(path, "config", meta.get("config"), "a table of the model's settings")
+    for key in ("strategy", "seed", "experience", "benchmark"):
+        if key not in meta and unit:
+            raise ConfigError(f"{path}: isocl metadata has no {key!r}; expected the strategy, seed, experience and "
+                              "benchmark of the unit that saved it")
+    n_exp = 1000  # tasks a multi-task module may know, without a benchmark to say how many
+    bench = None
+    if "benchmark" in meta:
+        if not isinstance(meta["benchmark"], dict):
+            raise _schema_error(path, "benchmark", meta["benchmark"], "a benchmark table")
+        bench = parse_benchmark(meta["benchmark"], f"{path}: isocl metadata benchmark", None)
+        n_exp = bench.scenario["n_experiences"]
+    if "strategy" in meta:
+        _check_strategy(path, meta["strategy"])
+    if "seed" in meta and not _is_int(meta["seed"], 0, MAX_SEED):
+        raise _schema_error(path, "seed", meta["seed"], "an int in [0, 2**32 - 1]")
+    if "experience" in meta and not _is_int(meta["experience"], 0, n_exp - 1):
+        raise _schema_error(path, "experience", meta["experience"],
+                            f"an int in [0, {n_exp - 1}]" + (f" (its benchmark has {n_exp} experiences)" if bench else ""))
+    multitask = meta.get("multitask", {})
+
+    if not isinstance(multitask, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) and _is_int(v.get("max_class_label"), -1, 9)
+            and len(v.get("known_train_tasks_labels") or []) <= n_exp
+            and isinstance(v.get("known_train_tasks_labels"), list)
+            and all(_is_int(t, 0, n_exp - 1) for t in v["known_train_tasks_labels"]) for k, v in multitask.items()):
+        raise _schema_error(path, "multitask", multitask, "a table of module name to {max_class_label: an int in "
+                            f"[-1, 9], known_train_tasks_labels: a list of tasks in [0, {n_exp - 1}]}}")
+    if meta["kind"] != "isotropic-mlp":
+        return meta
+    cfg = meta.get("config")
+    schema = _config_schema()
+    if not isinstance(cfg, dict):
+        raise _schema_error(path, "config", cfg, "a table of the MLP's settings")
+    unknown = sorted(set(cfg) - set(schema))
+    if unknown:
+        raise ConfigError(f"{path}: isocl metadata config.{unknown[0]}: unknown key; expected {sorted(schema)}")
+    for key, (check, expected) in schema.items():
+        if key not in cfg:
+            raise ConfigError(f"{path}: isocl metadata config has no {key!r}; expected {expected}")
+        if not check(cfg[key]):
+            raise _schema_error(path, f"config.{key}", cfg[key], expected)
+    if bench is not None and cfg["multi_head"] != (bench.scenario["setting"] == "task_il"):
+        raise ConfigError(f"{path}: isocl metadata config.multi_head = {cfg['multi_head']} does not match its "
+                          f"benchmark's scenario.setting = {bench.scenario['setting']!r}; the scenario cannot be "
+                          "rebuilt as saved")
+    if shapes is not None:
+        _check_shapes(path, cfg, shapes)
+    return meta
+
+
+def _check_strategy(path: Path, strategy: Any) -> None:
+    from isocl.bench.registry import UnknownStrategy
+    from isocl.bench.units import spec_of
+
+    if not isinstance(strategy, str) or not 0 < len(strategy) <= 200:
+        raise _schema_error(path, "strategy", strategy, "a strategy name")
+    try:
+        spec_of(strategy)  # fixed-final:X@p -> X
+    except UnknownStrategy as exc:
+        raise ConfigError(f"{path}: isocl metadata strategy = {strategy!r}: {exc}") from None
+
+
+def _check_shapes(path: Path, cfg: dict[str, Any], shapes: dict[str, tuple[int, ...]]) -> None:
+    """The widths of ``cfg`` are those of the tensors (each layer's weight rows), before any allocation."""
+    widths = cfg["widths"]
+    found = []
+    while f"backbone.layers.{len(found)}.linear.weight" in shapes:
+        shape = shapes[f"backbone.layers.{len(found)}.linear.weight"]
+        if len(shape) != 2:
+            raise ConfigError(f"{path}: tensor backbone.layers.{len(found)}.linear.weight has shape {list(shape)}; "
+                              "expected a matrix")
+        found.append(shape[0])
+    if found != widths:
+        raise ConfigError(f"{path}: isocl metadata config.widths = {widths} disagree with the tensors' widths {found}; "
+                          "the file is damaged or its metadata was edited")
+    heads = [k for k in shapes if k.startswith("head.") and k.endswith("classifier.weight")]
+    if not heads or any(len(shapes[k]) != 2 or not 1 <= shapes[k][0] <= 10 for k in heads):
+        raise ConfigError(f"{path}: the head tensors {sorted(heads)} are not those of a CIFAR-10 classifier "
+                          "(1 to 10 outputs)")
 
 
 def _fit(module: nn.Module, name: str, tensor: torch.Tensor) -> None:
@@ -169,22 +331,29 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     """Rebuild a saved isotropic MLP: ``(model in eval mode, metadata)``."""
     from safetensors.torch import load_file
 
-    meta = read_metadata(path)
-    if meta.get("format") != FORMAT:
-        raise ConfigError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r} (a compressed export is read "
-                          "by isocl.bench.checkpoints.load_compressed)")
+    meta = validate_metadata(read_metadata(path), path, _shapes(Path(path)))
     if meta.get("kind") == "model-kind":
         from isocl.nn.kinds import rebuild_model
 
         state = load_file(str(path))
-        model = rebuild_model(meta["model_kind"], meta["config"], state)
-        model.load_state_dict(state, strict=True)
+        try:
+            model = rebuild_model(meta["model_kind"], meta["config"], state)
+            model.load_state_dict(state, strict=True)
+        except (RuntimeError, AttributeError, KeyError, ValueError, TypeError) as exc:
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ConfigError(f"{path}: the tensors do not fit the isocl metadata ({type(exc).__name__}: "
+                              f"{text[:200]})") from None
         _restore_multitask(model, meta)
         return model.to(device).eval(), meta
     if meta.get("kind") != "isotropic-mlp":
         raise ConfigError(f"{path}: a {meta.get('class')} of strategy {meta.get('strategy')!r} is saved as a plain "
                           "state_dict; isocl rebuilds only its isotropic MLPs (load the tensors with safetensors)")
-    model = _rebuild(meta, load_file(str(path)))
+    try:
+        model = _rebuild(meta, load_file(str(path)))
+    except (RuntimeError, AttributeError, KeyError, ValueError, TypeError) as exc:  # checked, yet not these tensors
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"{path}: the tensors do not fit the isocl metadata ({type(exc).__name__}: {text[:200]})"
+                          ) from None
     return model.to(device).eval(), meta
 
 
@@ -229,6 +398,7 @@ def evaluate_saved_model(path: str | Path, *, device: str | None = None, data: A
     device = device or "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine")
+    validate_metadata(read_metadata(path), path, unit=True)  # what rebuilds the scenario, before the model
     model, meta = load_model(path, device)
     bench = parse_benchmark(meta["benchmark"], f"{path}: benchmark", None)
     scenario = build_scenario(bench, data if data is not None else load_cifar10(), meta["seed"])

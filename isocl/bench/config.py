@@ -34,8 +34,11 @@ __all__ = [
     "check_option",
     "check_options",
     "check_overrides",
+    "check_scenario_feasible",
+    "first_duplicate",
     "comma_list",
     "load_benchmark",
+    "valid_layer_widths",
     "parse_benchmark",
     "set_layer_widths",
     "to_toml",
@@ -68,9 +71,13 @@ def _int_in(lo, hi):
 _pos_int = _int_in(1, MAX_INT)
 
 
-def _layer_widths(v) -> bool:
-    """Hidden widths (or conv channels): 1 to 64 layers of 1 to MAX_WIDTH each."""
+def valid_layer_widths(v) -> bool:
+    """Hidden widths (or conv channels): 1 to 64 layers of 1 to MAX_WIDTH each (also a saved model's, in
+    isocl.bench.checkpoints)."""
     return 0 < len(v) <= 64 and all(_int_in(1, MAX_WIDTH)(w) for w in v)
+
+
+_layer_widths = valid_layer_widths
 _seed = _int_in(0, MAX_SEED)
 
 
@@ -95,6 +102,7 @@ SCENARIO: dict[str, _Spec] = {
     "augment": ((str,), "none", lambda v: v in AUGMENTATIONS,
                 "'none' or 'crop-flip' (training batches: random crop with 4-pixel padding, horizontal flip)"),
 }
+PRECISIONS = ("float32", "bf16")
 TRAINING: dict[str, _Spec] = {
     "epochs": ((int,), 5, _pos_int, "an int >= 1 (at most 2**31 - 1)"),
     "batch_size": ((int,), 128, _pos_int, "an int >= 1 (at most 2**31 - 1)"),
@@ -106,6 +114,13 @@ TRAINING: dict[str, _Spec] = {
     "seeds": ((list,), [0, 1, 2], lambda v: len(v) > 0 and all(_seed(s) for s in v),
               "a non-empty list of ints in [0, 2**32 - 1]"),
     "device": ((str,), "cpu", lambda v: re.fullmatch(r"cpu|cuda(:\d{1,4})?", v) is not None, "'cpu' or 'cuda[:N]'"),
+    # The audit of structural events (isocl.bench.plasticity.Auditor): accuracy before/after, measured logit
+    # change, pruning bound, exactness check. Off: events are still recorded, unprobed (throughput runs).
+    # It changes no training, so a results folder resumes under either setting (runner._comparable).
+    "audit": ((bool,), True, None, "true or false (false: structural events recorded without probes)"),
+    # bf16: autocast of the forward passes (isocl.bench.context.AutocastPlugin); weights, optimiser and
+    # structural moves stay float32.
+    "precision": ((str,), "float32", lambda v: v in PRECISIONS, "'float32' or 'bf16'"),
     "online": ((bool,), False, None,
                "true or false (true: one pass over each experience, split into mini-experiences of batch_size "
                "samples as Avalanche's split_online_stream does; needs epochs = 1)"),
@@ -287,6 +302,9 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
             top[key] = spec[1]
     sections = {name: _section(source, name, raw.get(name, {}), specs) for name, specs in SECTIONS.items()}
     sections["model"] = _model_kind(source, raw.get("model", {}), sections["model"])
+    for key, values in (("strategies", top["strategies"]), ("training.seeds", sections["training"]["seeds"])):
+        _refuse_duplicates(f"{_where(source, key)} = {values!r}", values)
+    check_scenario_feasible(source, sections["scenario"])
     check_online(source, sections["training"])
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for table in TABLES:
@@ -312,6 +330,36 @@ def parse_benchmark(raw: dict[str, Any], source: str = "<benchmark>", path: Path
     )
 
 
+def first_duplicate(values: list[Any]) -> Any:
+    """The first value that occurs twice in ``values`` (None when each occurs once)."""
+    seen = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    return None
+
+
+def _refuse_duplicates(where: str, values: list[Any]) -> None:
+    dup = first_duplicate(values)
+    if dup is not None:
+        raise ConfigError(f"{where}: {dup!r} is given twice; expected each once (a unit runs once)")
+
+
+def check_scenario_feasible(source: str, scenario: Mapping[str, Any]) -> None:
+    """The scenario's split can be made: with ``validation_fraction`` > 0 every class keeps at least one
+    validation image (``int(fraction * images per class)``, as isocl.bench.scenarios splits) and at least
+    one training image."""
+    fraction = scenario["validation_fraction"]
+    per_class = scenario["train_per_class"] or CIFAR10_TRAIN
+    if fraction > 0:
+        n_val = int(fraction * per_class)
+        if n_val < 1 or per_class - n_val < 1:
+            need = math.ceil(1 / fraction)
+            raise ConfigError(
+                f"{_where(source, 'scenario')}: validation_fraction = {fraction:g} of train_per_class = {per_class} "
+                f"leaves {n_val} validation and {per_class - n_val} training images per class; expected at least 1 "
+                f"of each (train_per_class >= {need}, or validation_fraction = 0)")
 def check_online(source: str, training: Mapping[str, Any]) -> None:
     """``training.online`` is one pass: it needs ``epochs = 1`` (the file's, or ``--epochs``)."""
     if training.get("online") and training.get("epochs") != 1:
@@ -452,6 +500,7 @@ OPTIONS: dict[str, dict[str, _Spec]] = {
     "export": {"results": PATH, "unit": NAME, "out": PATH},
     "list": {"benchmarks": PATH},
     "speed": {
+        "device": TRAINING["device"],
         "epochs": TRAINING["epochs"],
         "train_per_class": ((int,), 1000, _int_in(1, CIFAR10_TRAIN), "an int in [1, 5000]"),
         "repeats": ((int,), 3, _int_in(1, 1000), "an int in [1, 1000]"),
@@ -477,6 +526,8 @@ def check_option(command: str, dest: str, value: Any) -> Any:
     if not _valid(value, spec):
         flag = dest if dest in ("benchmark", "best", "results") else "--" + dest.replace("_", "-")
         raise ConfigError(f"{flag} {_show(value)} is invalid; expected {spec[3]}")
+    if dest in ("seeds", "strategies") and isinstance(value, list):
+        _refuse_duplicates(f"--{dest} {_show(value)}", value)
     return value
 
 

@@ -16,17 +16,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from avalanche.training.plugins import SupervisedPlugin
 from avalanche.training.templates import SupervisedTemplate
 
 from isocl.bench.config import Benchmark, cnn_config_kwargs, set_layer_widths
 from isocl.nn.kinds import build_model, model_kind
 from isocl.bench.scenarios import stream_tensors
 
-__all__ = ["StrategyContext", "TensorBatches", "fast_template"]
+__all__ = ["AutocastPlugin", "StrategyContext", "TensorBatches", "fast_template", "to_device"]
 
 
 class TensorBatches:
-    """Mini-batches ``[x, y, t]`` sliced from in-memory tensors (optionally shuffled)."""
+    """Mini-batches ``[x, y, t]`` sliced from in-memory tensors (optionally shuffled).
+
+    The tensors live where they are given: :class:`_TensorLoaderMixin` moves an
+    experience to the strategy's device once, so on a GPU every batch is an index
+    into device memory (no per-batch host-to-device copy). The shuffling order is
+    drawn on the CPU from the unit's generator, so a GPU run sees the batches a
+    CPU run sees, and moved to the data's device once per epoch.
+    """
 
     def __init__(self, x, y, t, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> None:
         self.x, self.y, self.t = x, y, t
@@ -37,7 +45,7 @@ class TensorBatches:
 
     def __iter__(self):
         n = len(self.y)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        order = torch.randperm(n, generator=self.generator).to(self.y.device) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 sl = slice(start, start + self.batch_size)
@@ -47,20 +55,69 @@ class TensorBatches:
                 yield [self.x[idx], self.y[idx], self.t[idx]]
 
 
+def to_device(tensors, device) -> tuple:
+    """``tensors`` on ``device`` (the same tensors when they are there already: no copy on the CPU)."""
+    return tuple(t.to(device) for t in tensors)
+
+
+def _on(t: torch.Tensor, device) -> bool:
+    dev = torch.device(device)
+    return t.device.type == dev.type and (dev.index is None or t.device.index == dev.index)
+
+
+class AutocastPlugin(SupervisedPlugin):
+    """bf16 autocast of every forward pass, training and evaluation (``training.precision = "bf16"``).
+
+    The model's parameters, the optimiser and every structural move stay in
+    float32; the outputs are cast back to float32 before the loss. Entered in
+    ``before_(eval_)forward`` and left in ``after_(eval_)forward``: Avalanche has
+    no hook around the forward pass alone. Works on the CPU too (the tests run it there).
+    """
+
+    def __init__(self, device_type: str, dtype: torch.dtype = torch.bfloat16) -> None:
+        super().__init__()
+        self.device_type, self.dtype = device_type, dtype
+        self._ctx = None
+
+    def _enter(self) -> None:
+        self._ctx = torch.autocast(self.device_type, dtype=self.dtype)
+        self._ctx.__enter__()
+
+    def _exit(self, strategy) -> None:
+        if self._ctx is not None:
+            self._ctx.__exit__(None, None, None)
+            self._ctx = None
+        if torch.is_tensor(strategy.mb_output) and strategy.mb_output.is_floating_point():
+            strategy.mb_output = strategy.mb_output.float()
+
+    def before_forward(self, strategy, **kwargs) -> None:
+        self._enter()
+
+    def after_forward(self, strategy, **kwargs) -> None:
+        self._exit(strategy)
+
+    def before_eval_forward(self, strategy, **kwargs) -> None:
+        self._enter()
+
+    def after_eval_forward(self, strategy, **kwargs) -> None:
+        self._exit(strategy)
+
+
 class _TensorLoaderMixin:
-    """Replaces the template's data loaders by :class:`TensorBatches`."""
+    """Replaces the template's data loaders by :class:`TensorBatches` over device-resident tensors."""
 
     _isocl_generator: torch.Generator | None = None
 
     def make_train_dataloader(self, shuffle=True, **kwargs):
-        x, y, t = stream_tensors(self.adapted_dataset)
+        x, y, t = to_device(stream_tensors(self.adapted_dataset), self.device)
         self.dataloader = TensorBatches(x, y, t, self.train_mb_size, shuffle, self._isocl_generator)
 
     def make_eval_dataloader(self, **kwargs):
-        # Test experiences never change: their tensors are gathered once and kept on the experience.
+        # Test experiences never change: their tensors are gathered (and moved to the device) once and
+        # kept on the experience.
         cached = getattr(self.experience, "_isocl_eval_tensors", None)
-        if cached is None or len(cached[1]) != len(self.adapted_dataset):
-            cached = stream_tensors(self.adapted_dataset)
+        if cached is None or len(cached[1]) != len(self.adapted_dataset) or not _on(cached[1], self.device):
+            cached = to_device(stream_tensors(self.adapted_dataset), self.device)
             try:
                 self.experience._isocl_eval_tensors = cached
             except AttributeError:
@@ -155,6 +212,7 @@ class StrategyContext:
         """An Avalanche strategy of class ``cls`` on this benchmark's training settings
         (``epochs``: the epochs of its training loop, if some of the budget is spent elsewhere)."""
         tr = self.bench.training
+        precision = [AutocastPlugin(self.device.type)] if tr["precision"] == "bf16" else []
         strategy = fast_template(cls)(
             model=model,
             optimizer=optimizer if optimizer is not None else self.make_optimizer(model),
@@ -163,7 +221,7 @@ class StrategyContext:
             train_epochs=self.epochs if epochs is None else epochs,
             eval_mb_size=tr["eval_batch_size"],
             device=self.device,
-            plugins=list(plugins) + list(self.plugins),
+            plugins=list(plugins) + list(self.plugins) + precision,
             evaluator=self.evaluator,
             **kwargs,
         )

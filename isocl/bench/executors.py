@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["InlineExecutor", "make_executor", "prepare_worker", "worker_threads"]
+__all__ = ["InlineExecutor", "make_executor", "prepare_worker", "stop_executor", "worker_threads"]
 
 
 class InlineExecutor(Executor):
@@ -55,6 +55,24 @@ def prepare_worker(threads: int, data: Any, verbose: bool = False) -> None:
         runner._WORKER_DATA = data
 
 
+def _pool_worker(threads: int, data: Any, verbose: bool) -> None:
+    """A ``--jobs`` pool process's set-up: :func:`prepare_worker`, and Ctrl-C ignored. Ctrl-C reaches every
+    process of the terminal's group; the driver alone handles it (it stops the workers and says how far
+    the run got), a worker that handled it too would print its own traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    prepare_worker(threads, data, verbose)
+    signal.signal(signal.SIGTERM, _worker_stop)  # after the set-up: a worker stopped while starting just ends
+
+
+def _worker_stop(signum, frame) -> None:
+    """SIGTERM in a pool worker (:func:`stop_executor`): leave through Python's exit, so that the worker's
+    multiprocessing objects are released (a plain kill leaves multiprocessing's resource tracker warning
+    about leaked semaphores)."""
+    raise SystemExit(128 + signum)
+
+
 def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Executor:
     """``jobs == 1``: this process; else a pool of ``jobs`` spawned processes, each with its own
     torch thread count (spawned, not forked: a forked torch with live OpenMP threads can hang)."""
@@ -63,5 +81,28 @@ def make_executor(jobs: int, threads: int | None = None, data: Any = None) -> Ex
     ctx = multiprocessing.get_context("spawn")
     from isocl.bench.quiet import is_verbose
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=prepare_worker,
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pool_worker,
                                initargs=(worker_threads(jobs, threads), data, is_verbose()))
+
+
+def stop_executor(executor: Executor, timeout: float = 10.0) -> None:
+    """Stop ``executor`` at once (an interrupted run): pending jobs cancelled, a process pool's workers
+    terminated (their running units are lost, none is half-written: only the driver writes), a Ray
+    executor's tasks cancelled."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for p in processes:  # ProcessPoolExecutor has no public way to stop running jobs (terminate_workers is 3.14)
+        try:
+            p.terminate()
+        except (OSError, ValueError, AttributeError):
+            pass
+    for p in processes:
+        try:
+            p.join(timeout)
+            if p.is_alive():  # stuck in native code past the timeout
+                p.kill()
+                p.join(timeout)
+        except (OSError, ValueError, AttributeError, AssertionError):
+            pass
+    # with its workers gone the pool's manager thread finds it broken and closes its queues: waiting for that
+    # (quick) keeps multiprocessing's resource tracker from warning about leaked semaphores at exit
+    executor.shutdown(wait=bool(processes), cancel_futures=True)

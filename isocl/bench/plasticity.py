@@ -32,10 +32,15 @@ from isocl.bench.names import CONTROL_PREFIXES
 from isocl.nn import moves
 from isocl.nn.optim import ParamEditor
 from isocl.bench.scenarios import stream_tensors
+from isocl.bench.spaces import GROW, NEURO_PARAMS, PRUNE
 
 __all__ = ["CONTROLS", "CompressionPlugin", "ConsolidationPlugin", "GrowthPlugin", "StructuralError", "Auditor"]
 
 GROWTH_MODES = ("fixed", "per_class", "buffer")
+# Samples in the audit's probe batch: enough for the exactness check (every logit of every head is
+# compared) and a coarse accuracy before/after; every structural event costs a few forward passes
+# of it, so it sets the audit's cost (benchmarks/audit_overhead.py; was 512).
+PROBE_SIZE = 32
 
 
 class StructuralError(RuntimeError):
@@ -47,30 +52,83 @@ def _model_dtype(model) -> torch.dtype:
 
 
 class Auditor:
-    """Probe batch, accuracy before/after and the audit rows of structural events."""
+    """Probe batch, accuracy before/after and the audit rows of structural events.
 
-    def __init__(self, sink: list[dict[str, Any]], probe_size: int = 512) -> None:
+    ``enabled=False`` (``training.audit = false``) records every event without
+    probing it: :meth:`probe` returns None, and the plugins then measure no
+    accuracy or logit change, compute no pruning bound and run no exactness
+    check. For throughput runs; the audit is on by default.
+    """
+
+    def __init__(self, sink: list[dict[str, Any]], probe_size: int = PROBE_SIZE, enabled: bool = True) -> None:
         self.sink = sink
         self.probe_size = probe_size
+        self.enabled = enabled
+        self._cached: tuple[Any, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self.inputs: list[torch.Tensor | None] = []  # each hidden layer's input in the last measured pass
 
-    def probe(self, strategy) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x, y, t = stream_tensors(strategy.experience.dataset)
+    def probe(self, strategy) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """``probe_size`` samples of the current experience (a fixed draw), or None with the audit off.
+
+        Gathered once per experience (growth before it and compression after it share
+        the draw) and only the probe's rows are read, not the whole experience."""
+        if not self.enabled:
+            return None
+        dataset = strategy.experience.dataset
+        key = (id(dataset), len(dataset), strategy.experience.current_experience, str(strategy.device),
+               _model_dtype(strategy.model))
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
         g = torch.Generator().manual_seed(0)
-        idx = torch.randperm(len(y), generator=g)[: self.probe_size]
+        idx = torch.randperm(len(dataset), generator=g)[: self.probe_size]
+        x, y, t = stream_tensors(dataset.subset(idx.tolist()))
         dev = strategy.device
-        return x[idx].to(dev, _model_dtype(strategy.model)), y[idx].to(dev), t[idx].to(dev)
+        batch = x.to(dev, _model_dtype(strategy.model)), y.to(dev), t.to(dev)
+        self._cached = (key, batch)
+        return batch
 
     @torch.no_grad()
-    def accuracy(self, strategy, batch) -> float:
+    def measure(self, strategy, batch) -> tuple[torch.Tensor | None, float | None]:
+        """The probe's raw logits of every head (``model.logits_all``, what the exactness and bound checks
+        compare) and the accuracy of the model's predictions, from one backbone pass; (None, None) off.
+        The pass also leaves every hidden layer's input in :attr:`inputs` (the pruning bound reads it)."""
+        if batch is None:
+            return None, None
         x, y, t = batch
         model = strategy.model
         was = model.training
         model.eval()
-        from avalanche.models.utils import avalanche_forward
+        self.inputs = [None] * len(getattr(model, "layers", ()))
+        hooks = [layer.register_forward_pre_hook(self._keep_input(i))
+                 for i, layer in enumerate(getattr(model, "layers", ()))]
+        try:
+            if hasattr(model, "backbone") and hasattr(model, "head_linears"):
+                feats = model.backbone(x)
+                logits = torch.cat([lin(feats) for lin in model.head_linears()], dim=-1)
+                out = model.head(feats, t) if isinstance(model, MultiTaskModule) else model.head(feats)
+            else:
+                from avalanche.models.utils import avalanche_forward
 
-        out = avalanche_forward(model, x, t)
-        model.train(was)
-        return float((out.argmax(dim=1) == y).float().mean())
+                logits = out = avalanche_forward(model, x, t)
+        finally:
+            for h in hooks:
+                h.remove()
+            model.train(was)
+        return logits, float((out.argmax(dim=1) == y).float().mean())
+
+    def _keep_input(self, index: int):
+        def hook(module, args):
+            self.inputs[index] = args[0]
+        return hook
+
+    def input_of(self, layer: int, batch) -> torch.Tensor | None:
+        """Hidden layer ``layer``'s input in the last measured pass of ``batch`` (None with the audit off)."""
+        if batch is None or layer >= len(self.inputs):
+            return None
+        return self.inputs[layer]
+
+    def accuracy(self, strategy, batch) -> float | None:
+        return self.measure(strategy, batch)[1]
 
     def record(self, strategy, rec: moves.MoveRecord, acc_before: float | None, acc_after: float | None,
                epoch: int | None = None) -> None:
@@ -112,6 +170,14 @@ def rounding_tolerance(model, logits_scale: float) -> float:
     fan_in = max((layer.incoming().shape[1] for layer in getattr(model, "layers", [])), default=1)
     floor = 1e-9 if dtype == torch.float64 else 2e-5
     return max(floor, 16 * torch.finfo(dtype).eps * math.sqrt(fan_in)) * max(1.0, logits_scale)
+
+
+def _x(batch):
+    return None if batch is None else batch[0]
+
+
+def _scale(logits) -> float:
+    return 0.0 if logits is None else float(logits.abs().max())
 
 
 def _check_exact(rec: moves.MoveRecord, logits_scale: float, model) -> None:
@@ -156,12 +222,12 @@ class GrowthPlugin(SupervisedPlugin):
         self.consolidation, self.state = consolidation, state
         self.generator = torch.Generator().manual_seed(seed)  # scaffold draws: the unit's seed
 
-    def _count(self, strategy, layer: int) -> int:
+    def _count(self, strategy, layer: int, editor: ParamEditor) -> int:
         if self.mode == "fixed":
             return self.count
         if self.mode == "per_class":
             return self.count * len(strategy.experience.classes_in_this_experience)
-        diag = moves.diagonalise_layer(strategy.model, layer, ParamEditor(strategy.optimizer, self.state))
+        diag = moves.diagonalise_layer(strategy.model, layer, editor)
         weak = sum(1 for s in diag.sigmas if s <= self.scaffold_threshold)
         return max(self.buffer_size - weak, 0)
 
@@ -174,19 +240,21 @@ class GrowthPlugin(SupervisedPlugin):
         release_graph(strategy)
         editor = ParamEditor(strategy.optimizer, self.state)
         batch = self.auditor.probe(strategy)
+        logits, acc = None, None  # measured once, then each layer's "after" is the next one's "before"
         for layer in reversed(range(len(model.widths))):  # consumers first: zero_out_rows sees their old rows
-            k = self.overabundant_start if first and self.overabundant_start else self._count(strategy, layer)
+            k = self.overabundant_start if first and self.overabundant_start else self._count(strategy, layer, editor)
             if k <= 0:
                 continue
-            acc0 = self.auditor.accuracy(strategy, batch)
-            before = moves._probe_logits(model, batch[0])
+            if logits is None:
+                logits, acc = self.auditor.measure(strategy, batch)
             zero_rows = self.consolidation.zero_out_rows(strategy, layer) if self.consolidation else None
             rec = moves.grow_layer(model, layer, k, out_scale=self.out_scale, generator=self.generator,
                                    editor=editor, zero_out_rows=zero_rows)
-            after = moves._probe_logits(model, batch[0])
-            rec.max_logit_change = moves._max_change(before, after)
-            self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
-            _check_exact(rec, float(before.abs().max()), model)
+            after, acc_after = self.auditor.measure(strategy, batch)
+            rec.max_logit_change = moves._max_change(logits, after)
+            self.auditor.record(strategy, rec, acc, acc_after)
+            _check_exact(rec, _scale(logits), model)
+            logits, acc = after, acc_after
         if self.consolidation is not None:
             self.consolidation.refresh(strategy)
 
@@ -198,7 +266,7 @@ class GrowthPlugin(SupervisedPlugin):
         batch = self.auditor.probe(strategy)
         acc0 = self.auditor.accuracy(strategy, batch)
         records = moves.buffer_rule(model, threshold=self.scaffold_threshold, buffer=self.buffer_size,
-                                    out_scale=self.out_scale, min_width=self.min_width, probe=batch[0],
+                                    out_scale=self.out_scale, min_width=self.min_width, probe=_x(batch),
                                     generator=self.generator, editor=ParamEditor(strategy.optimizer, self.state))
         acc1 = self.auditor.accuracy(strategy, batch)
         for rec in records:
@@ -235,23 +303,28 @@ class CompressionPlugin(SupervisedPlugin):
         release_graph(strategy)
         editor = ParamEditor(strategy.optimizer, self.state)
         batch = self.auditor.probe(strategy)
+        logits, acc = self.auditor.measure(strategy, batch)  # then each layer's "after" is the next one's "before"
         for layer in range(len(model.widths)):
             start = self.consolidation.frozen_width(layer) if self.consolidation else 0
             if start >= model.widths[layer]:
                 continue
             if not self.prune:
-                self._diagonalise_only(strategy, layer, editor, batch, start)
-                continue
-            acc0 = self.auditor.accuracy(strategy, batch)
-            scale = float(moves._probe_logits(model, batch[0]).abs().max())
-            rec = moves.prune_layer(model, layer, self.threshold, mode=self.mode, criterion=self.criterion,
-                                    min_width=self.min_width, probe=batch[0], editor=editor, start=start)
-            self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
+                rec = moves.diagonalise_layer(model, layer, editor, start=start)  # the diag-only control (doc §4)
+            else:
+                rec = moves.prune_layer(model, layer, self.threshold, mode=self.mode, criterion=self.criterion,
+                                        min_width=self.min_width, probe=_x(batch), editor=editor, start=start,
+                                        compare=False, probe_input=self.auditor.input_of(layer, batch))
+            after, acc_after = self.auditor.measure(strategy, batch)
+            rec.max_logit_change = moves._max_change(logits, after)
+            self.auditor.record(strategy, rec, acc, acc_after)
+            if not self.prune:
+                _check_exact(rec, _scale(logits), model)
             # The bound covers the removed rows; the exact parts (rotation, merge) add float rounding.
-            rounding = rounding_tolerance(model, scale)
-            if rec.bound is not None and rec.max_logit_change is not None and rec.max_logit_change > rec.bound + rounding:
+            elif rec.bound is not None and rec.max_logit_change is not None and \
+                    rec.max_logit_change > rec.bound + rounding_tolerance(model, _scale(logits)):
                 raise StructuralError(f"pruning hidden layer {layer} changed the logits by {rec.max_logit_change:.3e}, "
                                       f"above its a-priori bound {rec.bound:.3e} (doc §3(d))")
+            logits, acc = after, acc_after
         if self.consolidation is not None:
             self.consolidation.refresh(strategy)
         for _ in range(self.finetune_epochs):
@@ -260,17 +333,6 @@ class CompressionPlugin(SupervisedPlugin):
                 self.consolidation.restore(strategy)
         if self.consolidation is not None:
             self.consolidation.commit(strategy)
-
-    def _diagonalise_only(self, strategy, layer: int, editor: ParamEditor, batch, start: int) -> None:
-        """The control's move: the same rotation as before pruning (doc §4), no neuron removed."""
-        model = strategy.model
-        acc0 = self.auditor.accuracy(strategy, batch)
-        before = moves._probe_logits(model, batch[0])
-        rec = moves.diagonalise_layer(model, layer, editor, start=start)
-        after = moves._probe_logits(model, batch[0])
-        rec.max_logit_change = moves._max_change(before, after)
-        self.auditor.record(strategy, rec, acc0, self.auditor.accuracy(strategy, batch))
-        _check_exact(rec, float(before.abs().max()), model)
 
 
 class ConsolidationPlugin(SupervisedPlugin):
@@ -417,7 +479,7 @@ def neuroplastic_strategy(
         raise ConfigError(f"finetune_epochs = {finetune} must be below the training epochs ({ctx.epochs}): "
                           "fine-tuning after pruning counts against the epoch budget")
     model = ctx.make_model(**overrides)
-    auditor = Auditor(ctx.audit)
+    auditor = Auditor(ctx.audit, enabled=ctx.bench.training["audit"])
     plugins: list[Any] = []
     cons = ConsolidationPlugin(**consolidate) if consolidate else None
     if cons is not None:
@@ -433,22 +495,10 @@ def neuroplastic_strategy(
     return ctx.template(model, plugins, epochs=ctx.epochs - finetune)
 
 
-# Strategy parameters shared by the neuro-* plug-ins (documented defaults).
-GROW_DEFAULTS: dict[str, Any] = {
-    "grow_mode": "fixed",  # fixed | per_class | buffer
-    "grow_count": 32,  # neurons per layer (fixed) or per new class (per_class)
-    "buffer_size": 5,  # buffer mode: weak neurons to keep available
-    "scaffold_threshold": 0.95,  # sigma at or below which a neuron counts as scaffold
-    "out_scale": 0.05,  # std of scaffold neurons' outgoing weights
-    "start_width": 0,  # > 0: every hidden layer starts at this width (else the benchmark's widths)
-}
-PRUNE_DEFAULTS: dict[str, Any] = {
-    "prune_threshold": 0.05,  # relative to the largest score (or absolute)
-    "prune_mode": "relative",  # relative | absolute
-    "prune_criterion": "sv",  # sv | sv_out
-    "min_width": 16,  # never prune a layer below this
-    "finetune_epochs": 0,  # epochs on the current experience after pruning
-}
+# Strategy parameters shared by the neuro-* plug-ins: their defaults, from the one declaration of each
+# (isocl.bench.spaces.NEURO_PARAMS: type, default, range, search distribution).
+GROW_DEFAULTS: dict[str, Any] = {k: NEURO_PARAMS[k].default for k in GROW}
+PRUNE_DEFAULTS: dict[str, Any] = {k: NEURO_PARAMS[k].default for k in PRUNE}
 
 
 def growth_kwargs(p: dict[str, Any]) -> dict[str, Any]:

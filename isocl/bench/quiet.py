@@ -9,7 +9,14 @@ DeprecationWarnings included.
 Every process that trains installs the same filters: the ``isocl`` command
 (:func:`install` in ``isocl.cli.main``), the spawned workers of ``--jobs N``
 and of ``isocl tune --jobs K``, and Ray tasks (they call :func:`install`
-with the driver's ``verbose``).
+with the driver's ``verbose``). A worker imports Avalanche (and with it
+qpsolvers and jaxopt, which warn on import) before its first task calls
+:func:`install`, so :func:`install` also puts the filters in
+``PYTHONWARNINGS`` (:func:`pythonwarnings`), which every interpreter started
+from this one applies before it imports anything.
+
+Errors are stored as plain text: :func:`plain_text` removes the ANSI colour
+codes that Ray puts into the tracebacks it forwards.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-__all__ = ["KNOWN_HARMLESS", "KnownWarning", "install", "is_verbose"]
+__all__ = ["KNOWN_HARMLESS", "KnownWarning", "install", "is_verbose", "plain_text", "pythonwarnings"]
 
 _ENV = "ISOCL_VERBOSE"  # inherited by worker processes that start from a fresh interpreter
 
@@ -68,6 +75,29 @@ KNOWN_HARMLESS: tuple[KnownWarning, ...] = (
 )
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # CSI sequences (colours) and 2-byte escapes
+
+
+def plain_text(text: str | None) -> str | None:
+    """``text`` without ANSI escape sequences (Ray colours the tracebacks of failed tasks)."""
+    return None if text is None else _ANSI.sub("", str(text))
+
+
+def pythonwarnings(existing: str = "") -> str:
+    """``PYTHONWARNINGS`` with an ``ignore`` entry per :data:`KNOWN_HARMLESS` warning appended (its message's
+    literal start and category; the ``-W`` syntax matches a module name only whole, so the module is left
+    open), each entry once."""
+    entries = [e for e in existing.split(",") if e]
+    for known in KNOWN_HARMLESS:
+        literal = re.sub(r"\\(.)", r"\1", known.message)
+        if re.search(r"[][.*+?{}()|^$:,]", literal):  # not expressible in -W syntax: the in-process filter only
+            continue
+        entry = f"ignore:{literal}:{known.category.__name__}"
+        if entry not in entries:
+            entries.append(entry)
+    return ",".join(entries)
+
+
 def is_verbose() -> bool:
     """Whether this process (or the command that started it) asked for ``--verbose``."""
     return os.environ.get(_ENV, "") == "1"
@@ -90,6 +120,7 @@ def install(verbose: bool | None = None) -> None:
         return
     for known in KNOWN_HARMLESS:
         known.install()
+    os.environ["PYTHONWARNINGS"] = pythonwarnings(os.environ.get("PYTHONWARNINGS", ""))
     if not getattr(warnings.showwarning, "_isocl", False):
         warnings.showwarning = _quiet_showwarning(warnings.showwarning)
 

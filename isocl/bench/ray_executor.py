@@ -19,19 +19,51 @@ existing cluster, whose nodes need isocl installed (``pip install
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from concurrent.futures import Executor, Future
 from typing import Any
 
-__all__ = ["RayExecutor", "ray_executor_for_run"]
+from isocl.bench.config import ConfigError
+
+__all__ = ["CONNECT_TIMEOUT_S", "RayExecutor", "check_address", "ray_executor_for_run"]
+
+CONNECT_TIMEOUT_S = 30.0  # seconds to reach a cluster's address (a TCP probe) before isocl gives up
 
 
-def _run_task(fn, args: tuple, kwargs: dict, threads: int, verbose: bool, data: Any):
-    """The body of every task, in a Ray worker process (reused for many tasks)."""
-    from isocl.bench.executors import prepare_worker
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``ray://host:10001`` / ``host:6379`` -> (host, port); None for ``auto`` and other forms Ray resolves."""
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
 
-    prepare_worker(threads, data, verbose)
-    return fn(*args, **kwargs)
+
+def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse (ConfigError, naming the address) a cluster address that nothing answers on within ``timeout``:
+    Ray itself retries an unreachable address for minutes without a word."""
+    hp = _host_port(address)
+    if hp is None:
+        return
+    if not 0 < hp[1] < 65536:
+        raise ConfigError(f"--address {address}: port {hp[1]} is invalid; expected 1..65535")
+    try:
+        with socket.create_connection(hp, timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); start one "
+                          "(ray start --head) or leave --address out for a local Ray instance") from None
+
+
+def _init(ray, where: str, **kwargs: Any):
+    """``ray.init(**kwargs)``; its failures as one ConfigError naming ``where``. (In the main thread: Ray
+    installs signal handlers there. The address was probed first, so Ray does not retry a dead one.)"""
+    try:
+        return ray.init(**kwargs)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError, OSError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"{where}: Ray could not start or connect ({type(exc).__name__}: {text})") from None
 
 
 class RayExecutor(Executor):
@@ -50,11 +82,12 @@ class RayExecutor(Executor):
     """
 
     def __init__(self, address: str | None = None, *, task_cpus: int = 1, task_gpus: float = 0, data: Any = None,
-                 max_retries: int = 1, verbose: bool = False, **init_kwargs: Any) -> None:
+                 max_retries: int = 1, verbose: bool = False, connect_timeout: float = CONNECT_TIMEOUT_S,
+                 **init_kwargs: Any) -> None:
         try:
             import ray
         except ImportError:
-            raise ImportError("--executor ray needs Ray: pip install 'isocl[ray]'") from None
+            raise ConfigError("--executor ray needs Ray: pip install 'isocl[ray]'") from None
         if task_cpus < 1:
             raise ValueError(f"task_cpus must be >= 1, instead got task_cpus = {task_cpus}")
         self._ray = ray
@@ -69,7 +102,10 @@ class RayExecutor(Executor):
                 if key in os.environ and address is None:
                     env_vars.setdefault(key, os.environ[key])
             env["env_vars"] = env_vars
-            self.context = ray.init(address=address, runtime_env=env, **init_kwargs)
+            if address is not None:
+                check_address(address, connect_timeout)
+            where = f"--address {address}" if address is not None else "--executor ray"
+            self.context = _init(ray, where, address=address, runtime_env=env, **init_kwargs)
         else:
             self.context = None
         self._data_ref = ray.put(data) if data is not None else None

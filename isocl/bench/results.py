@@ -25,6 +25,11 @@ __all__ = [
     "check_output_folder",
     "claim_output_folder",
     "first_missing",
+    "FolderLock",
+    "LOCK",
+    "lock_holder",
+    "lock_output_folder",
+    "RunInterrupted",
     "undo_new_folder",
     "collate",
     "folder_kind",
@@ -84,7 +89,8 @@ class RunStopped(RuntimeError):
 
 MANIFEST = "manifest.json"
 KINDS = ("run", "tune", "plot", "export")  # what wrote a folder: manifest.json's "kind"
-_TMP = re.compile(r"\..+\.tmp")  # a temporary file of atomic_write_text left by a killed process
+_TMP = re.compile(r"\..+\.tmp|\.isocl\.lock")  # a temporary file of atomic_write_text, a lock, left by a killed process
+LOCK = ".isocl.lock"  # the writer's lock file in an output folder (lock_output_folder)
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
@@ -210,6 +216,114 @@ def claim_output_folder(path: str | Path, kind: str, argv: list[str] | None = No
     except OSError as exc:
         raise ConfigError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
     return state
+
+
+class FolderLock:
+    """An exclusive lock on an output folder held by this process (:func:`lock_output_folder`);
+    :meth:`release` (or leaving a ``with`` block) removes the lock file and frees the folder."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path, self._fd = path, fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path / LOCK)  # before unlocking: a process waiting on this file retries on the new one
+        except OSError:
+            pass
+        os.close(self._fd)  # frees the flock
+        self._fd = None
+
+    def __enter__(self) -> "FolderLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _holder(text: str) -> tuple[int | None, str]:
+    try:
+        data = json.loads(text)
+        return int(data["pid"]), str(data.get("command", ""))
+    except (ValueError, KeyError, TypeError):
+        return None, ""
+
+
+# by hand: fcntl.flock is what the standard library offers (filelock would add a dependency for the same call);
+# the kernel frees the lock when its process dies, so a lock left by a killed process is never held
+def lock_output_folder(path: str | Path, argv: list[str] | None = None, *, option: str = "--out") -> FolderLock:
+    """Create ``path`` if needed and take the exclusive writer's lock of it (``path/.isocl.lock``, holding
+    this process's id and command). Another live holder: ConfigError naming its process and command. A
+    lock file left by a process that no longer runs (killed) is taken over, with a note on stderr."""
+    import fcntl
+
+    path = Path(path)
+    command = " ".join(argv if argv is not None else sys.argv)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid, cmd = _holder(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+                os.close(fd)
+                who = f"process {pid}" + (f" ({cmd})" if cmd else "") if pid is not None else "another process"
+                raise ConfigError(locked_message(path, who, option)) from None
+            try:  # the file may have been removed by its last holder between our open and our lock: retry
+                same = os.stat(path / LOCK).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        old_pid, _ = _holder(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+        if old_pid is not None and old_pid != os.getpid():
+            print(f"isocl: note: {path / LOCK} was left by process {old_pid}, which no longer holds it "
+                  "(killed?); taking it over", file=sys.stderr)
+        data = json.dumps({"pid": os.getpid(), "command": command,
+                           "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot lock the folder ({exc.strerror or exc})") from None
+    return FolderLock(path, fd)
+
+
+def locked_message(path: Path, who: str, option: str = "--out") -> str:
+    return (f"{option} {path}: {who} is writing into this folder (it holds {Path(path) / LOCK}); "
+            f"wait for it to finish, or choose another {option}")
+
+
+def lock_holder(path: str | Path) -> str | None:
+    """Who holds the writer's lock of the existing folder ``path`` (``"process N (command)"``), or None when
+    nobody does. Reads only (a shared lock probe on an existing lock file)."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(path) / LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid, cmd = _holder(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
+        return (f"process {pid}" + (f" ({cmd})" if cmd else "")) if pid is not None else "another process"
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also frees the probe's shared lock
+    return None
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT (Ctrl-C) or SIGTERM: finished units are saved, no partial record is left;
+    ``isocl`` prints its one line and exits with 128 + the signal number (130, 143)."""
+
+    def __init__(self, finished: int, total: int, signum: int = 2) -> None:
+        super().__init__(f"interrupted: {finished} of {total} units finished; rerun the same command to resume")
+        self.finished, self.total, self.signum = finished, total, signum
 
 
 def first_missing(path: str | Path) -> Path | None:

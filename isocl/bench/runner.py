@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import random
 import re
-import subprocess
 import sys
 import time
 import traceback
@@ -31,18 +29,25 @@ from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
-from isocl.bench.config import Benchmark, ConfigError, check_online, to_toml
+from isocl.bench.config import TRAINING, Benchmark, ConfigError, check_online, first_duplicate, to_toml
 from isocl.bench.context import StrategyContext
-from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10
-from isocl.bench.executors import InlineExecutor, make_executor
+from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
+from isocl.bench.executors import InlineExecutor, make_executor, stop_executor
+from isocl.bench.progress import phase
+from isocl.bench.quiet import plain_text
 from isocl.bench.loggers import UnitLoggers
+from isocl.bench.provenance import run_manifest
 from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
 from isocl.bench.results import (
+    RunInterrupted,
     RunStopped,
     atomic_write_text,
     check_output_folder,
     claim_output_folder,
     collate,
+    lock_holder,
+    lock_output_folder,
+    locked_message,
     load_units,  # noqa: F401  (runner.load_units, used by callers)
     scan_units,
     summary_table,
@@ -215,10 +220,8 @@ def run_unit(
         raise  # a configuration problem: exit code 2, nothing recorded
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
         result.status = "failed"
-        result.error = f"{type(exc).__name__}: {exc}"
-        result.traceback = traceback.format_exc()
-        if progress:
-            tqdm.write(f"unit {strategy} seed {seed} failed: {result.error}")
+        result.error = plain_text(f"{type(exc).__name__}: {exc}")
+        result.traceback = plain_text(traceback.format_exc())  # the scheduler prints the failure, once
     finally:
         logs = unit_loggers.close()
     result.files.update({f"logs/{unit_stem(strategy, seed)}/{k}": v for k, v in logs.items()})
@@ -329,13 +332,13 @@ def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, An
 
 def _failed_record(name: str, seed: int, exc: BaseException) -> dict[str, Any]:
     """A unit whose job died outside run_unit (a worker killed, a lost Ray task)."""
-    rec = UnitResult(strategy=name, seed=seed, status="failed", error=f"{type(exc).__name__}: {exc}")
-    rec.traceback = "".join(traceback.format_exception(exc))
+    rec = UnitResult(strategy=name, seed=seed, status="failed", error=plain_text(f"{type(exc).__name__}: {exc}"))
+    rec.traceback = plain_text("".join(traceback.format_exception(exc)))  # Ray colours its tracebacks
     return rec.to_dict()
 
 
 def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without what may grow between resumed runs (strategies, seeds, device)."""
+    """A resolved config without what may grow between resumed runs (strategies, seeds, device, audit)."""
     import copy as _copy
 
     cfg = _copy.deepcopy(cfg)
@@ -344,8 +347,10 @@ def _comparable(cfg: dict[str, Any]) -> dict[str, Any]:
     cfg.pop("search", None)  # search spaces do not change a run
     cfg.pop("logging", None)  # nor do loggers and saved models
     cfg.pop("output", None)
-    for key in ("seeds", "device"):
+    for key in ("seeds", "device", "audit"):  # audit changes no training (config.TRAINING["audit"])
         cfg.get("training", {}).pop(key, None)
+    if "training" in cfg:  # a folder written before training.precision existed ran in float32 (its default)
+        cfg["training"].setdefault("precision", TRAINING["precision"][1])
     return cfg
 
 
@@ -381,40 +386,10 @@ def _check_same_config(out: Path, bench: Benchmark) -> None:
         )
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _manifest(bench: Benchmark, device: str, command: list[str] | None) -> dict[str, Any]:
-    import avalanche
-    import optuna
-
-    import isocl
-
-    return {
-        "isocl": isocl.__version__,
-        "kind": "run",
-        "torch": torch.__version__,
-        "avalanche": getattr(avalanche, "__version__", ""),
-        "optuna": optuna.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "device": device,
-        "torch_threads": torch.get_num_threads(),
-        "git_commit": _git_commit(),
-        "command": " ".join(command or sys.argv),
-        "benchmark": bench.name,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], epochs: int | None,
-             device: str | None, command: list[str] | None) -> tuple[Benchmark, dict[str, Any]]:
-    """The run's resolved benchmark, written with its manifest into ``out`` (refusing another config)."""
+def _resolve_run(bench: Benchmark, names: list[str], seeds: list[int], epochs: int | None,
+                 device: str | None) -> Benchmark:
+    """The run's resolved benchmark (epochs, device, seeds, strategies), every unit checked with it
+    (parameters bounded by the epochs, e.g. finetune_epochs); writes nothing."""
     bench = bench.replace()
     if epochs is not None:
         bench.training["epochs"] = epochs
@@ -425,13 +400,28 @@ def _prepare(bench: Benchmark, out: Path, names: list[str], seeds: list[int], ep
     bench.training["device"] = device
     bench.training["seeds"] = seeds
     bench.strategies = names
+    dup = first_duplicate(seeds)
+    if dup is not None:
+        raise ConfigError(f"seeds {seeds}: {dup!r} is given twice; expected each once (a unit runs once)")
+    for name in names:
+        resolve_unit(bench, name)  # with the run's epochs
+    units = unit_list(bench, names, seeds)
+    dup = first_duplicate(units)
+    if dup is not None:
+        raise ConfigError(f"strategies {names}: unit {dup[0]} seed {dup[1]} would run twice (a fixed-width twin or "
+                          "control is run beside its strategy already); list it once")
+    return bench
+
+
+def _check_output(out: Path, bench: Benchmark) -> str:
+    """Whether ``out`` may take this run (reads only): its state (check_output_folder), refusing a folder
+    another process is writing into and one holding another configuration."""
     state = check_output_folder(out, "run")  # a folder isocl did not write is never written into
+    holder = lock_holder(out) if state != "new" else None
+    if holder is not None:
+        raise ConfigError(locked_message(out, holder))
     _check_same_config(out, bench)
-    claim_output_folder(out, "run", command, checked=state)
-    atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
-    manifest = _manifest(bench, device, command)
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
-    return bench, manifest
+    return state
 
 
 def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: dict, executor,
@@ -539,38 +529,76 @@ def run_benchmark(
     jobs: int = 1,
     threads: int | None = None,
     executor=None,
+    check_data: bool = True,
 ) -> Any:
-    """Run every unit into ``out`` (resuming), write the CSVs; returns the summary frame.
+    """Run every unit into ``out`` (resuming), write the CSVs; returns the summary frame, with
+    ``df.attrs["units"]`` (this run's units) and ``df.attrs["failed"]`` (those of them that failed).
 
-    ``jobs > 1`` runs units in that many spawned worker processes with
-    ``threads`` torch threads each (default: the cores shared out); results
-    are the same as a sequential run's at the same thread count. ``executor``
-    (any :class:`concurrent.futures.Executor`, e.g. Ray's) replaces the pool.
+    Everything is checked before anything is written: the strategies and their parameters, the
+    output folder (and that no other process writes into it), the data (in this process, even when
+    workers load their own copy; ``check_data=False`` for a remote cluster's). Then the folder is
+    locked for this process alone (:func:`isocl.bench.results.lock_output_folder`).
+
+    ``jobs > 1`` runs units in that many spawned worker processes with ``threads`` torch threads each
+    (default: the cores shared out); results are the same as a sequential run's at the same thread
+    count. ``executor`` (any :class:`concurrent.futures.Executor`) replaces the pool; a callable
+    returning ``(executor, jobs)`` is called once the run is validated (Ray connects only then) and
+    its executor is shut down at the end. SIGINT / SIGTERM (a KeyboardInterrupt) stop the workers
+    and raise :class:`~isocl.bench.results.RunInterrupted`.
     """
-    global _WORKER_DATA
+    if epochs is not None:  # the run's epochs bound parameters such as finetune_epochs: checked with them
+        bench = bench.replace()
+        bench.training["epochs"] = epochs
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
-    if data is None and executor is None:  # missing data: exit 2 now, not a results folder of failed units
-        if jobs == 1:
-            data = load_cifar10()  # what the sequential run's first unit would load in this process
-        else:
-            find_batches_dir()  # the workers load it themselves
-    bench, manifest = _prepare(bench, out, names, seeds, epochs, device, command)
-    manifest.update(jobs=jobs)
-    _set_aside_damaged(out)
-    done = {(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"}
+    bench = _resolve_run(bench, names, seeds, epochs, device)
+    state = _check_output(out, bench)
+    if data is None and check_data:  # bad data: exit 2 now, not a results folder of failed units
+        with phase("loading CIFAR-10", enabled=progress):
+            loaded = load_cifar10()
+        if jobs == 1 and executor is None:
+            data = loaded  # what the sequential run's units use
+        del loaded  # workers load their own copy (one process's copy is not shipped to each of them)
     units = unit_list(bench, names, seeds)
-    _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
-    _SCENARIO_CACHE.clear()
-    own = executor is None
-    executor = executor if executor is not None else make_executor(jobs, threads, data)
+    own = executor is None or callable(executor) and not hasattr(executor, "submit")
+    if executor is None:
+        executor = make_executor(jobs, threads, data)
+    elif own:
+        executor, jobs = executor()  # e.g. Ray: connects now that the run is valid
+    done: dict[tuple[str, int], dict[str, Any]] = {}
     try:
-        _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1,
-                  progress)
+        with lock_output_folder(out, command):
+            df = _write_and_run(bench, out, state, units, done, executor, jobs, data, progress, command)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM (isocl.cli raises it): workers stopped at once
+        stop_executor(executor)
+        own = False
+        raise RunInterrupted(sum(1 for u in units if u in done), len(units), getattr(exc, "signum", 2)) from None
     finally:
         if own:
             executor.shutdown(cancel_futures=True)
+    records = {(u["strategy"], u["seed"]): u["status"] for u in scan_units(out)[0]}
+    ran = [u for u in units if u in records]
+    df.attrs.update(units=len(ran), failed=sum(1 for u in ran if records[u] != "ok"))
+    return df
+
+
+def _write_and_run(bench: Benchmark, out: Path, state: str, units: list[tuple[str, int]], done: dict, executor,
+                   jobs: int, data, progress: bool, command: list[str] | None):
+    """Under the folder's lock: check the configuration again, write config and manifest, run the missing
+    units (``done`` fills as they finish), write the CSVs; the summary frame."""
+    global _WORKER_DATA
+    _check_same_config(out, bench)  # again, now that no other process can write
+    claim_output_folder(out, "run", command, checked=state)
+    atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
+    manifest = run_manifest(bench, bench.training["device"], command)
+    manifest.update(jobs=jobs)
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
+    _set_aside_damaged(out)
+    done.update({(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"})
+    _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
+    _SCENARIO_CACHE.clear()
+    _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1, progress)
     df = collate(out, units)
     manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["SpeedResult", "plain_loop", "speed_benchmark", "speed_command", "time_harness"]
+__all__ = ["SpeedResult", "plain_loop", "speed_benchmark", "speed_command", "sync", "time_harness"]
 
 WIDTHS = [256, 256]
 TARGET = 1.10
@@ -54,7 +54,7 @@ class SpeedResult:
     cpu_s: float = float("nan")
 
 
-def speed_benchmark(epochs: int = 1, train_per_class: int = 1000, test_per_class: int = 0):
+def speed_benchmark(epochs: int = 1, train_per_class: int = 1000, test_per_class: int = 0, device: str = "cpu"):
     """The Benchmark both sides run (built in code, validated like a TOML file)."""
     from isocl.bench.config import parse_benchmark
 
@@ -78,7 +78,7 @@ def speed_benchmark(epochs: int = 1, train_per_class: int = 1000, test_per_class
                 "optimizer": "adam",
                 "lr": 1e-3,
                 "seeds": [0],
-                "device": "cpu",
+                "device": device,
             },
             "model": {"widths": list(WIDTHS)},
         },
@@ -91,8 +91,11 @@ def time_harness(bench, scenario, seed: int = 0) -> SpeedResult:
     from isocl.bench.runner import run_unit
 
     warnings.filterwarnings("ignore", message="No loggers specified")
+    device = bench.training["device"]
+    sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     result = run_unit(bench, "naive", seed, scenario=scenario, eval_stream="test")
+    sync(device)
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
     if result.status != "ok":
         raise RuntimeError(f"harness run failed: {result.error}")
@@ -110,33 +113,39 @@ def plain_loop(
     from isocl.nn.models import MLPConfig, build_mlp
 
     tr = bench.training
+    device = torch.device(tr["device"])
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
+    sync(device)
     t_start, c_start = time.perf_counter(), time.process_time()
     cfg = MLPConfig(in_features=3 * 32 * 32, **{**bench.model, "multi_head": False, "initial_classes": 10})
-    model = build_mlp(cfg)
+    model = build_mlp(cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
     criterion = torch.nn.CrossEntropyLoss()
     bs, ebs = tr["batch_size"], tr["eval_batch_size"]
     train_time = 0.0
     avg = float("nan")
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # test experiences, moved to the device once (as the harness does)
     for trained, (x, y) in enumerate(train_tensors):
         t0 = time.perf_counter()
+        x, y = x.to(device), y.to(device)  # each experience once, as the harness's loader does
         model.train()
         for _ in range(tr["epochs"]):
-            order = torch.randperm(len(y), generator=gen)
+            order = torch.randperm(len(y), generator=gen).to(device)
             for start in range(0, len(y), bs):
                 idx = order[start : start + bs]
                 optimizer.zero_grad()
                 loss = criterion(model.logits_all(x[idx]), y[idx])
                 loss.backward()
                 optimizer.step()
+        sync(device)
         train_time += time.perf_counter() - t0
         # Evaluation of the test experiences seen so far (as the harness does): accuracy and mean loss.
         model.eval()
         accs = []
+        seen.append(tuple(t.to(device) for t in test_tensors[trained]))
         with torch.no_grad():
-            for xt, yt in test_tensors[: trained + 1]:
+            for xt, yt in seen:
                 correct, loss_sum = 0, 0.0
                 for start in range(0, len(yt), ebs):
                     logits = model.logits_all(xt[start : start + ebs])
@@ -146,7 +155,14 @@ def plain_loop(
                 accs.append(correct / len(yt))
                 _ = loss_sum / len(yt)
         avg = sum(accs[: trained + 1]) / (trained + 1)
+    sync(device)
     return SpeedResult(time.perf_counter() - t_start, train_time, avg, time.process_time() - c_start)
+
+
+def sync(device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously), so that a clock read after it is honest."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _tensors(stream) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -164,7 +180,7 @@ def _median(values: list[float]) -> float:
 
 
 def speed_command(args: Any) -> int:
-    """Entry point of ``isocl speed [--epochs N] [--train-per-class N] [--repeats R]``."""
+    """Entry point of ``isocl speed [--epochs N] [--train-per-class N] [--repeats R] [--device D]``."""
     from isocl.bench.config import ConfigError
     from isocl.bench.data import load_cifar10
     from isocl.bench.registry import get_strategy
@@ -174,12 +190,15 @@ def speed_command(args: Any) -> int:
     per_class = int(getattr(args, "train_per_class", 1000))
     repeats = int(getattr(args, "repeats", 3) or 1)
     test_per_class = int(getattr(args, "test_per_class", 0) or 0)
+    device = str(getattr(args, "device", None) or "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"isocl speed: --device {device}: CUDA is not available on this machine")
     if epochs < 1 or repeats < 1 or not 1 <= per_class <= 5000:
         raise ConfigError(
             f"isocl speed: expected --epochs >= 1, --repeats >= 1 and 1 <= --train-per-class <= 5000, "
             f"instead got {epochs}, {repeats}, {per_class}"
         )
-    bench = speed_benchmark(epochs, per_class, test_per_class)
+    bench = speed_benchmark(epochs, per_class, test_per_class, device)
     get_strategy("naive")  # plug-in discovery happens here, not inside the first timing
     data = load_cifar10()
     scenario = build_scenario(bench, data)
@@ -191,7 +210,7 @@ def speed_command(args: Any) -> int:
         f"naive fine-tuning, MLP 3072-{'-'.join(map(str, WIDTHS))}, class-IL split CIFAR-10 in 5 experiences: "
         f"{n_train} training images ({per_class}/class), {epochs} epoch(s), batch 128, Adam lr 1e-3; "
         f"test experiences seen so far (of {n_test} images) evaluated after each experience by both; "
-        f"{torch.get_num_threads()} torch threads, {repeats} repeat(s)"
+        f"device {device}, {torch.get_num_threads()} torch threads, {repeats} repeat(s)"
     )
     harness: list[SpeedResult] = []
     plain: list[SpeedResult] = []

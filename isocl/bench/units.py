@@ -135,9 +135,11 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
         training, model, sparams = split_overrides({**own, **(params or {})})
         twin = get_strategy(spec.twin)
         passed = {k: parent[k] for k in spec.twin_params if k in parent}
-        return _with_overrides(bench, training, model, where), twin, twin.resolve({**passed, **sparams}, where), None
+        bench = _with_overrides(bench, training, model, where)
+        return bench, twin, twin.resolve({**passed, **sparams}, where, bench.training), None
     training, model, sparams = split_overrides({**inherited, **own, **(params or {})})
-    return _with_overrides(bench, training, model, where), spec, spec.resolve(sparams, where), prefix
+    bench = _with_overrides(bench, training, model, where)  # the unit's own epochs bound e.g. finetune_epochs
+    return bench, spec, spec.resolve(sparams, where, bench.training), prefix
 
 
 def companions(bench: Benchmark, name: str) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from isocl.nn.factors import Factors, factorise, incoming_norm, memo_key
 from isocl.nn.optim import ParamEditor
 from isocl.nn.protocol import refresh_shape
 
@@ -38,6 +39,8 @@ __all__ = [
     "buffer_rule",
     "alternating_diagonalise",
     "CRITERIA",
+    "factorise",
+    "lipschitz_after",
 ]
 
 CRITERIA = ("sv", "sv_out")
@@ -124,17 +127,23 @@ def rotate_layer(model, index: int, q: Tensor, editor: ParamEditor | None = None
     """
     layers = _layers(model)
     _check_layer(model, index)
-    ed = _editor(editor)
-    layer = layers[index]
-    n = layer.width
+    n = layers[index].width
     if q.shape != (n, n):
         raise ValueError(f"Q must be {n} x {n} for hidden layer {index}, instead got shape {tuple(q.shape)}")
-    ed.rotate_rows(layer.incoming(), q)
+    _rotate_basis(model, index, q, _editor(editor))
+    return MoveRecord("rotate", index, n, n)
+
+
+def _rotate_basis(model, index: int, q: Tensor, ed: ParamEditor, rows: Tensor | None = None) -> None:
+    """Move (a) with Q: every parameter and both optimiser moments in one pass each.
+    ``rows``: the new incoming matrix ``Q^T W_in`` when the caller computed it (a diagonalisation)."""
+    layer = model.layers[index]
+    n = layer.width
+    ed.rotate_rows(layer.incoming(), q, rows)
     if layer.bias is not None:
         ed.rotate_rows(layer.bias, q)
     for view in model.readers(index):
         ed.rotate_cols(view, q, n)
-    return MoveRecord("rotate", index, n, n)
 
 
 def _rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
@@ -155,43 +164,47 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
     to exactly zero, so those neurons are constant and
     :func:`merge_constant_neurons` removes them exactly. Returns the n
     singular values (zeros for rows beyond ``min(n, d)``) in ``sigmas``.
+
+    A layer is factorised once per structural event (one ``editor``): a block
+    that is still what an earlier diagonalisation wrote (scaffold rows appended
+    are zero) is already diagonal and is left as it is (Q = I, a permutation-free
+    no-op); a block factorised for a bound (:func:`lipschitz_after`) reuses that
+    factorisation. See :func:`factorise` for the numerics.
     """
     layers = _layers(model)
     _check_layer(model, index)
     ed = _editor(editor)
     layer = layers[index]
-    w = layer.incoming().matrix()
+    view = layer.incoming()
+    w = view.matrix()
     n_all, d = w.shape
     if not 0 <= start < n_all:
         raise ValueError(f"start must be in [0, {n_all}) for hidden layer {index}, instead got start = {start}")
     n = n_all - start
     block = w[start:]
-    if w.dtype == torch.float64:
-        # float64: an SVD (full U only when there are more neurons than inputs).
-        u, s, vh = torch.linalg.svd(block, full_matrices=n > d)  # u: (n, n), s: (min(n, d),)
-        sig = torch.zeros(n, dtype=w.dtype, device=w.device)
-        sig[: s.numel()] = s
-        rows = torch.zeros_like(block)
-        rows[: s.numel()] = s[:, None] * vh[: s.numel()]  # row i of U^T W is sigma_i v_i^T
+    key = memo_key(view, start)
+    known = ed.memo.get(key)
+    sig = known.diagonal_sigmas(block) if known is not None else None
+    if sig is not None:
+        rows, u = block.clone(), None  # already diagonal: the move is the identity
     else:
-        # float32 and below: the eigenvectors of the n x n Gram matrix W W^T in float64 give the
-        # same U up to rounding, 3-4x faster than an SVD of the n x d matrix; rows are U^T W.
-        w64 = block.double()
-        _, evecs = torch.linalg.eigh(w64 @ w64.T)
-        rows64 = evecs.T @ w64
-        sig64 = rows64.norm(dim=1)
-        order = torch.argsort(sig64, descending=True, stable=True)
-        u, rows, sig = evecs[:, order].to(w.dtype), rows64[order].to(w.dtype), sig64[order].to(w.dtype)
-    zero = sig <= _rank_tolerance(sig[: min(n, d)], (n, d))
-    sig[zero] = 0
-    rows[zero] = 0  # constant neurons: exactly zero rows, so the merge is exact
-    q = torch.eye(n_all, dtype=w.dtype, device=w.device)
-    q[start:, start:] = u
-    rotate_layer(model, index, q, ed)
-    view = layer.incoming()
-    exact_rows = view.matrix().clone()
-    exact_rows[start:] = rows
-    ed.assign(view, exact_rows, changed=torch.zeros_like(exact_rows, dtype=torch.bool))
+        fac = known if known is not None and known.u is not None and known.matches(block) else factorise(block)
+        u, rows, sig = fac.u, fac.rows.clone(), fac.sigmas.clone()
+    under = sig <= _rank_tolerance(sig[: min(n, d)], (n, d))
+    newly_zero = bool((under & (sig > 0)).any())
+    sig[under] = 0
+    rows[under] = 0  # constant neurons: exactly zero rows, so the merge is exact
+    if u is not None:
+        q = torch.eye(n_all, dtype=w.dtype, device=w.device)
+        q[start:, start:] = u
+        new = torch.cat([w[:start], rows]) if start else rows
+        _rotate_basis(model, index, q, ed, new)
+    elif newly_zero:  # more rows than before (scaffold) raise the rank tolerance
+        new = w.clone()
+        new[start:] = rows
+        ed.assign(view, new, changed=torch.zeros_like(new, dtype=torch.bool))
+    kept = rows.clone()
+    ed.memo[key] = Factors(kept, None, kept, sig.clone())
     _sync_shapes(model, index)
     return MoveRecord("diagonalise", index, n_all, n_all, sigmas=sig.tolist())
 
@@ -333,18 +346,21 @@ def _spectral_norm(w: Tensor) -> float:
 
 
 @torch.no_grad()
-def lipschitz_after(model, index: int) -> float:
+def lipschitz_after(model, index: int, editor: ParamEditor | None = None) -> float:
     """Upper bound on the operator norm of everything after hidden layer ``index``'s activation (doc §3(d), §7).
 
     Product over later layers of ``patch_gain * ||incoming matrix||_2`` (for a
     conv, ``ceil(k/stride)`` times the reshaped kernel's norm) and of every
     ``output_gain`` (average pooling), times the largest head norm: heads are
-    alternatives, not a chain.
+    alternatives, not a chain. A later layer's norm is its largest singular
+    value, exact in float64, taken from the factorisation that ``editor``'s
+    event holds for it (or made now and kept for its diagonalisation).
     """
     layers = model.layers
+    ed = _editor(editor)
     prod = float(layers[index].output_gain)
     for layer in layers[index + 1 :]:
-        prod *= layer.patch_gain * _spectral_norm(layer.incoming().matrix()) * layer.output_gain
+        prod *= layer.patch_gain * incoming_norm(layer, ed) * layer.output_gain
     return prod * max(_spectral_norm(h.weight) for h in model.head_linears())
 
 
@@ -371,6 +387,17 @@ def _select_weak(score: Tensor, threshold: float, mode: str, min_width: int) -> 
     return sorted(int(i) for i in torch.nonzero(weak).flatten())
 
 
+def _check_prune_args(mode: str, criterion: str, threshold: float, min_width: int) -> None:
+    if mode not in THRESHOLD_MODES:
+        raise ValueError(f"mode must be one of {THRESHOLD_MODES}, instead got mode = {mode!r}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, instead got criterion = {criterion!r}")
+    if not threshold >= 0:
+        raise ValueError(f"threshold must be >= 0, instead got threshold = {threshold}")
+    if min_width < 1:
+        raise ValueError(f"min_width must be >= 1, instead got min_width = {min_width}")
+
+
 @torch.no_grad()
 def prune_layer(
     model,
@@ -384,6 +411,8 @@ def prune_layer(
     editor: ParamEditor | None = None,
     neurons: list[int] | None = None,
     start: int = 0,
+    compare: bool = True,
+    probe_input: Tensor | None = None,
 ) -> MoveRecord:
     """Neurodegeneration: diagonalise, zero weak rows, merge (doc §3(d), §4).
 
@@ -399,22 +428,22 @@ def prune_layer(
     position when the merge cannot be exact) and the measured max |delta logit|. Pruning only sigma = 0 neurons is exact.
     ``start > 0`` restricts diagonalisation and pruning to neurons
     ``start..n-1`` (doc §5); ``sigmas`` and ``neurons`` then index that block.
+    ``compare=False`` skips the two probe passes that measure the change (the
+    bound is still computed): a caller that measures the probe's logits itself
+    (the auditor, in the pass that also gives its accuracy) fills
+    ``max_logit_change``. ``probe_input``: layer ``index``'s input on the probe
+    (``model.backbone.layer_input(probe, index)``), when the caller has it from
+    a pass of its own; else it is computed here.
     """
     layers = _layers(model)
     _check_layer(model, index)
-    if mode not in THRESHOLD_MODES:
-        raise ValueError(f"mode must be one of {THRESHOLD_MODES}, instead got mode = {mode!r}")
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, instead got criterion = {criterion!r}")
-    if not threshold >= 0:
-        raise ValueError(f"threshold must be >= 0, instead got threshold = {threshold}")
-    if min_width < 1:
-        raise ValueError(f"min_width must be >= 1, instead got min_width = {min_width}")
+    _check_prune_args(mode, criterion, threshold, min_width)
     ed = _editor(editor)
-    before = _probe_logits(model, probe)
+    measured = probe if compare else None
+    before = _probe_logits(model, measured)
     x_norm, positions = None, 1
     if probe is not None:
-        x_in = model.backbone.layer_input(probe, index)
+        x_in = probe_input if probe_input is not None else model.backbone.layer_input(probe, index)
         x_norm = float(x_in.flatten(1).norm(dim=1).max()) * layers[index].patch_gain
         positions = layers[index].preactivation(x_in[:1])[0, 0].numel()  # output positions (1 for dense)
     diag = diagonalise_layer(model, index, ed, start=start)
@@ -428,7 +457,7 @@ def prune_layer(
     weak = [start + i for i in weak]
     if not weak:
         return MoveRecord("prune", index, n, n, exact=True, sigmas=diag.sigmas, bound=0.0 if probe is not None else None,
-                          max_logit_change=_max_change(before, _probe_logits(model, probe)))
+                          max_logit_change=_max_change(before, _probe_logits(model, measured)))
     zero_rows = torch.zeros(n, dtype=torch.bool)
     zero_rows[weak] = True
     view = layers[index].incoming()
@@ -439,11 +468,11 @@ def prune_layer(
     bound = None
     if probe is not None:
         lost = merge.details.get("lost_bias_norm", 0.0) * positions ** 0.5
-        bound = lipschitz_after(model, index) * (x_norm * float(removed.norm()) + lost)
+        bound = lipschitz_after(model, index, ed) * (x_norm * float(removed.norm()) + lost)
     exact = bool(removed.abs().max() == 0) and merge.exact
     return MoveRecord(
         "prune", index, n, n - len(weak), exact=exact, sigmas=diag.sigmas, removed_sigmas=removed.tolist(),
-        bound=bound, max_logit_change=_max_change(before, _probe_logits(model, probe)),
+        bound=bound, max_logit_change=_max_change(before, _probe_logits(model, measured)),
         details={"threshold": threshold, "mode": mode, "criterion": criterion},
     )
 
@@ -470,6 +499,7 @@ def buffer_rule(
     if buffer < 0:
         raise ValueError(f"buffer must be >= 0, instead got buffer = {buffer}")
     records: list[MoveRecord] = []
+    editor = _editor(editor)  # one editor: the prune below reuses the diagonalisation
     for index in reversed(range(len(layers))):
         before = _probe_logits(model, probe)
         diag = diagonalise_layer(model, index, editor)

@@ -25,6 +25,7 @@ changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -51,6 +52,10 @@ class ParamEditor:
             optimizers = [optimizers]
         self.optimizers = list(optimizers or [])
         self.state = state
+        # Per-event memo of the moves (isocl.nn.moves keeps each layer's factorisation here, so that
+        # one structural event factorises a layer once); every entry checks itself against the
+        # parameter's current value before it is used, so a stale entry is never read.
+        self.memo: dict[Any, Any] = {}
 
     # -- state plumbing -------------------------------------------------
     def _states(self, p: Tensor) -> list[dict]:
@@ -81,27 +86,68 @@ class ParamEditor:
     def _matrix(target: Tensor | MatrixView) -> Tensor:
         return target.matrix() if isinstance(target, MatrixView) else target.data
 
+    def _rotate(self, target: Tensor | MatrixView, mat: Tensor, product, new: Tensor | None) -> None:
+        """Rotate a parameter and its moments in one batched product (doc §3(a), §5).
+
+        ``product(ts, mats)`` maps a stack of matrices by a stack of ``mat`` (for the
+        parameter and first moments) and ``mat * mat`` (second moments). ``new``: the
+        parameter's rotated value, when the caller has computed it already (a
+        diagonalisation writes its exact rows); only the moments are rotated then.
+        """
+        view = target if isinstance(target, MatrixView) else MatrixView(target)
+        p = view.param
+        parts = [] if new is not None else [view.matrix()]
+        mats = [mat] * len(parts)
+        slots: list[tuple[dict, str]] = []
+        mat2 = None
+        for st in self._states(p):
+            per_coord = [k for k, v in st.items() if torch.is_tensor(v) and v.shape == p.shape and v.dim() > 0]
+            if self.state == "reset" or any(k not in FIRST_MOMENT_KEYS | SECOND_MOMENT_KEYS for k in per_coord):
+                st.clear()
+                continue
+            for k in per_coord:
+                if k not in FIRST_MOMENT_KEYS and mat2 is None:
+                    mat2 = mat * mat
+                parts.append(view.matrix(st[k]).to(mat))
+                mats.append(mat if k in FIRST_MOMENT_KEYS else mat2)
+                slots.append((st, k))
+        out: list[Tensor] = []
+        if parts:
+            vector = parts[0].dim() == 1  # a bias: rotate it as one column
+            stacked = product(torch.stack([t[:, None] if vector else t for t in parts]), torch.stack(mats))
+            out = [t[:, 0] if vector else t for t in stacked.unbind(0)]
+        if new is None:
+            new = out.pop(0)
+        for (st, k), t in zip(slots, out):
+            st[k] = view.tensor(t).to(st[k].dtype)
+        p.data = view.tensor(new.to(p.dtype))
+        p.grad = None
+
     # -- edits (``p``: a parameter, edited as stored, or a MatrixView of one) ---------
     @torch.no_grad()
-    def rotate_rows(self, p: Tensor | MatrixView, q: Tensor) -> None:
-        """p <- Q^T p along dim 0 (a layer's incoming rows or bias), doc §3(a)."""
+    def rotate_rows(self, p: Tensor | MatrixView, q: Tensor, new: Tensor | None = None) -> None:
+        """p <- Q^T p along dim 0 (a layer's incoming rows or bias), doc §3(a).
+
+        ``new``: the rotated rows, already computed by the caller (a diagonalisation
+        computes ``U^T W`` itself); the optimiser state is rotated by Q all the same.
+        """
         m = self._matrix(p)
         qt = q.T.to(m)
-        self._apply(p, qt @ m, lambda t: qt @ t, lambda v: (qt * qt) @ v)
+        if new is not None and tuple(new.shape) != tuple(m.shape):
+            raise ValueError(f"new rows must have shape {tuple(m.shape)}, instead got {tuple(new.shape)}")
+        self._rotate(p, qt, lambda ts, mats: torch.matmul(mats, ts), None if new is None else new.to(m))
 
     @torch.no_grad()
     def rotate_cols(self, p: Tensor | MatrixView, q: Tensor, n: int) -> None:
         """p[:, :n] <- p[:, :n] Q (a consumer's neuron columns), doc §3(a)."""
         m = self._matrix(p)
-        q = q.to(m)
-        q2 = q * q
 
-        def rot(t: Tensor, mat: Tensor) -> Tensor:
-            out = t.clone()
-            out[:, :n] = t[:, :n] @ mat
+        def rot(ts: Tensor, mats: Tensor) -> Tensor:
+            out = ts.clone()
+            out[:, :, :n] = torch.matmul(ts[:, :, :n], mats)
             return out
 
-        self._apply(p, rot(m, q), lambda t: rot(t, q), lambda v: rot(v, q2))
+        self._rotate(p, q.to(m), rot, None)
 
     @torch.no_grad()
     def insert(self, p: Tensor | MatrixView, dim: int, at: int, values: Tensor) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from isocl.bench.config import ConfigError
 from isocl.tuning.evaluate import evaluate
 from isocl.tuning.samplers import PRUNERS, SAMPLERS
 from isocl.tuning.study import tune
@@ -52,9 +53,10 @@ def add_tune_parsers(subparsers, cmd_tune, cmd_evaluate) -> None:
                               description=TUNE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("benchmark", help="benchmark TOML file (its [search.STRATEGY] table is the search space)")
     t.add_argument("--strategy", required=True, help="registered strategy to tune (baselines too)")
-    t.add_argument("--trials", type=_int, required=True,
+    t.add_argument("--trials", type=_int,
                    help="target number of complete trials in the study (pruned and failed trials do not count); "
-                        "rerunning the same command resumes the study and runs only the missing ones")
+                        "rerunning the same command resumes the study and runs only the missing ones (required, "
+                        "except with --strategy all, where the benchmark's [tuning] trials is the default)")
     t.add_argument("--storage", help="Optuna storage: an RDB URL (sqlite:///path.db, postgresql://user@host/db for "
                                      "several machines) or journal:PATH (default: OUT/study.db, or OUT/journal.log "
                                      "with --jobs > 1)")
@@ -97,6 +99,8 @@ def tune_command(args) -> int:
     from isocl.bench.config import load_benchmark
 
     bench = load_benchmark(args.benchmark)
+    if args.trials is None:
+        raise ConfigError("--trials is needed (the target number of complete trials), e.g. --trials 20")
     result = tune(
         bench, args.strategy, args.trials, storage=args.storage, study_name=args.study, jobs=args.jobs or 1,
         timeout=args.timeout, out=args.out, pruner=args.pruner, sampler=args.sampler,

@@ -18,6 +18,7 @@ from isocl.bench.config import Benchmark
 from isocl.tuning.space import suggest_params
 
 OBJECTIVE_NAMES = ("valid accuracy", "forgetting", "params")
+DIVERGED = "NonFiniteLoss"  # a unit's error when its loss turned NaN/inf (isocl.bench.metrics.NonFiniteLoss)
 DIRECTIONS_SINGLE = ["maximize"]
 DIRECTIONS_MULTI = ["maximize", "minimize", "minimize"]
 
@@ -86,6 +87,14 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
             raise optuna.TrialPruned(f"validation accuracy {stop.avg:.4f} after experience {stop.experience} "
                                      "is below the pruner's threshold") from None
         trial.set_user_attr("valid_curve", curve)
+        if result.status != "ok" and str(result.error).startswith(DIVERGED) and not ctx.multi_objective:
+            # A configuration whose loss diverged (NaN/inf, e.g. a learning rate at the top of its range)
+            # is a measured outcome, not a broken trial: it completes with the worst score, 0, so that
+            # the sampler learns to avoid the region and it counts towards the budget like any other
+            # configuration. Trials that fail for any other reason do not count.
+            trial.set_user_attr("error", result.error)
+            trial.set_user_attr("diverged", True)
+            return 0.0
         if result.status != "ok":
             trial.set_user_attr("error", result.error)
             raise TrialFailed(f"{ctx.strategy} failed: {result.error}")

@@ -115,7 +115,7 @@ def _check_values(key: str, s: dict[str, Any], strategy_spec, bench: Benchmark, 
             if isinstance(default, int) and not isinstance(default, bool) and s["type"] == "float":
                 raise ConfigError(f"{loc}: type 'float' for an int parameter (default {default!r}); expected type 'int'")
             try:
-                strategy_spec.resolve({key: value}, _INNER)
+                strategy_spec.resolve({key: value}, _INNER, training=bench.training, check_defaults=False)
             except ConfigError as exc:
                 raise ConfigError(f"{loc}: value {value!r} is not accepted ({_inner(exc)})") from None
         else:
@@ -159,22 +159,14 @@ def _lr_space(bench: Benchmark) -> dict[str, Any]:
     return dict(LR)
 
 
-def _neuro_table(width: int) -> dict[str, dict[str, Any]]:
-    """Ranges for the neuroplastic parameters (only those a strategy has are used)."""
-    half = max(2, width // 2)
-    low_width = max(1, width // 16)
-    return {
-        # relative to the largest singular value (prune_mode = "relative"): 2.5 decades, log scale
-        "prune_threshold": {"type": "float", "low": 1e-3, "high": 0.3, "log": True},
-        "prune_criterion": {"type": "categorical", "choices": ["sv", "sv_out"]},
-        # growth: a count of new neurons (grow_mode fixed / per_class) ...
-        "grow_count": {"type": "int", "low": 1, "high": half, "log": True},
-        # ... or a buffer of weak neurons (grow_mode buffer) and the sigma below which a neuron is weak
-        "buffer_size": {"type": "int", "low": 1, "high": half, "log": True},
-        "scaffold_threshold": {"type": "float", "low": 0.5, "high": 0.99},
-        "min_width": {"type": "int", "low": low_width, "high": max(low_width + 1, half), "log": True},
-        "finetune_epochs": {"type": "int", "low": 0, "high": 3},
-    }
+def _neuro_table(bench: Benchmark) -> dict[str, dict[str, Any]]:
+    """Ranges for the neuroplastic parameters (only those a strategy has are used): their one declaration
+    (``isocl.bench.spaces.NEURO_PARAMS``), clipped to what ``bench`` accepts (fine-tune epochs below its
+    epochs)."""
+    from isocl.bench.spaces import NEURO_PARAMS
+
+    table = {k: p.space(bench.training) for k, p in NEURO_PARAMS.items()}
+    return {k: s for k, s in table.items() if s is not None}
 
 
 def _growth_keys(defaults: Mapping[str, Any]) -> set[str]:
@@ -183,22 +175,6 @@ def _growth_keys(defaults: Mapping[str, Any]) -> set[str]:
     if mode == "buffer" or (mode is None and "buffer_size" in defaults and "grow_count" not in defaults):
         return {"buffer_size", "scaffold_threshold"}
     return {"grow_count"}
-
-
-_BASELINE_TABLE: dict[str, dict[str, Any]] = {
-    "mem_size": {"type": "int", "low": 100, "high": 2000, "step": 100},
-    "ewc_lambda": {"type": "float", "low": 1.0, "high": 1e5, "log": True},
-    "si_lambda": {"type": "float", "low": 1e-2, "high": 1e2, "log": True},
-    "alpha": {"type": "float", "low": 0.1, "high": 10.0, "log": True},
-    "temperature": {"type": "float", "low": 0.5, "high": 4.0},
-    "patterns_per_exp": {"type": "int", "low": 32, "high": 1024, "log": True},
-    "sample_size": {"type": "int", "low": 32, "high": 1024, "log": True},
-    "prune_proportion": {"type": "float", "low": 0.2, "high": 0.9},
-    "post_prune_epochs": {"type": "int", "low": 0, "high": 3},
-}
-# numeric parameters that are not worth a search dimension by default
-
-
 
 
 _BASELINE_TABLE: dict[str, dict[str, Any]] = {
@@ -259,16 +235,15 @@ def _fit_default(s: dict[str, Any], default: Any) -> dict[str, Any] | None:
     return s if s["low"] < s["high"] else None
 
 
-def _declared(spec, current: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _declared(spec, current: Mapping[str, Any], bench: Benchmark) -> dict[str, dict[str, Any]]:
     """The strategy's declared space, its growth ranges following the growth mode configured."""
-    from isocl.bench.spaces import NEURO
-
-    space = {k: dict(v) for k, v in spec.search.items()}
+    space = spec.search_space(bench.training)  # each parameter's range clipped to what the benchmark accepts
     growth = {"grow_count", "buffer_size", "scaffold_threshold"}
     if spec.neuroplastic and growth & set(space):
         wanted = _growth_keys(current)
         space = {k: v for k, v in space.items() if k not in growth or k in wanted}
-        space.update({k: dict(NEURO[k]) for k in wanted if k not in space and k in spec.defaults})
+        table = _neuro_table(bench)
+        space.update({k: table[k] for k in wanted if k not in space and k in spec.defaults and k in table})
     return space
 
 
@@ -308,13 +283,13 @@ def strategy_space(strategy: str, bench: Benchmark) -> dict[str, dict[str, Any]]
     current = {**spec.defaults, **bench.strategy_params.get(parse_unit(strategy).strategy, {}),
                **bench.strategy_params.get(strategy, {})}
     if spec.search:
-        return validate_space(_declared(spec, current), strategy, bench, f"{where} (declared by the strategy)")
+        return validate_space(_declared(spec, current, bench), strategy, bench, f"{where} (declared by the strategy)")
     space: dict[str, dict[str, Any]] = {"lr": _lr_space(bench)}
     candidates: dict[str, dict[str, Any] | None] = {}
     if spec.neuroplastic:
         growth = {"grow_count", "buffer_size", "scaffold_threshold"}
         wanted = _growth_keys(current)
-        for name, s in _neuro_table(min(bench.model["widths"])).items():
+        for name, s in _neuro_table(bench).items():
             if name in spec.defaults and (name not in growth or name in wanted):
                 candidates[name] = _fit_default(s, current[name])
         candidates["model.intrinsic"] = {"type": "categorical", "choices": ["constant", "trainable"]}

@@ -1,5 +1,5 @@
 """Forest plot of the paired comparisons (:mod:`isocl.analysis.statistics`):
-one row per comparison, the Holm-corrected interval as a bar, the mean paired
+one row per comparison, the simultaneous (Bonferroni-level) interval as a bar, the mean paired
 difference as a dot, zero marked, one panel per metric."""
 
 from __future__ import annotations
@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from isocl.analysis.plots.style import DPI, NothingToPlot, _figure, _legend_outside, _require, _save, _style
+from isocl.analysis.plots.registry import FigureSpec, register
+
+from isocl.analysis.plots.style import DPI, NothingToPlot, new_figure, legend_outside, require_columns, save_figure, figure_style
 
 # verdict -> colour: better green, worse red, the rest greys
 VERDICT_COLOURS = {
@@ -36,13 +39,18 @@ def _label(strategy: str, reference: str, relation: str) -> str:
 
 
 def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: float = DPI) -> Path:
+    """:func:`draw_comparisons`, saved to ``path``."""
+    return save_figure(draw_comparisons(comparisons, figsize=figsize, dpi=dpi), path)
+
+
+def draw_comparisons(comparisons: pd.DataFrame, *, figsize=None, dpi: float = DPI) -> Figure:
     """Forest plot of ``comparisons.csv``: strategy minus reference in points,
-    Holm-corrected interval (level in the row's ``ci_level``) as a bar, mean
+    simultaneous interval (level in the row's ``ci_level``) as a bar, mean
     as a dot, coloured by verdict; a comparison with too few seeds shows its
     row label without a bar. The axis spans the intervals of comparisons with
     at least 3 seeds; a wider interval (2 seeds) is cut at the frame and
     marked with an arrowhead there."""
-    comparisons = _require(
+    comparisons = require_columns(
         comparisons, ["strategy", "reference", "relation", "metric", "mean_diff", "ci_low", "ci_high", "verdict"],
         "comparisons",
     )
@@ -54,8 +62,8 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
     groups = list(dict.fromkeys(k[0] for k in keys))
     if figsize is None:
         figsize = (12.0, max(2.4, 0.42 * len(keys) + 1.6))
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         axes = np.atleast_1d(fig.subplots(1, len(metrics), sharey=True))
         limits = {m: _axis_limits(comparisons[comparisons["metric"] == m]) for m in metrics}
         for ax, metric in zip(axes, metrics):
@@ -82,10 +90,10 @@ def plot_comparisons(comparisons: pd.DataFrame, path, *, figsize=None, dpi: floa
         present = [v for v in VERDICT_COLOURS if v in set(comparisons["verdict"].astype(str))]
         handles = [Line2D([], [], color=VERDICT_COLOURS[v], marker="o", linewidth=3, markeredgecolor="white")
                    for v in present]
-        _legend_outside(fig, handles, present, title="verdict (Holm)")
+        legend_outside(fig, handles, present, title="verdict")
         fig.supxlabel("difference, strategy minus reference (points)", fontsize=10)
-        fig.suptitle("Paired differences over seeds: mean (dot) and Holm-corrected CI (bar)")
-        return _save(fig, path)
+        fig.suptitle("Paired differences over seeds: mean (dot) and simultaneous CI (bar)")
+        return fig
 
 
 def _axis_limits(rows: pd.DataFrame) -> tuple[float, float]:
@@ -108,3 +116,12 @@ def _clipped_bar(ax, low: float, high: float, y: float, colour, limits: tuple[fl
         ax.plot(left, y, "<", color=colour, markersize=7, zorder=3, clip_on=False)
     if high > limits[1]:
         ax.plot(right, y, ">", color=colour, markersize=7, zorder=3, clip_on=False)
+
+
+register(FigureSpec(
+    stem="comparisons", title="Paired comparisons",
+    caption="Each neuroplastic strategy minus its references, paired by seed: mean difference (dot) and the "
+            "simultaneous (Bonferroni-level) t interval (bar), in points; colour = verdict (win / loss exactly when "
+            "the bar excludes 0).",
+    needs=("comparisons",), draw=lambda inp: draw_comparisons(inp.comparisons), order=12, verdict=True,
+))

@@ -10,55 +10,58 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import colors as mcolors
 from matplotlib.cm import ScalarMappable
+from matplotlib.figure import Figure
+
+from isocl.analysis.plots.registry import FigureSpec, register
 
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _figure,
-    _order,
-    _percent,
-    _require,
-    _save,
-    _style,
+    new_figure,
+    ordered,
+    percent,
+    require_columns,
+    save_figure,
+    figure_style,
     wrap_label,
 )
 
 
-def plot_accuracy_matrices(
-    metrics: pd.DataFrame,
-    palette: dict[str, str],
-    path,
-    *,
-    figsize=None,
-    dpi: float = DPI,
-) -> Path:
+def plot_accuracy_matrices(metrics: pd.DataFrame, palette: dict[str, str], path, *, figsize=None,
+                           dpi: float = DPI) -> Path:
+    """:func:`draw_accuracy_matrices`, saved to ``path``."""
+    return save_figure(draw_accuracy_matrices(metrics, palette, figsize=figsize, dpi=dpi), path)
+
+
+def draw_accuracy_matrices(metrics: pd.DataFrame, palette: dict[str, str], *, figsize=None,
+                           dpi: float = DPI) -> Figure:
     """Accuracy-matrix heatmaps, one small multiple per strategy: mean
     accuracy (%) over seeds on ``eval_exp`` (columns) after training
     ``trained_exp`` (rows), annotated in %."""
-    metrics = _require(
+    metrics = require_columns(
         metrics,
         ["strategy", "seed", "trained_exp", "eval_exp", "accuracy"],
         "accuracy matrices",
     )
-    df = metrics.assign(acc=_percent(metrics["accuracy"])).dropna(subset=["acc"])
+    df = metrics.assign(acc=percent(metrics["accuracy"])).dropna(subset=["acc"])
     if df.empty:
         raise NothingToPlot("accuracy matrices: no accuracy values")
     df = df.assign(
         trained_exp=df["trained_exp"].astype(int), eval_exp=df["eval_exp"].astype(int)
     )
-    strategies = _order(df["strategy"].unique(), palette)
+    strategies = ordered(df["strategy"].unique(), palette)
     n = len(strategies)
     n_exp = int(max(df["trained_exp"].max(), df["eval_exp"].max())) + 1
-    ncols = min(n, 3)
+    ncols = min(n, 4 if n > 12 else 3)
     nrows = math.ceil(n / ncols)
     panel = max(2.6, 0.42 * n_exp + 0.9)
     if figsize is None:
-        figsize = (ncols * panel + 1.0, nrows * panel + 0.6)
+        figsize = (ncols * panel + 1.0, nrows * (panel + 0.45) + 0.6)  # + a title line per row
     annot = n_exp <= 12
     font = max(5.5, min(9.0, 42.0 / n_exp))
     cmap = sns.color_palette("viridis", as_cmap=True)
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
         for i, (ax, s) in enumerate(zip(axes, strategies)):
             _matrix_panel(ax, df, s, cmap, annot, font, panel)
@@ -78,7 +81,8 @@ def plot_accuracy_matrices(
             shrink=0.8,
         )
         fig.suptitle("Accuracy matrix per strategy (mean over seeds)")
-        return _save(fig, path)
+        fig.get_layout_engine().set(h_pad=0.12, hspace=0.06)  # titles clear of the row above's tick labels
+        return fig
 
 
 def _matrix_panel(ax, df: pd.DataFrame, s: str, cmap, annot: bool, font: float, panel: float) -> None:
@@ -91,6 +95,7 @@ def _matrix_panel(ax, df: pd.DataFrame, s: str, cmap, annot: bool, font: float, 
         .unstack("eval_exp")
         .reindex(index=range(k), columns=range(k))
     )
+    ax.grid(False)  # the style's grid would show through the cells not yet evaluated
     n_seeds = sub["seed"].nunique()
     sns.heatmap(
         mat, ax=ax, vmin=0, vmax=100, cmap=cmap, cbar=False, square=True, annot=annot,
@@ -100,3 +105,10 @@ def _matrix_panel(ax, df: pd.DataFrame, s: str, cmap, annot: bool, font: float, 
         wrap_label(f"{s} ({n_seeds}\u00a0seed{'s' if n_seeds != 1 else ''})", int(panel * 11)),
         fontsize=10,
     )
+
+
+register(FigureSpec(
+    stem="accuracy-matrices", title="Accuracy matrices",
+    caption="Accuracy (%) on each experience (columns) after training each experience (rows), mean over seeds.",
+    needs=("metrics",), draw=lambda inp: draw_accuracy_matrices(inp.metrics, inp.palette), order=50,
+))

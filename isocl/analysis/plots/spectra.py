@@ -11,15 +11,19 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
+from matplotlib.figure import Figure
+
+from isocl.analysis.plots.registry import FigureSpec, register
 from isocl.analysis.plots.style import (
+    NotApplicable,
     DPI,
     NothingToPlot,
-    _figure,
-    _legend_outside,
-    _order,
-    _require,
-    _save,
-    _style,
+    new_figure,
+    legend_outside,
+    ordered,
+    require_columns,
+    save_figure,
+    figure_style,
     wrap_label,
 )
 
@@ -117,21 +121,20 @@ def _spectrum_panel(ax, sub: pd.DataFrame, exp_colour) -> None:
         ax.set_yscale("log")
 
 
-def plot_spectra(
-    structure: pd.DataFrame,
-    palette: dict[str, str],
-    path,
-    *,
-    seed=None,
-    figsize=None,
-    dpi: float = DPI,
-) -> Path:
+def plot_spectra(structure: pd.DataFrame, palette: dict[str, str], path, *, seed=None, figsize=None,
+                 dpi: float = DPI) -> Path:
+    """:func:`draw_spectra`, saved to ``path``."""
+    return save_figure(draw_spectra(structure, palette, seed=seed, figsize=figsize, dpi=dpi), path)
+
+
+def draw_spectra(structure: pd.DataFrame, palette: dict[str, str], *, seed=None, figsize=None,
+                 dpi: float = DPI) -> Figure:
     """Singular-value spectra of each hidden layer before (thin dashed) and
     after (thick solid) compression, from the ``prune`` events of ``structure.csv``: one
     panel per (strategy, layer), log y-axis, one colour per experience.  The
     "after" spectrum is the event's ``sigmas`` minus its ``removed_sigmas``.
     Uses one seed per strategy (``seed``, default the smallest seed)."""
-    structure = _require(
+    structure = require_columns(
         structure,
         [
             "strategy",
@@ -146,14 +149,14 @@ def plot_spectra(
     )
     spectra = _prune_spectra(structure)
     if spectra.empty:
-        raise NothingToPlot("spectra: no prune event with a singular-value spectrum")
+        raise NotApplicable("spectra: no prune event with a singular-value spectrum")
     picked = []
     for s, sub in spectra.groupby("strategy", sort=True):
         seeds = sorted(sub["seed"].unique())
         chosen = seed if seed is not None and seed in seeds else seeds[0]
         picked.append(sub[sub["seed"] == chosen])
     spectra = pd.concat(picked, ignore_index=True)
-    strategies = _order(spectra["strategy"].unique(), palette)
+    strategies = ordered(spectra["strategy"].unique(), palette)
     layers = sorted(spectra["layer"].unique())
     nrows, ncols = len(strategies), len(layers)
     if figsize is None:
@@ -163,8 +166,8 @@ def plot_spectra(
     exp_colour = {
         e: cmap(0.1 + 0.85 * (i / max(1, len(exps) - 1))) for i, e in enumerate(exps)
     }
-    with _style():
-        fig = _figure(figsize, dpi)
+    with figure_style():
+        fig = new_figure(figsize, dpi)
         axes = fig.subplots(nrows, ncols, squeeze=False)
         for r, s in enumerate(strategies):
             for c, layer in enumerate(layers):
@@ -187,8 +190,16 @@ def plot_spectra(
             Line2D([], [], color="0.3", linestyle="-", linewidth=2.2),
         ]
         labels += ["", "before pruning", "after pruning"]
-        _legend_outside(fig, handles, labels)
+        legend_outside(fig, handles, labels)
         fig.suptitle("Singular-value spectra per hidden layer before and after pruning")
-        return _save(fig, path)
+        return fig
+
+
+register(FigureSpec(
+    stem="spectra", title="Singular-value spectra",
+    caption="Singular-value spectrum of each hidden layer before (thin dashed) and after (thick solid) pruning, "
+            "one colour per experience (one seed per strategy).",
+    needs=("structure",), draw=lambda inp: draw_spectra(inp.structure, inp.palette), order=70,
+))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from isocl.analysis.plots.style import (
     DPI,
     NothingToPlot,
-    _save,
+    save_figure,
 )
 
 
@@ -29,7 +29,7 @@ def _optuna_figure(draw, path, figsize, dpi, title) -> Path:
             fig.set_dpi(dpi)
             first.set_title(title, fontsize=11)
             fig.set_layout_engine("constrained")
-            return _save(fig, path)
+            return save_figure(fig, path)
         finally:
             plt.close(fig)
 

@@ -1,0 +1,76 @@
+"""``isocl run --dry-run``: the unit list and the calibrated wall-time estimate (issue 18)."""
+
+import pytest
+
+import isocl.bench.runner as runner
+from isocl.bench import estimate
+from isocl.bench.config import parse_benchmark
+from isocl.bench.runner import UnitResult
+from isocl.bench.scenarios import synthetic_tensors
+
+
+def tiny(**top):
+    return parse_benchmark({
+        "name": "tiny", "strategies": ["naive", "neuro-grow"], "twins": False, "controls": False, **top,
+        "scenario": {"setting": "class_il", "validation_fraction": 0.0, "train_per_class": 400,
+                     "test_per_class": 80},
+        "training": {"epochs": 1, "batch_size": 16, "seeds": [0, 1]},
+        "model": {"widths": [8]},
+    })
+
+
+def test_dry_run_lists_every_unit_with_twins_and_controls():
+    lines = []
+    est = estimate.dry_run(tiny(twins=True, controls=True), calibrate=False, echo=lines.append)
+    assert est is None
+    text = "\n".join(lines)
+    assert lines[0].startswith("tiny: 10 units (2 strategies x 2 seeds [0, 1], with their twins and controls)")
+    assert "  naive (strategy): seeds [0, 1]" in lines
+    assert "  fixed-final:neuro-grow (twin of neuro-grow): seeds [0, 1]" in lines
+    assert "  reset:neuro-grow (control of neuro-grow): seeds [0, 1]" in lines  # neuro-grow has no diag-only
+    assert "calibrating" not in text
+
+
+def test_estimate_fits_a_fixed_part_and_a_per_image_part(monkeypatch):
+    """A fake unit costing 3 s + 0.01 s per training image per class: the fit recovers the full-size cost."""
+    now = [0.0]
+    seen = []
+
+    def fake_run_unit(bench, name, seed, *, scenario=None, **kw):
+        seen.append((name, seed, bench.scenario["train_per_class"], bench.scenario["test_per_class"]))
+        now[0] += 3.0 + 0.01 * bench.scenario["train_per_class"] * (2 if name == "neuro-grow" else 1)
+        return UnitResult(strategy=name, seed=seed)
+
+    monkeypatch.setattr(runner, "run_unit", fake_run_unit)
+    monkeypatch.setattr(runner, "build_scenario", lambda bench, data, seed=None: None)
+    est = estimate.estimate_units(tiny(), ["naive", "neuro-grow"], [0, 1], data=object(), jobs=2,
+                                  clock=lambda: now[0])
+    assert seen == [("naive", 0, 10, 2), ("naive", 0, 40, 8), ("neuro-grow", 0, 10, 2), ("neuro-grow", 0, 40, 8)]
+    assert est.per_name["naive"] == pytest.approx(3.0 + 0.01 * 400)
+    assert est.per_name["neuro-grow"] == pytest.approx(3.0 + 0.02 * 400)
+    assert est.total_s == pytest.approx(2 * 7.0 + 2 * 11.0)  # two seeds each
+    assert est.wall_s == pytest.approx(est.total_s / 2)  # the data were given: no loading time
+    assert est.load_s == 0
+
+
+def test_estimate_on_real_units_is_positive_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lines = []
+    est = estimate.dry_run(tiny(), strategies=["naive"], seeds=[0], data=synthetic_tensors(40, 8), echo=lines.append)
+    assert est.units == [("naive", 0)] and est.per_name["naive"] > 0
+    assert any(line.startswith("estimated wall time: ") for line in lines)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_dry_run_exits_zero_without_a_results_folder(tmp_path, monkeypatch, capsys):
+    from isocl import cli
+
+    path = tmp_path / "tiny.toml"
+    path.write_text('name = "tiny"\nstrategies = ["naive"]\n[training]\nseeds = [0]\n', encoding="utf-8")
+    called = {}
+    monkeypatch.setattr(estimate, "estimate_units", lambda *a, **k: called.setdefault("args", (a, k)) and
+                        estimate.Estimate({"naive": 60.0}, {}, [("naive", 0)], 60.0, 60.0, 1.0, 0.0))
+    assert cli.main(["run", str(path), "--dry-run", "--out", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: 1 units" in out and "estimated wall time: 60 s" in out
+    assert not (tmp_path / "out").exists()
