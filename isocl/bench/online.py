@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from avalanche.benchmarks.scenarios.online import split_online_stream
 
-__all__ = ["forgetting_from_matrix", "online_experiences"]
+__all__ = ["forgetting_from_matrix", "online_experiences", "train_experience"]
 
 
 def online_experiences(exp, size: int, seed: int):
@@ -41,3 +41,12 @@ def forgetting_from_matrix(matrix: list[dict[str, Any]]) -> tuple[float, float]:
         return math.nan, math.nan
     forgetting = float(np.mean(drops))
     return forgetting, -forgetting
+
+
+def train_experience(strategy, exp, online: int | None, seed: int) -> None:
+    """Train ``strategy`` on ``exp`` whole, or (``online``: a mini-experience size) on its online stream
+    shuffled by ``seed``."""
+    if online:
+        strategy.train(online_experiences(exp, online, seed % 2**32), eval_streams=[])
+    else:
+        strategy.train(exp)

@@ -37,7 +37,8 @@ from isocl.bench.progress import phase
 from isocl.bench.quiet import plain_text
 from isocl.bench.loggers import UnitLoggers
 from isocl.bench.provenance import run_manifest
-from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
+from isocl.bench.metrics import (EpochProgress, NonFiniteLossGuard, accuracy_rows, default_evaluator, hidden_widths,
+                                 stream_metric)
 from isocl.bench.results import (
     RunInterrupted,
     RunStopped,
@@ -53,8 +54,8 @@ from isocl.bench.results import (
     summary_table,
     write_unit,
 )
-from isocl.bench.augment import augmentation_plugins
-from isocl.bench.online import forgetting_from_matrix, online_experiences
+from isocl.bench.augment import scenario_augmentation
+from isocl.bench.online import forgetting_from_matrix, train_experience
 from isocl.bench.scenarios import make_split_cifar10
 from isocl.bench.units import (  # noqa: F401  (re-exported: runner.companions, runner.resolve_unit, ...)
     COMPANION_PREFIXES,
@@ -73,8 +74,6 @@ from isocl.bench.units import (  # noqa: F401  (re-exported: runner.companions, 
 
 __all__ = ["UnitResult", "build_scenario", "check_benchmark", "run_benchmark", "run_unit", "unit_list"]
 
-_ACC_KEY = re.compile(r"Top1_Acc_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
-_LOSS_KEY = re.compile(r"Loss_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
 
 
 @dataclass
@@ -138,20 +137,6 @@ def build_scenario(bench: Benchmark, data: CIFAR10Tensors, seed: int | None = No
         train_per_class=sc["train_per_class"] or None,
         test_per_class=sc["test_per_class"] or None,
     )
-
-
-def _parse_eval(results: dict[str, float], trained: int, n_exp: int) -> list[dict[str, Any]]:
-    acc: dict[int, float] = {}
-    loss: dict[int, float] = {}
-    for key, value in results.items():
-        if m := _ACC_KEY.fullmatch(key):
-            acc[int(m.group(2))] = float(value)
-        elif m := _LOSS_KEY.fullmatch(key):
-            loss[int(m.group(2))] = float(value)
-    return [
-        {"trained_exp": trained, "eval_exp": e, "accuracy": acc.get(e, math.nan), "loss": loss.get(e, math.nan)}
-        for e in range(n_exp)
-    ]
 
 
 def run_unit(
@@ -242,34 +227,28 @@ def _check_unit_args(bench: Benchmark, scenario, eval_stream: str, save_models: 
 
 def _unit_plugins(bench: Benchmark, scenario, seed: int, progress: bool) -> list[Any]:
     """The plugins every strategy of a unit gets: the scenario's augmentation, the NaN guard, progress."""
-    return [*augmentation_plugins(bench.scenario["augment"], seed, getattr(scenario, "mean", None),
-                                  getattr(scenario, "std", None)),
-            NonFiniteLossGuard(), EpochProgress(disable=not progress)]
+    return [*scenario_augmentation(bench.scenario["augment"], scenario, seed), NonFiniteLossGuard(),
+            EpochProgress(disable=not progress)]
 
 
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
                         on_experience: Callable[[int, float], None] | None, label: str | None,
                         snapshot: Callable[[int, Any, bool], None] | None = None, online: int | None = None,
                         seed: int = 0) -> dict[str, float]:
-    """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
-    into ``result.matrix`` / ``result.experiences`` and call ``snapshot(i, model, last)``.
-    ``online``: the experience is trained as Avalanche's online stream of mini-experiences of that many
-    samples (``split_online_stream``, shuffled with a seed of the unit, no task boundaries).
-    Returns the last evaluation's metrics."""
+    """Train experience by experience (``online``: :func:`isocl.bench.online.train_experience`); after each,
+    evaluate the seen experiences of ``eval_stream`` into ``result.matrix`` / ``result.experiences`` and call
+    ``snapshot(i, model, last)``. Returns the last evaluation's metrics."""
     stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
     n_exp = len(scenario.train_stream)
     bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
     for i, exp in enumerate(bar):
         t0 = time.perf_counter()
-        if online:
-            strat.train(online_experiences(exp, online, (seed * 1009 + i) % 2**32), eval_streams=[])
-        else:
-            strat.train(exp)
+        train_experience(strat, exp, online, seed * 1009 + i)
         train_time = time.perf_counter() - t0
         # Only experiences seen so far: evaluating unseen ones would run Avalanche's
         # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
         res = strat.eval(stream[: i + 1])
-        rows = _parse_eval(res, i, n_exp)
+        rows = accuracy_rows(res, i, n_exp)
         result.matrix += rows
         avg = float(np.mean([r["accuracy"] for r in rows[: i + 1]]))
         widths = hidden_widths(strat.model)
@@ -393,7 +372,6 @@ def _resolve_run(bench: Benchmark, names: list[str], seeds: list[int], epochs: i
     bench = bench.replace()
     if epochs is not None:
         bench.training["epochs"] = epochs
-        check_online("--epochs", bench.training)
     device = device or bench.training["device"]
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine")
@@ -549,6 +527,7 @@ def run_benchmark(
     if epochs is not None:  # the run's epochs bound parameters such as finetune_epochs: checked with them
         bench = bench.replace()
         bench.training["epochs"] = epochs
+        check_online("--epochs", bench.training)
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
