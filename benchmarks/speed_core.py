@@ -213,7 +213,7 @@ def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes
     fac_bound = sum(v[3] for (path, _line, name), v in
                     next((st[4] for (p, _l, nm), st in stats.items() if nm == "factorise" and "isocl" in p), {}).items()
                     if name == "incoming_norm")  # factorise's time under incoming_norm (callers table)
-    lip, probe_t = cum("moves.lipschitz_after") - fac_bound, cum("moves._probe_logits") + cum("moves._layer_input")
+    lip, probe_t = cum("moves.lipschitz_after") - fac_bound, cum("moves.probe_logits") + cum("moves._layer_input")
     # diagonalise_layer runs once per layer from move_pass and once more inside prune_layer.
     rediag = cum("moves.diagonalise_layer") - sum(lay["diagonalise"] for lay in result["layers"])
     rest = max(0.0, total - fac - rot - lip - probe_t)  # by difference; clock jitter can make it dip below 0
@@ -225,7 +225,7 @@ def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes
     print(f"    {_fmt_pct(lip / total):>6}  {_fmt_s(lip):>9}  the rest of the prune bound (lipschitz_after "
           f"less its factorisations: head norms)")
     print(f"    {_fmt_pct(probe_t / total):>6}  {_fmt_s(probe_t):>9}  probe forward passes "
-          f"(_probe_logits + _layer_input, {sizes.probe} samples)")
+          f"(probe_logits + _layer_input, {sizes.probe} samples)")
     rest_pct, rest_s = (_fmt_pct(rest / total), _fmt_s(rest)) if rest >= 0.01 * total else ("<1%", "~0")
     print(f"    {rest_pct:>6}  {rest_s:>9}  everything else (grow, merge, masks, copies; by difference)")
     print(f"    of the total, prune_layer's own diagonalisation of the layer (reusing the one just made) took "

@@ -18,9 +18,6 @@ models, testing, register_strategy, StrategyContext``.  They load lazily, so
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
-import sys
 
 __version__ = "0.1.0"
 
@@ -55,7 +52,7 @@ _NAMES = {
     "StrategyContext": "isocl.bench.context",
     "MLPConfig": "isocl.nn.models",
     "build_mlp": "isocl.nn.models",
-    "build_model": "isocl.nn.models",
+    "build_model": "isocl.nn.kinds",
     "CNNConfig": "isocl.nn.cnn",
     "build_cnn": "isocl.nn.cnn",
 }
@@ -68,29 +65,3 @@ def __getattr__(name: str):
     if name in _NAMES:
         return getattr(importlib.import_module(_NAMES[name]), name)
     raise AttributeError(f"module 'isocl' has no attribute {name!r}")
-
-
-class _FlatLayoutFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Keeps the 0.1 flat paths (``isocl.registry``, ``isocl.plasticity``, ...)
-    importable for third-party plug-ins: ``isocl.X`` is the module
-    ``isocl.<layer>.X`` itself (one object, so monkeypatching either name
-    patches both).  Python has no built-in module alias; this is the
-    import-system hook for one."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        prefix, _, short = fullname.partition(".")
-        if prefix == "isocl" and short in _SUBMODULES:
-            return importlib.util.spec_from_loader(fullname, self)
-        return None
-
-    def create_module(self, spec):
-        module = importlib.import_module(_SUBMODULES[spec.name.split(".", 1)[1]])
-        self._real_spec = module.__spec__  # the import system overwrites __spec__
-        return module
-
-    def exec_module(self, module):
-        # Already executed under its real name; only undo the __spec__ overwrite.
-        module.__spec__ = self._real_spec
-
-
-sys.meta_path.append(_FlatLayoutFinder())

@@ -246,10 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=cmd_export)
 
     sp = sub.add_parser("speed", help="harness vs plain PyTorch loop on the same naive training (prints the ratio)")
-    sp.add_argument("--epochs", type=int, default=1)
-    sp.add_argument("--train-per-class", type=int, default=1000, help="training images per class (default 1000)")
-    sp.add_argument("--repeats", type=int, default=3)
-    sp.add_argument("--device", default="cpu", help="cpu or cuda[:N] (both sides train there, data resident on it)")
+    from isocl.bench.config import OPTIONS  # the declared defaults (light: no torch)
+
+    speed = {k: spec[1] for k, spec in OPTIONS["speed"].items()}
+    sp.add_argument("--epochs", type=int, default=speed["epochs"])
+    sp.add_argument("--train-per-class", type=int, default=speed["train_per_class"],
+                    help=f"training images per class (default {speed['train_per_class']})")
+    sp.add_argument("--repeats", type=int, default=speed["repeats"])
+    sp.add_argument("--device", default=speed["device"],
+                    help="cpu or cuda[:N] (both sides train there, data resident on it)")
     sp.set_defaults(func=cmd_speed)
     for parser in sub.choices.values():
         parser.add_argument("--verbose", action="store_true",

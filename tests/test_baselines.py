@@ -218,12 +218,14 @@ def test_pnn_linear_has_far_fewer_parameters_than_mlp_adapters():
 
 
 def test_every_shipped_strategy_declares_a_search_space_with_the_learning_rate():
-    from isocl.bench.registry import list_strategies
+    from isocl.bench.registry import list_strategies, shipped_dir
     from isocl.tuning import validate_space
 
     shipped = [s for s in list_strategies() if "/strategies/" in s.source.replace("\\", "/")
                or s.source.startswith("isocl_strategies.")]
-    assert len(shipped) >= 17
+    # every module of the shipped folder is here under its name (strategies/my_method.py -> "my-method")
+    modules = {p.stem.replace("_", "-") for p in shipped_dir("strategies").glob("*.py") if not p.name.startswith("_")}
+    assert modules and modules <= {s.name for s in shipped}
     for spec in shipped:
         assert "lr" in spec.search, f"{spec.name} declares no learning-rate range"
         assert not {"mem_size"} & set(spec.search), f"{spec.name}: memory must not be tuned (matched budgets)"

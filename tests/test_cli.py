@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import tomllib
@@ -13,6 +14,8 @@ import tomli_w
 
 import isocl.bench.data
 import isocl.bench.runner
+from isocl.bench.config import OPTIONS
+from isocl.bench.registry import list_strategies
 from isocl.cli import build_parser, main
 from isocl.bench.scenarios import synthetic_tensors
 
@@ -45,11 +48,14 @@ def test_list_shows_benchmarks_and_strategies(tmp_path, capsys):
     broken = next(line for line in out.splitlines() if "broken.toml" in line)
     assert "INVALID" in broken and "training.epochs" in broken
     lines = out.split("strategies:")[1].splitlines()
-    names = {line.split()[0] for line in lines if line.startswith("  ") and not line.strip().startswith("params:")}
-    assert {"naive", "naive-tanh", "ewc", "si", "lwf", "replay", "agem", "cumulative", "pnn", "packnet"} <= names
-    pnn = next(line for line in lines if line.split() and line.split()[0] == "pnn")
-    assert "[task_il only]" in pnn
-    assert "mem_size=500" in out and "ewc_lambda=1000.0" in out
+    shown = {line.split()[0]: line for line in lines if line.startswith("  ") and not line.strip().startswith("params:")}
+    specs = {spec.name: spec for spec in list_strategies()}  # the registry, shipped strategies included
+    assert set(shown) == set(specs) and len(specs) >= len(list((REPO / "strategies").glob("*.py")))
+    for name, spec in specs.items():  # each line says what the registry declares
+        assert ("[task_il only]" in shown[name]) == (spec.settings == ("task_il",)), name
+        assert ("[neuroplastic]" in shown[name]) == spec.neuroplastic, name
+        for key, value in spec.defaults.items():
+            assert f"{key}={value!r}" in out, (name, key)
 
 
 def test_list_default_folder_is_relative_to_cwd(capsys, monkeypatch):
@@ -123,9 +129,21 @@ def test_speed_command_prints_the_ratio(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "120 training images" in out and "(of 60 images)" in out
     assert out.count("repeat ") == 2
-    m = re.search(r"harness: ([\d.]+) s, plain loop: ([\d.]+) s, ratio ([\d.]+) \(target <= 1.10", out)
+    m = re.search(rf"harness: ([\d.]+) s, plain loop: ([\d.]+) s, ratio ([\d.]+) \(target <= {speed.TARGET:.2f}", out)
     assert m, out
     assert float(m.group(1)) > 0 and float(m.group(2)) > 0
     assert "training only (wall)" in out
     args = build_parser().parse_args(["speed"])
-    assert (args.epochs, args.train_per_class, args.repeats) == (1, 1000, 3)
+    assert {k: getattr(args, k) for k in OPTIONS["speed"]} == {k: spec[1] for k, spec in OPTIONS["speed"].items()}
+
+
+def test_parser_defaults_are_the_declared_ones():
+    """Every default the parser fills in is the one ``isocl.bench.config.OPTIONS`` declares (None: not given)."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    checked = 0
+    for command, parser in sub.choices.items():
+        for action in parser._actions:
+            if action.dest in OPTIONS.get(command, {}) and action.default is not None:
+                assert action.default == OPTIONS[command][action.dest][1], (command, action.dest)
+                checked += 1
+    assert checked >= 5  # run/tune --jobs, run --executor, speed's three

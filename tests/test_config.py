@@ -10,7 +10,7 @@ import tomli_w
 
 from isocl.cli import main
 from isocl.bench.config import ConfigError, load_benchmark, parse_benchmark, to_toml
-from isocl.bench.runner import check_benchmark
+from isocl.bench.units import check_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = REPO / "benchmarks" / "smoke.toml"

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import isocl.bench.runner as runner
+from isocl.bench import results, scenarios, units
 from isocl.bench.config import ConfigError, parse_benchmark
 from isocl.bench.scenarios import synthetic_tensors
 
@@ -31,17 +32,17 @@ def run(b, out, **kw):
 
 def test_controls_run_beside_each_neuroplastic_strategy(tmp_path):
     b = bench(["neuro-grow-prune"], strategy={"neuro-grow-prune": {"grow_count": 4, "min_width": 4}})
-    assert runner.companions(b, "neuro-grow-prune") == [
+    assert units.companions(b, "neuro-grow-prune") == [
         "fixed-final:neuro-grow-prune", "fixed-max:neuro-grow-prune",
         "diag-only:neuro-grow-prune", "reset:neuro-grow-prune",
     ]
-    assert runner.companions(b, "naive") == []
-    assert runner.companions(b.replace(controls=False), "neuro-grow-prune") == [
+    assert units.companions(b, "naive") == []
+    assert units.companions(b.replace(controls=False), "neuro-grow-prune") == [
         "fixed-final:neuro-grow-prune", "fixed-max:neuro-grow-prune"]
     run(b, tmp_path / "r", seeds=[0])
-    units = {u["strategy"]: u for u in runner.load_units(tmp_path / "r")}
-    parent, diag, reset = units["neuro-grow-prune"], units["diag-only:neuro-grow-prune"], units["reset:neuro-grow-prune"]
-    assert all(u["status"] == "ok" for u in units.values())
+    recs = {u["strategy"]: u for u in results.load_units(tmp_path / "r")}
+    parent, diag, reset = recs["neuro-grow-prune"], recs["diag-only:neuro-grow-prune"], recs["reset:neuro-grow-prune"]
+    assert all(u["status"] == "ok" for u in recs.values())
     # diag-only: the strategy's final widths throughout, only diagonalisations, at the same points as its prunes
     assert {e["widths"] for e in diag["experiences"]} == {"-".join(map(str, parent["final_widths"]))}
     assert {e["event"] for e in diag["structure"]} == {"diagonalise"}
@@ -92,13 +93,13 @@ def test_finetune_epochs_count_against_the_epoch_budget():
 
 def test_seeds_vary_the_scenario_and_pair_strategies():
     b = bench(["naive"])
-    s0, s1 = runner.build_scenario(b, DATA, 0), runner.build_scenario(b, DATA, 1)
+    s0, s1 = scenarios.build_scenario(b, DATA, 0), scenarios.build_scenario(b, DATA, 1)
     order = lambda sc: [tuple(e.classes_in_this_experience) for e in sc.train_stream]  # noqa: E731
     assert order(s0) != order(s1)  # class order follows the unit's seed
-    assert order(runner.build_scenario(b, DATA, 0)) == order(s0)  # every strategy of seed 0 sees the same
+    assert order(scenarios.build_scenario(b, DATA, 0)) == order(s0)  # every strategy of seed 0 sees the same
     fixed = b.replace()
     fixed.scenario["vary_with_seed"] = False
-    assert order(runner.build_scenario(fixed, DATA, 0)) == order(runner.build_scenario(fixed, DATA, 1))
+    assert order(scenarios.build_scenario(fixed, DATA, 0)) == order(scenarios.build_scenario(fixed, DATA, 1))
 
 
 def test_twins_have_their_own_learning_rate_and_controls_inherit_the_strategy_s():
@@ -106,14 +107,14 @@ def test_twins_have_their_own_learning_rate_and_controls_inherit_the_strategy_s(
         "neuro-grow-prune-replay": {"lr": 3e-3, "mem_size": 60},
         "fixed-final:neuro-grow-prune-replay": {"lr": 5e-4},
     })
-    parent_bench, spec, params, control = runner.resolve_unit(b, "neuro-grow-prune-replay")
+    parent_bench, spec, params, control = units.resolve_unit(b, "neuro-grow-prune-replay")
     assert parent_bench.training["lr"] == 3e-3 and params["mem_size"] == 60 and control is None
-    twin_bench, twin, twin_params, _ = runner.resolve_unit(b, "fixed-final:neuro-grow-prune-replay")
+    twin_bench, twin, twin_params, _ = units.resolve_unit(b, "fixed-final:neuro-grow-prune-replay")
     assert twin.name == "replay" and twin_params == {"mem_size": 60}  # the buffer is passed on ...
     assert twin_bench.training["lr"] == 5e-4  # ... the learning rate is the twin's own
-    max_bench, _, _, _ = runner.resolve_unit(b, "fixed-max:neuro-grow-prune-replay")
+    max_bench, _, _, _ = units.resolve_unit(b, "fixed-max:neuro-grow-prune-replay")
     assert max_bench.training["lr"] == 1e-3  # no table of its own: the benchmark's, never the strategy's
-    diag_bench, diag_spec, diag_params, control = runner.resolve_unit(b, "diag-only:neuro-grow-prune-replay")
+    diag_bench, diag_spec, diag_params, control = units.resolve_unit(b, "diag-only:neuro-grow-prune-replay")
     assert control == "diag-only" and diag_bench.training["lr"] == 3e-3 and diag_params == params
 
 
@@ -121,9 +122,10 @@ def test_a_companion_table_with_a_wrong_parameter_is_refused():
     b = bench(["neuro-grow-prune"], strategy={"fixed-final:neuro-grow-prune": {"prune_threshold": 0.1}})
     with pytest.raises(ConfigError, match=r"\[strategy.fixed-final:neuro-grow-prune\]: unknown parameter "
                                           r"'prune_threshold' for strategy 'naive'"):
-        runner.check_benchmark(b)
+        units.check_benchmark(b)
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_parallel_jobs_give_the_sequential_results(tmp_path):
     """--jobs 2: spawned workers, one torch thread each, give bit-identical records."""
     b = bench(["naive", "neuro-grow-prune"], epochs=1, strategy={"neuro-grow-prune": {"grow_count": 4}})

@@ -5,7 +5,7 @@ import torch
 
 from isocl.nn.cnn import CNNConfig, build_cnn
 from isocl.nn.conv import IsotropicConv2d
-from isocl.nn.models import build_model
+from isocl.nn.kinds import build_model
 from isocl.nn.moves import (
     alternating_diagonalise,
     buffer_rule,

@@ -100,6 +100,7 @@ KILLER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_unit_killed_mid_experience_resumes(tmp_path, synthetic, monkeypatch):
     bench, out = write_bench(tmp_path), tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
@@ -134,6 +135,7 @@ class DyingPool(InlineExecutor):
         return future
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_killed_worker_stops_the_run_with_one_line_and_it_resumes(tmp_path, synthetic, monkeypatch):
     bench, out = write_bench(tmp_path), tmp_path / "out"
     monkeypatch.setattr(runner, "make_executor", lambda *a, **k: DyingPool(alive=1))

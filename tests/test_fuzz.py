@@ -175,6 +175,7 @@ def test_fuzz_run_command_line(patched, opts):
     _run(opts, must_run=False)
 
 
+@pytest.mark.slow  # runs isocl end to end: see tox -e fast
 @settings(FUZZ, max_examples=15)
 @given(VALID_RUN_OPTIONS)
 def test_fuzz_run_command_line_valid_values_run(patched, opts):
@@ -227,6 +228,7 @@ def test_fuzz_tune_command_line(patched, opts):
     _tune(opts)
 
 
+@pytest.mark.slow  # runs isocl end to end: see tox -e fast
 @settings(FUZZ, max_examples=5)
 @given(VALID_TUNE_OPTIONS)
 def test_fuzz_tune_command_line_valid_values_run(patched, opts):
@@ -243,6 +245,7 @@ def results_dir(patched, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow  # runs isocl end to end: see tox -e fast
 @settings(FUZZ, max_examples=12)
 @given(st.one_of(st.just(["RESULTS"]), st.lists(st.one_of(
            st.sampled_from(["RESULTS", "RESULTS", "nope", "afile", "user", "empty", ""]), NEW_PATH),

@@ -59,18 +59,163 @@ def test_checker_catches_an_upward_import(tmp_path):
     assert "bench" not in ALLOWED["nn"]
 
 
-def test_flat_paths_alias_the_same_modules():
-    """0.1's flat import paths (used by third-party plug-ins) are the moved modules themselves."""
+def test_top_package_names_load_lazily():
+    """``from isocl import moves, register_strategy, StrategyContext`` are the owning modules' objects."""
     import isocl.bench.registry
-    import isocl.registry  # noqa: F401  (the old path)
-
-    assert isocl.registry is isocl.bench.registry
-    assert isocl.registry.__spec__.name == "isocl.bench.registry"
-    from isocl import StrategyContext, moves, register_strategy
+    from isocl import StrategyContext, build_model, moves, register_strategy
 
     assert register_strategy is isocl.bench.registry.register_strategy
     assert moves.__name__ == "isocl.nn.moves"
     assert StrategyContext.__module__ == "isocl.bench.context"
+    assert build_model.__module__ == "isocl.nn.kinds"
+
+
+def test_flat_paths_are_gone():
+    """0.x: the pre-subpackage paths (``isocl.registry``) are not kept alive by an import hook."""
+    with pytest.raises(ModuleNotFoundError):
+        import isocl.registry  # noqa: F401
+
+
+# Issue 20.2: helpers used across modules have public names; no import circles.
+SOURCES = sorted(PACKAGE.rglob("*.py")) + sorted((PACKAGE.parent / "strategies").glob("*.py"))
+
+
+def module_name(path: pathlib.Path) -> str:
+    """``isocl/bench/runner.py`` -> ``isocl.bench.runner``; a package's ``__init__`` is the package."""
+    try:
+        rel = path.relative_to(PACKAGE.parent)
+    except ValueError:  # a file outside the source tree (the checkers' own tests)
+        rel = pathlib.Path(path.name)
+    parts = list(rel.with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of import nodes under ``if TYPE_CHECKING:`` (never run, so they tie no modules together)."""
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return skipped
+
+
+def imported_modules(path: pathlib.Path) -> dict[str, str]:
+    """Local name -> isocl module for every module a file imports by name (``from isocl.nn import moves``,
+    ``import isocl.bench.runner as runner``), nested imports included."""
+    found = {}
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("isocl"):
+            found |= {a.asname or a.name: f"{node.module}.{a.name}" for a in node.names
+                      if is_module(f"{node.module}.{a.name}")}
+        elif isinstance(node, ast.Import):
+            found |= {a.asname: a.name for a in node.names if a.asname and a.name.startswith("isocl")}
+    return found
+
+
+def private_uses(path: pathlib.Path) -> list[str]:
+    """Underscore names a file takes from another isocl module: imported (``from m import _x``) or
+    read / written through the module (``m._x``). Dunders are not private names."""
+    me = module_name(path)
+    tree = ast.parse(path.read_text(), str(path))
+    private = lambda name: name.startswith("_") and not name.startswith("__")  # noqa: E731
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("isocl") and node.module != me:
+            found += [f"{path.name}:{node.lineno} imports {node.module}.{a.name}" for a in node.names
+                      if private(a.name) and not is_module(f"{node.module}.{a.name}")]
+    modules = {k: v for k, v in imported_modules(path).items() if v != me}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                and private(node.attr)):
+            found.append(f"{path.name}:{node.lineno} uses {modules[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_private_names_across_modules():
+    bad = [f for path in SOURCES for f in private_uses(path)]
+    assert not bad, ("underscore names used outside their module (give the helper a public name in the "
+                     "module that owns it):\n" + "\n".join(bad))
+
+
+def test_private_name_checker_can_fail(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from isocl.nn.moves import _x, rotate_layer\nfrom isocl.nn import moves\n"
+                   "def f():\n    return moves._y, moves.__name__, moves.rotate_layer\n")
+    assert private_uses(bad) == ["bad.py:1 imports isocl.nn.moves._x", "bad.py:4 uses isocl.nn.moves._y"]
+
+
+def import_graph(files) -> dict[str, set[str]]:
+    """module -> the isocl modules it imports (nested imports too; ``TYPE_CHECKING`` blocks not)."""
+    graph = {}
+    for path in files:
+        me = module_name(path)
+        tree = ast.parse(path.read_text(), str(path))
+        skipped = _type_checking_only(tree)
+        edges = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("isocl"):
+                for a in node.names:
+                    sub = f"{node.module}.{a.name}"
+                    edges.add(sub if is_module(sub) else node.module)
+            elif isinstance(node, ast.Import):
+                edges |= {a.name for a in node.names if a.name.startswith("isocl")}
+        graph[me] = edges - {me}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles():
+    """No two modules import each other, directly or round a loop (lazy imports inside functions count:
+    they tie the modules together all the same)."""
+    found = cycles(import_graph(sorted(PACKAGE.rglob("*.py"))))
+    assert not found, "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
+def test_cycle_checker_can_fail(tmp_path):
+    a, b, c = tmp_path / "a.py", tmp_path / "b.py", tmp_path / "c.py"
+    a.write_text("from isocl.b import f\n")
+    b.write_text("def g():\n    import isocl.a\n")
+    c.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from isocl.a import f\n")
+    graph = {f"isocl.{k}": v for k, v in import_graph([a, b, c]).items()}
+    assert cycles(graph) == [["isocl.a", "isocl.b"]]
+    assert graph["isocl.c"] == set()
 
 
 # Issue 12.4: functions read as their steps, modules hold one concept.

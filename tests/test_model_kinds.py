@@ -8,7 +8,9 @@ import torch
 from isocl.bench.checkpoints import evaluate_saved_model, read_metadata
 from isocl.bench.config import ConfigError, parse_benchmark
 from isocl.bench.context import StrategyContext
-from isocl.bench.runner import build_scenario, check_benchmark, run_unit
+from isocl.bench.runner import run_unit
+from isocl.bench.scenarios import build_scenario
+from isocl.bench.units import check_benchmark
 from isocl.bench.scenarios import synthetic_tensors
 from isocl.nn.kinds import ISOTROPIC_KINDS, KIND_MODULES, MODEL_KINDS, build_model, model_kind
 from isocl.nn.models import parameter_count

@@ -6,7 +6,9 @@ import pytest
 
 from isocl.bench.config import ConfigError, parse_benchmark
 from isocl.bench.online import online_experiences
-from isocl.bench.runner import build_scenario, check_benchmark, run_benchmark, run_unit
+from isocl.bench.runner import run_benchmark, run_unit
+from isocl.bench.scenarios import build_scenario
+from isocl.bench.units import check_benchmark
 from isocl.bench.scenarios import synthetic_tensors
 
 

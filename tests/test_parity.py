@@ -5,6 +5,7 @@ import pytest
 from isocl.bench import parity
 
 
+@pytest.mark.slow  # see tox -e fast
 @pytest.mark.parametrize("strategy", ["naive", "replay"])
 def test_isocl_and_avalanche_alone_agree_within_seed_noise(cifar10, strategy):
     """Same network, data subset, class order 0-9, epochs and seeds; only mini-batch order differs.

@@ -149,15 +149,15 @@ def test_float32_rotation_of_a_cifar_layer_is_within_the_rounding_tolerance():
     torch.manual_seed(0)
     model = build_mlp(widths=[256, 256], initial_classes=10).eval()
     x = torch.randn(512, 3, 32, 32)
-    before = moves._probe_logits(model, x)
+    before = moves.probe_logits(model, x)
     scale = float(before.abs().max())
     tol = rounding_tolerance(model, scale)
     assert tol == pytest.approx(16 * torch.finfo(torch.float32).eps * math.sqrt(3072) * max(1.0, scale))
     moves.diagonalise_layer(model, 0)
     moves.diagonalise_layer(model, 1)
-    change = moves._max_change(before, moves._probe_logits(model, x))
+    change = moves.max_change(before, moves.probe_logits(model, x))
     assert change < tol
     with torch.no_grad():
         model.layers[0].incoming().param[0] += 1e-2
-    assert moves._max_change(before, moves._probe_logits(model, x)) > 10 * tol
+    assert moves.max_change(before, moves.probe_logits(model, x)) > 10 * tol
     assert rounding_tolerance(model.double(), 1.0) == 1e-9  # float64 keeps its 1e-9 floor

@@ -172,11 +172,11 @@ def test_figure_renders_at_size(func, frame, frames, tmp_path):
 
 
 def test_optuna_figures_render_from_sqlite(tmp_path):
-    from isocl.analysis.report import _load_studies
+    from isocl.analysis.reading import load_studies
 
     make_study(tmp_path / "study", kind="sqlite", n_trials=4)
     warn = []
-    studies = {s.study_name: s for s in _load_studies(tmp_path / "study", warn)}
+    studies = {s.study_name: s for s in load_studies(tmp_path / "study", warn)}
     assert warn == [] and set(studies) == {"neuro-lr", "neuro-size"}
     single, multi = studies["neuro-lr"], studies["neuro-size"]
     for func, study in (
@@ -191,12 +191,12 @@ def test_optuna_figures_render_from_sqlite(tmp_path):
 
 
 def test_study_in_both_storages_is_taken_from_the_journal(tmp_path):
-    from isocl.analysis.report import _load_studies
+    from isocl.analysis.reading import load_studies
 
     make_study(tmp_path / "study", kind="sqlite", n_trials=3)
     make_study(tmp_path / "study", kind="journal", n_trials=2)
     warn = []
-    studies = _load_studies(tmp_path / "study", warn)
+    studies = load_studies(tmp_path / "study", warn)
     assert sorted(s.study_name for s in studies) == ["neuro-lr", "neuro-size"]
     assert all(len(s.trials) == 2 for s in studies)
     assert sum("using journal.log" in w for w in warn) == 2

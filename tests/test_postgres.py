@@ -84,6 +84,7 @@ def tune(bench: Path, url: str, out: Path, env: dict, **extra_env) -> subprocess
                             text=True, start_new_session=True, cwd=out.parent)
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_two_workers_share_a_study_and_a_killed_trial_is_retried(tmp_path, postgres_url, cifar10_source):
     import optuna
     from optuna.trial import TrialState

@@ -41,6 +41,7 @@ def isocl_run(tmp_path: Path, data: Path, *extra: str) -> subprocess.CompletedPr
     return res
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_a_run_shows_no_known_warning_and_verbose_shows_them(tmp_path, cifar10_source):
     quiet = isocl_run(tmp_path, cifar10_source)
     for known in KNOWN_HARMLESS:
@@ -74,6 +75,7 @@ def test_filters_name_each_warning_and_leave_the_rest():
     os.environ.pop("ISOCL_VERBOSE", None)
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_jobs_workers_install_the_filters(tmp_path, capfd, monkeypatch):
     """--jobs N: spawned workers start from Python's filters (here PYTHONWARNINGS=default) and install isocl's."""
     from isocl.bench import quiet

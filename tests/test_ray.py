@@ -33,6 +33,9 @@ def tiny(seeds=(0, 1)):
     return bench
 
 
+pytestmark = pytest.mark.slow  # a local Ray instance per module: see tox -e fast
+
+
 @pytest.fixture(scope="module")
 def data():
     return synthetic_tensors(30, 20, seed=1)

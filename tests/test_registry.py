@@ -216,7 +216,8 @@ def test_resolve_defaults_and_errors():
 
 def test_example_plugin_runs_through_run_unit(tmp_path, monkeypatch):
     """examples/my_method.py, copied into a strategies folder, trains on tiny data."""
-    from isocl.bench.runner import build_scenario, run_unit
+    from isocl.bench.runner import run_unit
+    from isocl.bench.scenarios import build_scenario
     from isocl.bench.scenarios import synthetic_tensors
 
     folder = plugin_dir(tmp_path, monkeypatch)

@@ -19,7 +19,7 @@ import torch
 from avalanche.training.plugins import SupervisedPlugin
 
 import isocl.bench.runner as runner
-from isocl.bench import registry
+from isocl.bench import registry, units
 from isocl.bench.config import ConfigError, load_benchmark, parse_benchmark
 from isocl.bench.registry import register_strategy
 from isocl.bench.results import METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
@@ -258,14 +258,14 @@ def test_twins_follow_neuroplastic_strategies(isolated_registry):
     name = f"grower-{uuid.uuid4().hex[:6]}"
     register_strategy(name, neuroplastic=True)(lambda ctx: None)
     bench = tiny_bench()
-    units = runner.unit_list(bench, ["naive", name], [0, 1])
-    assert units == [
+    listed = units.unit_list(bench, ["naive", name], [0, 1])
+    assert listed == [
         ("naive", 0), ("naive", 1),
         (name, 0), (f"fixed-final:{name}", 0), (f"fixed-max:{name}", 0),
         (name, 1), (f"fixed-final:{name}", 1), (f"fixed-max:{name}", 1),
     ]
     no_twins = bench.replace(twins=False)
-    assert runner.unit_list(no_twins, [name], [0]) == [(name, 0)]
+    assert units.unit_list(no_twins, [name], [0]) == [(name, 0)]
 
 
 def test_resume_refuses_a_changed_configuration(tmp_path, synthetic):

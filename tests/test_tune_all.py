@@ -4,6 +4,7 @@ from pathlib import Path
 
 import optuna
 import pandas as pd
+import pytest
 
 from isocl.bench.config import load_benchmark
 from isocl.bench.names import slug
@@ -17,6 +18,7 @@ from isocl.tuning.tune_all import tune_all
 SMOKE = Path(__file__).resolve().parents[1] / "benchmarks" / "smoke.toml"
 
 
+@pytest.mark.slow  # see tox -e fast
 def test_every_strategy_and_twin_gets_the_same_trials_and_one_tuned_file(tmp_path):
     bench = load_benchmark(SMOKE)
     bench.strategies = ["naive", "neuro-grow-prune"]

@@ -185,9 +185,9 @@ def test_tune_writes_study_best_toml_and_resumes(tiny, tmp_path, cifar10):
 
 
 def test_objective_never_touches_the_test_stream(tiny, tmp_path, cifar10, monkeypatch):
-    from isocl.bench import runner
+    from isocl.bench import runner, scenarios
 
-    real_build, real_run = runner.build_scenario, runner.run_unit
+    real_build, real_run = scenarios.build_scenario, runner.run_unit
     streams = []
 
     class NoTestSet:
@@ -203,15 +203,22 @@ def test_objective_never_touches_the_test_stream(tiny, tmp_path, cifar10, monkey
         streams.append(kwargs.get("eval_stream"))
         return real_run(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "build_scenario", lambda bench, data: NoTestSet(real_build(bench, data)))
+    monkeypatch.setattr(scenarios, "build_scenario", lambda bench, data: NoTestSet(real_build(bench, data)))
     monkeypatch.setattr(runner, "run_unit", spy_run)
     res = tuning.tune(load_benchmark(tiny), "replay", 1, out=tmp_path / "s", data=cifar10, plots=False)
     assert res.n_complete == 1 and streams == ["valid"]
 
 
 class _PruneAtStep1(optuna.pruners.BasePruner):
+    """Prunes the first trial at its second experience, and no other."""
+
     def prune(self, study, trial) -> bool:
-        return trial.last_step is not None and trial.last_step >= 1
+        return trial.number == 0 and trial.last_step is not None and trial.last_step >= 1
+
+
+class _PruneAll(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return True
 
 
 def test_pruned_trial_stops_training_at_once(tiny, tmp_path, cifar10, monkeypatch):
@@ -230,10 +237,30 @@ def test_pruned_trial_stops_training_at_once(tiny, tmp_path, cifar10, monkeypatc
     monkeypatch.setattr(runner, "run_unit", spy_run)
     monkeypatch.setattr(tuning.samplers, "make_pruner", lambda name, **kw: _PruneAtStep1())
     res = tuning.tune(load_benchmark(tiny), "replay", 1, out=tmp_path / "p", data=cifar10, plots=False)
-    assert res.n_pruned == 1 and res.n_failed == 0 and res.best_toml is None  # a pruned trial counts
-    (trial,) = _load(tmp_path / "p").trials
-    assert trial.state == TrialState.PRUNED and sorted(trial.intermediate_values) == [0, 1]
-    assert experiences == [0, 1] and len(trial.user_attrs["valid_curve"]) == 2  # no training after the prune
+    # the pruned trial does not count: a second trial runs to completion
+    assert (res.n_pruned, res.n_complete, res.n_failed) == (1, 1, 0) and res.best_toml is not None
+    pruned, complete = _load(tmp_path / "p").trials
+    assert pruned.state == TrialState.PRUNED and sorted(pruned.intermediate_values) == [0, 1]
+    assert complete.state == TrialState.COMPLETE
+    n_exp = len(complete.user_attrs["valid_curve"])
+    assert experiences == [0, 1] + list(range(n_exp)) and len(pruned.user_attrs["valid_curve"]) == 2  # stopped at once
+
+
+def test_a_pruner_that_cuts_every_trial_stops_at_the_cap(tiny, tmp_path, monkeypatch):
+    def reporting(ctx):
+        def objective(trial):
+            tuning.suggest_params(trial, ctx.space)
+            trial.report(0.5, 0)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+            return 0.5
+        return objective
+
+    monkeypatch.setattr(tuning.samplers, "make_pruner", lambda name, **kw: _PruneAll())
+    res = tuning.tune(load_benchmark(tiny), "replay", 2, out=tmp_path / "cap", objective_factory=reporting,
+                      plots=False)
+    assert not res.ok and res.n_complete == 0 and res.n_pruned == tuning.workers.MAX_TRIALS_FACTOR * 2
+    assert "cap of 10 trials" in res.summary()
 
 
 def test_multi_objective_pareto_front(tiny, tmp_path, cifar10):
@@ -328,12 +355,12 @@ def test_trial_left_running_in_sqlite_is_failed_on_resume(tiny, tmp_path):
     assert _states(_load(out)) == {TrialState.COMPLETE: 3, TrialState.FAIL: 1}
 
 
-def test_pruned_trials_count_failed_ones_do_not(tiny, tmp_path):
+def test_only_complete_trials_count(tiny, tmp_path):
     out = tmp_path / "flaky"
     res = tuning.tune(load_benchmark(tiny), "replay", 4, out=out, objective_factory=flaky_objective, plots=False)
     assert res.ok
     study = _load(out)
-    assert _states(study) == {TrialState.COMPLETE: 3, TrialState.PRUNED: 1, TrialState.FAIL: 1}
+    assert _states(study) == {TrialState.COMPLETE: 4, TrialState.PRUNED: 1, TrialState.FAIL: 1}
     assert study.trials[1].state == TrialState.FAIL
 
 

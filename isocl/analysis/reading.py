@@ -69,7 +69,7 @@ class Results:
     study_dir: Path | None
 
 
-def _check_dir(path: Path) -> None:
+def check_dir(path: Path) -> None:
     missing = [f for f in _REQUIRED if not (path / f).is_file()]
     if missing:  # names the first missing file (summary.csv before config.toml)
         raise NotAResultsDir(
@@ -121,7 +121,7 @@ def load_results(
     ``summary.csv`` / ``config.toml`` are appended to ``warn``."""
     warn = [] if warn is None else warn
     path = Path(path)
-    _check_dir(path)
+    check_dir(path)
     config_text = (path / "config.toml").read_text(encoding="utf-8", errors="replace")
     try:
         config = tomllib.loads(config_text)
@@ -169,7 +169,7 @@ def load_results(
     )
 
 
-def _labels(paths: Sequence[Path]) -> list[str]:
+def results_labels(paths: Sequence[Path]) -> list[str]:
     """Folder names, made unique with as many parent folders as needed
     (``a/results``, ``b/results``) and, failing that, ``#2``, ``#3``..."""
     parts = [p.resolve().parts for p in paths]
@@ -194,7 +194,7 @@ def _labels(paths: Sequence[Path]) -> list[str]:
     return out
 
 
-def _strategies_of(r: Results) -> set[str]:
+def strategies_of(r: Results) -> set[str]:
     out = set(r.summary["strategy"].astype(str)) if "strategy" in r.summary else set()
     for df in (r.metrics, r.experiences, r.structure):
         if df is not None:
@@ -202,19 +202,19 @@ def _strategies_of(r: Results) -> set[str]:
     return out
 
 
-def _rename_collisions(results: list[Results]) -> None:
+def rename_collisions(results: list[Results]) -> None:
     """Prefix strategy names that occur in several directories with the
     directory label.  Twins follow their strategy: if ``X`` collides,
     ``fixed-final:X`` and ``fixed-max:X`` are prefixed as well (and the other
     way round), so a family keeps one hue."""
     count: dict[str, int] = {}
     for r in results:
-        for family in {family_of(s) for s in _strategies_of(r)}:
+        for family in {family_of(s) for s in strategies_of(r)}:
             count[family] = count.get(family, 0) + 1
     for r in results:
         mapping = {
             s: f"{r.label}{DIR_SEPARATOR}{s}"
-            for s in _strategies_of(r)
+            for s in strategies_of(r)
             if count[family_of(s)] > 1
         }
         if not mapping:
@@ -225,7 +225,7 @@ def _rename_collisions(results: list[Results]) -> None:
                 setattr(r, attr, df.assign(strategy=df["strategy"].replace(mapping)))
 
 
-def _concat(frames: list[pd.DataFrame | None], kind: str) -> pd.DataFrame | None:
+def concat(frames: list[pd.DataFrame | None], kind: str) -> pd.DataFrame | None:
     frames = [f for f in frames if f is not None]
     if not frames:
         return None
@@ -267,7 +267,7 @@ def _study_storages(study_dir: Path) -> list[tuple[Path, Callable[[], object]]]:
     return found
 
 
-def _load_studies(study_dir: Path, warn: list[str]) -> list:
+def load_studies(study_dir: Path, warn: list[str]) -> list:
     """Every study in the storages of ``study_dir``; a study name found in
     both storages is taken from the journal."""
     import optuna

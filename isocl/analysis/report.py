@@ -42,15 +42,15 @@ from pathlib import Path
 import pandas as pd
 
 from isocl.analysis import interactive, plots, statistics, tables
-from isocl.analysis.reading import (  # noqa: F401 - _load_studies: tests read studies through the report
+from isocl.analysis.reading import (  # noqa: F401 - load_studies: tests read studies through the report
     NotAResultsDir,
     Results,
-    _check_dir,
-    _concat,
-    _labels,
-    _load_studies,
-    _rename_collisions,
-    _strategies_of,
+    check_dir,
+    concat,
+    results_labels,
+    load_studies,
+    rename_collisions,
+    strategies_of,
     load_results,
 )
 from isocl.analysis.tables import first_line
@@ -162,7 +162,7 @@ def _check_arguments(results_dirs, out, fmt) -> tuple[list[Path], Path, str]:
     if not paths:
         raise ValueError("build_report needs at least one results directory")
     for p in paths:
-        _check_dir(p)
+        check_dir(p)
     if out is None:
         out = paths[0] if len(paths) == 1 else paths[0].resolve().parent / "comparison"
     return paths, Path(out), fmt.lower().lstrip(".")
@@ -188,11 +188,11 @@ def _clear_old_figures(fig_dir: Path) -> None:
 
 def _read(paths: list[Path], warn: list[str]) -> tuple[list[Results], dict[str, str], _Frames]:
     """Read every directory, prefix colliding names; returns (results, strategy -> label, frames)."""
-    results = [load_results(p, warn, label) for p, label in zip(paths, _labels(paths))]
+    results = [load_results(p, warn, label) for p, label in zip(paths, results_labels(paths))]
     if len(results) > 1:
-        _rename_collisions(results)
-    run_of = {s: r.label for r in results for s in _strategies_of(r)}
-    frames = _Frames(*(_concat([getattr(r, k) for r in results], k)
+        rename_collisions(results)
+    run_of = {s: r.label for r in results for s in strategies_of(r)}
+    frames = _Frames(*(concat([getattr(r, k) for r in results], k)
                        for k in ("summary", "metrics", "experiences", "structure")))
     return results, run_of, frames
 
@@ -285,7 +285,7 @@ def _draw_studies(figs: _Figures, results: list[Results]) -> None:
     for r in results:
         if r.study_dir is None:
             continue
-        for study in _load_studies(r.study_dir, figs.warn):
+        for study in load_studies(r.study_dir, figs.warn):
             if not plots.complete_trials(study):
                 figs.warn.append(f"{r.study_dir}: Optuna study {study.study_name!r} has no completed "
                                  "trial; its figures skipped")

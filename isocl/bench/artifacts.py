@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from isocl.bench.results import atomic_write_bytes, unit_stem
 
-__all__ = ["FILES_KEY", "atomic_write_bytes", "unit_stem", "write_unit_files"]
+__all__ = ["FILES_KEY", "write_unit_files"]
 
 FILES_KEY = "_files"  # a unit job's record: {path relative to the results folder: bytes}; never in units/*.json
 

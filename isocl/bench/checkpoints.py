@@ -33,8 +33,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from isocl.bench.artifacts import atomic_write_bytes, unit_stem
 from isocl.bench.config import ConfigError
+from isocl.bench.results import atomic_write_bytes, unit_stem
 
 __all__ = [
     "FORMAT",
@@ -393,7 +393,7 @@ def evaluate_saved_model(path: str | Path, *, device: str | None = None, data: A
     ``{"accuracy": [per experience], "average": mean, "meta": metadata}``."""
     from isocl.bench.config import parse_benchmark
     from isocl.bench.data import load_cifar10
-    from isocl.bench.runner import build_scenario
+    from isocl.bench.scenarios import build_scenario
 
     device = device or "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -105,7 +105,7 @@ def dry_run(bench: Benchmark, *, strategies: list[str] | None = None, seeds: lis
             echo: Callable[[str], None] = print) -> Estimate | None:
     """Print the units ``isocl run`` would start (and, with ``calibrate``, the estimate); write nothing."""
     from isocl.bench.runner import check_benchmark, unit_list
-    from isocl.bench.units import _split_name
+    from isocl.bench.units import split_companion
 
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
@@ -117,7 +117,7 @@ def dry_run(bench: Benchmark, *, strategies: list[str] | None = None, seeds: lis
          f"{seeds}, with their twins and controls); {bench.scenario['n_experiences']} experiences, "
          f"{bench.training['epochs']} epoch(s) each")
     for name in dict.fromkeys(n for n, _ in units):
-        prefix, base = _split_name(name)
+        prefix, base = split_companion(name)
         kind = "strategy" if prefix is None else ("twin" if prefix.startswith("fixed") else "control") + f" of {base}"
         echo(f"  {name} ({kind}): seeds {[s for n, s in units if n == name]}")
     if not calibrate:

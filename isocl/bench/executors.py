@@ -14,7 +14,11 @@ from typing import Any
 
 import torch
 
-__all__ = ["InlineExecutor", "make_executor", "prepare_worker", "stop_executor", "worker_threads"]
+__all__ = ["InlineExecutor", "make_executor", "prepare_worker", "set_worker_data", "stop_executor", "worker_data", "worker_threads"]
+
+# This process's data for unit jobs: the driver's (a sequential run), a pool worker's copy from
+# start-up, or CIFAR-10 loaded on first use. Owned here; the runner reads it through worker_data().
+_worker_data: Any = None
 
 
 class InlineExecutor(Executor):
@@ -50,9 +54,23 @@ def prepare_worker(threads: int, data: Any, verbose: bool = False) -> None:
     install(verbose)
     torch.set_num_threads(threads)
     if data is not None:
-        from isocl.bench import runner
+        set_worker_data(data)
 
-        runner._WORKER_DATA = data
+
+def set_worker_data(data: Any) -> None:
+    """The data this process's unit jobs use (``None``: load CIFAR-10 on first use)."""
+    global _worker_data
+    _worker_data = data
+
+
+def worker_data() -> Any:
+    """This process's data for unit jobs: what :func:`set_worker_data` gave, else CIFAR-10, loaded once."""
+    global _worker_data
+    if _worker_data is None:
+        from isocl.bench.data import load_cifar10
+
+        _worker_data = load_cifar10()
+    return _worker_data
 
 
 def _pool_worker(threads: int, data: Any, verbose: bool) -> None:

@@ -68,9 +68,9 @@ def _bench(strategy: str, train_per_class: int, epochs: int, width: int, mem_siz
 def _register_parity_strategies() -> None:
     from avalanche.training.plugins import ReplayPlugin
 
-    from isocl.bench.registry import _REGISTRY, register_strategy
+    from isocl.bench.registry import is_registered, register_strategy
 
-    if "parity-naive" in _REGISTRY:
+    if is_registered("parity-naive"):
         return
 
     @register_strategy("parity-naive", description="plain tanh MLP, fine-tuning (parity check)")
@@ -85,7 +85,8 @@ def _register_parity_strategies() -> None:
 def isocl_run(data, strategy: str, seed: int, train_per_class: int, epochs: int, width: int,
               mem_size: int = 500) -> float:
     """Final accuracy of ``strategy`` (naive | replay) on the plain MLP through isocl's runner."""
-    from isocl.bench.runner import build_scenario, run_unit
+    from isocl.bench.runner import run_unit
+    from isocl.bench.scenarios import build_scenario
 
     _register_parity_strategies()
     name = f"parity-{strategy}"

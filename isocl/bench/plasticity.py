@@ -251,7 +251,7 @@ class GrowthPlugin(SupervisedPlugin):
             rec = moves.grow_layer(model, layer, k, out_scale=self.out_scale, generator=self.generator,
                                    editor=editor, zero_out_rows=zero_rows)
             after, acc_after = self.auditor.measure(strategy, batch)
-            rec.max_logit_change = moves._max_change(logits, after)
+            rec.max_logit_change = moves.max_change(logits, after)
             self.auditor.record(strategy, rec, acc, acc_after)
             _check_exact(rec, _scale(logits), model)
             logits, acc = after, acc_after
@@ -315,7 +315,7 @@ class CompressionPlugin(SupervisedPlugin):
                                         min_width=self.min_width, probe=_x(batch), editor=editor, start=start,
                                         compare=False, probe_input=self.auditor.input_of(layer, batch))
             after, acc_after = self.auditor.measure(strategy, batch)
-            rec.max_logit_change = moves._max_change(logits, after)
+            rec.max_logit_change = moves.max_change(logits, after)
             self.auditor.record(strategy, rec, acc, acc_after)
             if not self.prune:
                 _check_exact(rec, _scale(logits), model)
@@ -346,8 +346,11 @@ class ConsolidationPlugin(SupervisedPlugin):
     old rows' gradients are multiplied by ``damping`` (class-incremental).
     """
 
-    def __init__(self, mode: str = "exact", damping: float = 0.1) -> None:
+    def __init__(self, mode: str = "exact", damping: float = 0.1, commit_after_training: bool = True) -> None:
+        """``commit_after_training=False`` when a :class:`CompressionPlugin` of the same strategy commits
+        the experience after pruning (the neurons pruning keeps are then the old ones)."""
         super().__init__()
+        self.commit_after_training = commit_after_training
         if mode not in ("exact", "damp"):
             raise ValueError(f"consolidation mode must be 'exact' or 'damp', instead got mode = {mode!r}")
         if not 0 <= damping <= 1:
@@ -435,7 +438,7 @@ class ConsolidationPlugin(SupervisedPlugin):
 
     def after_training_exp(self, strategy, **kwargs) -> None:
         # Without a CompressionPlugin the commit happens here; with one, it commits after pruning.
-        if not getattr(self, "_compression_attached", False):
+        if self.commit_after_training:
             self.commit(strategy)
 
 
@@ -481,7 +484,7 @@ def neuroplastic_strategy(
     model = ctx.make_model(**overrides)
     auditor = Auditor(ctx.audit, enabled=ctx.bench.training["audit"])
     plugins: list[Any] = []
-    cons = ConsolidationPlugin(**consolidate) if consolidate else None
+    cons = ConsolidationPlugin(**consolidate, commit_after_training=prune is None) if consolidate else None
     if cons is not None:
         plugins.append(cons)
     if grow is not None and control != "diag-only":
@@ -489,8 +492,6 @@ def neuroplastic_strategy(
     if prune is not None:
         plugins.append(CompressionPlugin(auditor, consolidation=cons, prune=control != "diag-only", state=state,
                                          **prune))
-        if cons is not None:
-            cons._compression_attached = True
     plugins += list(extra_plugins or [])
     return ctx.template(model, plugins, epochs=ctx.epochs - finetune)
 

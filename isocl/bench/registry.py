@@ -41,6 +41,7 @@ __all__ = [
     "discover",
     "find_benchmark",
     "get_strategy",
+    "is_registered",
     "list_strategies",
     "register_strategy",
     "shipped_dir",
@@ -377,6 +378,12 @@ def get_strategy(name: str) -> StrategySpec:
         ) from None
 
 
+def is_registered(name: str) -> bool:
+    """Whether a strategy is registered under ``name`` already (no plug-in discovery)."""
+    return name in _REGISTRY
+
+
 def list_strategies() -> list[StrategySpec]:
+    """Every registered strategy's spec, by name (discovering plug-ins first)."""
     discover()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]

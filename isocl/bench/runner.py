@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import sys
 import time
 import traceback
@@ -27,12 +26,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from isocl.bench.artifacts import FILES_KEY, unit_stem, write_unit_files
+from isocl.bench.artifacts import FILES_KEY, write_unit_files
 from isocl.bench.checkpoints import unit_model_files
 from isocl.bench.config import TRAINING, Benchmark, ConfigError, check_online, first_duplicate, to_toml
 from isocl.bench.context import StrategyContext
 from isocl.bench.data import CIFAR10Tensors, find_batches_dir, load_cifar10  # noqa: F401  (tests patch both)
-from isocl.bench.executors import InlineExecutor, make_executor, stop_executor
+from isocl.bench.executors import InlineExecutor, make_executor, set_worker_data, stop_executor, worker_data
 from isocl.bench.progress import phase
 from isocl.bench.quiet import plain_text
 from isocl.bench.loggers import UnitLoggers
@@ -49,30 +48,17 @@ from isocl.bench.results import (
     lock_holder,
     lock_output_folder,
     locked_message,
-    load_units,  # noqa: F401  (runner.load_units, used by callers)
     scan_units,
     summary_table,
+    unit_stem,
     write_unit,
 )
 from isocl.bench.augment import scenario_augmentation
 from isocl.bench.online import forgetting_from_matrix, train_experience
-from isocl.bench.scenarios import make_split_cifar10
-from isocl.bench.units import (  # noqa: F401  (re-exported: runner.companions, runner.resolve_unit, ...)
-    COMPANION_PREFIXES,
-    CONTROL_PREFIXES,
-    TRAINING_KEYS,
-    TWIN_PREFIXES,
-    _apply_overrides,
-    _split_name,
-    check_benchmark,
-    companion_overrides,
-    companions,
-    resolve_unit,
-    split_overrides,
-    unit_list,
-)
+from isocl.bench.scenarios import build_scenario, scenario_seed
+from isocl.bench.units import check_benchmark, companion_overrides, resolve_unit, split_companion, unit_list
 
-__all__ = ["UnitResult", "build_scenario", "check_benchmark", "run_benchmark", "run_unit", "unit_list"]
+__all__ = ["UnitResult", "run_benchmark", "run_unit", "run_unit_job"]
 
 
 
@@ -116,27 +102,6 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def scenario_seed(bench: Benchmark, seed: int | None) -> int:
-    """The seed of a unit's scenario: the unit's own seed when ``scenario.vary_with_seed``
-    (class order, data subset and validation split then differ between seeds and are
-    shared by every strategy of that seed: paired runs), else ``scenario.seed``."""
-    sc = bench.scenario
-    return int(seed) if sc.get("vary_with_seed") and seed is not None else int(sc["seed"])
-
-
-def build_scenario(bench: Benchmark, data: CIFAR10Tensors, seed: int | None = None):
-    """The split-CIFAR10 scenario of ``bench`` for unit seed ``seed`` (see :func:`scenario_seed`)."""
-    sc = bench.scenario
-    return make_split_cifar10(
-        data,
-        setting=sc["setting"],
-        n_experiences=sc["n_experiences"],
-        class_order=sc["class_order"],
-        seed=scenario_seed(bench, seed),
-        validation_fraction=sc["validation_fraction"],
-        train_per_class=sc["train_per_class"] or None,
-        test_per_class=sc["test_per_class"] or None,
-    )
 
 
 def run_unit(
@@ -286,22 +251,18 @@ def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: st
                                            int(event["neurons_after"]))
 
 
-# Per-process caches of a unit job (a worker runs many units; one seed's scenario at a time).
-_WORKER_DATA: CIFAR10Tensors | None = None
+# Per-process cache of a unit job (a worker runs many units; one seed's scenario at a time).
 _SCENARIO_CACHE: dict[str, Any] = {}
 
 
 def run_unit_job(bench: Benchmark, name: str, seed: int, overrides: dict[str, Any] | None,
                  progress: bool = False) -> dict[str, Any]:
     """One unit as an executor job: its record, with its files (models, logs) under ``FILES_KEY``. Loads the data and builds the seed's scenario
-    once per process (the data: ``_WORKER_DATA`` if set, else :func:`load_cifar10`)."""
-    global _WORKER_DATA
+    once per process (the data: :func:`~isocl.bench.executors.worker_data`)."""
     key = json.dumps([bench.scenario, scenario_seed(bench, seed)], sort_keys=True, default=str)
     if _SCENARIO_CACHE.get("key") != key:
-        if _WORKER_DATA is None:
-            _WORKER_DATA = load_cifar10()
         _SCENARIO_CACHE.clear()
-        _SCENARIO_CACHE.update(key=key, scenario=build_scenario(bench, _WORKER_DATA, seed))
+        _SCENARIO_CACHE.update(key=key, scenario=build_scenario(bench, worker_data(), seed))
     output = bench.output
     save = "none" if not output["save_models"] else ("every" if output["save_every_experience"] else "final")
     result = run_unit(bench, name, seed, scenario=_SCENARIO_CACHE["scenario"], model_overrides=overrides or None,
@@ -407,7 +368,7 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
     """Run the missing units on ``executor``, at most ``jobs`` at a time; a companion is
     submitted once its parent has finished (it needs the parent's widths). Only this
     process writes: each finished record atomically, then the CSVs."""
-    parents = {(n, s): (_split_name(n)[1], s) for n, s in units if _split_name(n)[0] is not None}
+    parents = {(n, s): (split_companion(n)[1], s) for n, s in units if split_companion(n)[0] is not None}
     todo = sorted((u for u in units if u not in done), key=lambda u: u[1])  # seed by seed (stable)
     running: dict[Any, tuple[str, int]] = {}
     bar = tqdm(total=len(units), initial=len(units) - len(todo), desc="units", position=0, disable=not progress)
@@ -566,7 +527,6 @@ def _write_and_run(bench: Benchmark, out: Path, state: str, units: list[tuple[st
                    jobs: int, data, progress: bool, command: list[str] | None):
     """Under the folder's lock: check the configuration again, write config and manifest, run the missing
     units (``done`` fills as they finish), write the CSVs; the summary frame."""
-    global _WORKER_DATA
     _check_same_config(out, bench)  # again, now that no other process can write
     claim_output_folder(out, "run", command, checked=state)
     atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
@@ -575,7 +535,7 @@ def _write_and_run(bench: Benchmark, out: Path, state: str, units: list[tuple[st
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
     _set_aside_damaged(out)
     done.update({(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"})
-    _WORKER_DATA = data  # this process's unit jobs (a sequential run); pools get it at start-up
+    set_worker_data(data)  # this process's unit jobs (a sequential run); pools get it at start-up
     _SCENARIO_CACHE.clear()
     _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1, progress)
     df = collate(out, units)

@@ -10,7 +10,7 @@ as three tensors by following Avalanche's flat index structure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,9 +33,14 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from isocl.bench.data import CIFAR10Tensors, subset_indices_per_class
 
+if TYPE_CHECKING:  # a type only: the benchmark file's parsed form
+    from isocl.bench.config import Benchmark
+
 __all__ = [
     "SETTINGS",
+    "build_scenario",
     "make_split_cifar10",
+    "scenario_seed",
     "stream_tensors",
     "synthetic_tensors",
 ]
@@ -196,6 +201,29 @@ def make_split_cifar10(
     bm.n_experiences = n_experiences
     bm.mean, bm.std = data.mean, data.std  # the normalisation (augmentation pads with black in it)
     return bm
+
+
+def scenario_seed(bench: "Benchmark", seed: int | None) -> int:
+    """The seed of a unit's scenario: the unit's own seed when ``scenario.vary_with_seed``
+    (class order, data subset and validation split then differ between seeds and are
+    shared by every strategy of that seed: paired runs), else ``scenario.seed``."""
+    sc = bench.scenario
+    return int(seed) if sc.get("vary_with_seed") and seed is not None else int(sc["seed"])
+
+
+def build_scenario(bench: "Benchmark", data: CIFAR10Tensors, seed: int | None = None):
+    """The split-CIFAR10 scenario of ``bench`` for unit seed ``seed`` (see :func:`scenario_seed`)."""
+    sc = bench.scenario
+    return make_split_cifar10(
+        data,
+        setting=sc["setting"],
+        n_experiences=sc["n_experiences"],
+        class_order=sc["class_order"],
+        seed=scenario_seed(bench, seed),
+        validation_fraction=sc["validation_fraction"],
+        train_per_class=sc["train_per_class"] or None,
+        test_per_class=sc["test_per_class"] or None,
+    )
 
 
 def _check_split_args(

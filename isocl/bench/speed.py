@@ -184,7 +184,7 @@ def speed_command(args: Any) -> int:
     from isocl.bench.config import ConfigError
     from isocl.bench.data import load_cifar10
     from isocl.bench.registry import get_strategy
-    from isocl.bench.runner import build_scenario
+    from isocl.bench.scenarios import build_scenario
 
     epochs = int(getattr(args, "epochs", 1) or 1)
     per_class = int(getattr(args, "train_per_class", 1000))

@@ -12,14 +12,15 @@ from isocl.bench.names import COMPANION_PREFIXES, CONTROL_PREFIXES, POINT_PATTER
 from isocl.bench.registry import get_strategy
 
 __all__ = [
-    "COMPANION_PREFIXES", "CONTROL_PREFIXES", "TRAINING_KEYS", "TWIN_PREFIXES", "check_benchmark",
-    "companion_overrides", "companions", "frontier_points", "point_fixed", "resolve_unit", "spec_of", "split_overrides", "unit_list",
+    "COMPANION_PREFIXES", "CONTROL_PREFIXES", "TRAINING_KEYS", "TWIN_PREFIXES", "apply_overrides", "check_benchmark",
+    "companion_overrides", "companions", "frontier_points", "point_fixed", "resolve_unit", "spec_of", "split_companion",
+    "split_overrides", "unit_list",
 ]
 
 TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # [strategy.X] keys that set X's [training]
 
 
-def _split_name(name: str) -> tuple[str | None, str]:
+def split_companion(name: str) -> tuple[str | None, str]:
     """``fixed-final:neuro-grow@m`` -> ("fixed-final", "neuro-grow@m"): the companion prefix and the
     subject it accompanies (see :mod:`isocl.bench.names`)."""
     u = parse_unit(name)
@@ -48,7 +49,7 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
     setting = bench.scenario["setting"]
     where = str(bench.path or bench.name)
     for name in names:
-        prefix, base = _split_name(name)
+        prefix, base = split_companion(name)
         spec = spec_of(base)
         point = parse_unit(base).point
         if point is not None and not POINT_PATTERN.fullmatch(point):
@@ -69,7 +70,7 @@ def check_benchmark(bench: Benchmark, strategies: list[str] | None = None) -> li
             raise ConfigError(f"{where}: strategy {base!r} changes its network at every experience, which "
                               "training.online = true makes every mini-batch; expected training.online = false")
     for table in bench.strategy_params:
-        prefix, base = _split_name(table)
+        prefix, base = split_companion(table)
         spec_of(base)  # a table for an unknown strategy is an error
         if prefix is not None and base in names:
             resolve_unit(bench, table)  # a companion's own table must fit the strategy it runs
@@ -101,7 +102,7 @@ def _with_overrides(bench: Benchmark, training: dict[str, Any], model: dict[str,
     return bench
 
 
-def _apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None) -> tuple[Benchmark, dict[str, Any]]:
+def apply_overrides(bench: Benchmark, base: str, params: dict[str, Any] | None) -> tuple[Benchmark, dict[str, Any]]:
     """``bench`` with ``params`` routed by :func:`split_overrides`; the strategy part is merged
     into ``[strategy.base]`` and returned."""
     training, model, strategy = split_overrides(params)
@@ -122,7 +123,7 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
     training keys. A control ``diag-only:X`` / ``reset:X`` runs X with X's
     parameters, updated by its own table. ``params`` (tuner trials) win.
     """
-    prefix, base = _split_name(strategy)
+    prefix, base = split_companion(strategy)
     unit = parse_unit(strategy)
     spec = get_strategy(unit.strategy)
     where = f"{bench.path or bench.name}: [strategy.{strategy}]"
@@ -144,7 +145,7 @@ def resolve_unit(bench: Benchmark, strategy: str, params: dict[str, Any] | None 
 
 def companions(bench: Benchmark, name: str) -> list[str]:
     """The twins and controls that run beside ``name`` (none for a companion itself)."""
-    prefix, base = _split_name(name)
+    prefix, base = split_companion(name)
     spec = spec_of(base)
     if prefix is not None or not spec.neuroplastic:
         return []
@@ -160,7 +161,7 @@ def unit_list(bench: Benchmark, strategies: list[str], seeds: list[int]) -> list
 
 def companion_overrides(name: str, parent: dict[str, Any]) -> dict[str, Any] | None:
     """Model overrides of a companion from its parent's finished record; None: not run."""
-    prefix, _ = _split_name(name)
+    prefix, _ = split_companion(name)
     if prefix in ("fixed-final", "diag-only"):
         return {"widths": parent["final_widths"]}
     if prefix == "fixed-max":

@@ -24,6 +24,7 @@ __all__ = [
     "isotropic",
     "elementwise_fn",
     "radial_ratio",
+    "shape_spec",
 ]
 
 
@@ -92,7 +93,8 @@ def elementwise_fn(name: str) -> Callable[[Tensor], Tensor]:
         ) from None
 
 
-def _shape(name: str) -> _Shape:
+def shape_spec(name: str) -> _Shape:
+    """The radial profile named ``name`` (one of :data:`SHAPES`); ``ValueError`` for another name."""
     try:
         return SHAPES[name]
     except KeyError:
@@ -109,7 +111,7 @@ def radial_ratio(r2: Tensor, shape: str = "tanh") -> Tensor:
     clamp makes the unused branch's gradient finite, so ``torch.where`` never
     mixes in a NaN.
     """
-    spec = _shape(shape)
+    spec = shape_spec(shape)
     tiny = 1e-4 if r2.dtype == torch.float64 else 1e-2  # radius of the series branch
     small = r2 < tiny * tiny
     r2_small = torch.where(small, r2, torch.zeros_like(r2))
@@ -140,7 +142,7 @@ class IsotropicActivation(torch.nn.Module):
 
     def __init__(self, shape: str = "tanh") -> None:
         super().__init__()
-        _shape(shape)
+        shape_spec(shape)
         self.shape = shape
 
     def forward(self, h: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from isocl.nn.activations import ElementwiseActivation, _shape, elementwise_fn, isotropic
+from isocl.nn.activations import ElementwiseActivation, elementwise_fn, isotropic, shape_spec
 from isocl.nn.protocol import MatrixView, channel_columns, identity_view, refresh_shape
 
 __all__ = ["INTRINSIC_MODES", "IsotropicLayer", "IsotropicUnit", "inverse_softplus"]
@@ -57,7 +57,7 @@ class IsotropicUnit(nn.Module):
         super().__init__()
         if width < 1:
             raise ValueError(f"a layer needs width >= 1, instead got width = {width}")
-        _shape(shape) if isotropic else elementwise_fn(shape)  # ReLU has an elementwise form only
+        shape_spec(shape) if isotropic else elementwise_fn(shape)  # ReLU has an elementwise form only
         _check_mode("intrinsic", intrinsic)
         _check_mode("intrinsic_out", intrinsic_out)
         if not isotropic:

@@ -38,6 +38,8 @@ __all__ = [
     "prune_layer",
     "buffer_rule",
     "alternating_diagonalise",
+    "probe_logits",
+    "max_change",
     "CRITERIA",
     "factorise",
     "lipschitz_after",
@@ -96,7 +98,8 @@ def _sync_shapes(model, index: int) -> None:
 
 
 @torch.no_grad()
-def _probe_logits(model, probe: Tensor | None) -> Tensor | None:
+def probe_logits(model, probe: Tensor | None) -> Tensor | None:
+    """Every head's logits on ``probe`` in eval mode (the model's mode is restored); ``None`` without a probe."""
     if probe is None:
         return None
     was_training = model.training
@@ -106,7 +109,8 @@ def _probe_logits(model, probe: Tensor | None) -> Tensor | None:
     return out
 
 
-def _max_change(before: Tensor | None, after: Tensor | None) -> float | None:
+def max_change(before: Tensor | None, after: Tensor | None) -> float | None:
+    """The largest absolute change between two :func:`probe_logits` results (``None`` if either is missing)."""
     if before is None or after is None:
         return None
     return float((after - before).abs().max())
@@ -440,7 +444,7 @@ def prune_layer(
     _check_prune_args(mode, criterion, threshold, min_width)
     ed = _editor(editor)
     measured = probe if compare else None
-    before = _probe_logits(model, measured)
+    before = probe_logits(model, measured)
     x_norm, positions = None, 1
     if probe is not None:
         x_in = probe_input if probe_input is not None else model.backbone.layer_input(probe, index)
@@ -457,7 +461,7 @@ def prune_layer(
     weak = [start + i for i in weak]
     if not weak:
         return MoveRecord("prune", index, n, n, exact=True, sigmas=diag.sigmas, bound=0.0 if probe is not None else None,
-                          max_logit_change=_max_change(before, _probe_logits(model, measured)))
+                          max_logit_change=max_change(before, probe_logits(model, measured)))
     zero_rows = torch.zeros(n, dtype=torch.bool)
     zero_rows[weak] = True
     view = layers[index].incoming()
@@ -472,7 +476,7 @@ def prune_layer(
     exact = bool(removed.abs().max() == 0) and merge.exact
     return MoveRecord(
         "prune", index, n, n - len(weak), exact=exact, sigmas=diag.sigmas, removed_sigmas=removed.tolist(),
-        bound=bound, max_logit_change=_max_change(before, _probe_logits(model, measured)),
+        bound=bound, max_logit_change=max_change(before, probe_logits(model, measured)),
         details={"threshold": threshold, "mode": mode, "criterion": criterion},
     )
 
@@ -501,7 +505,7 @@ def buffer_rule(
     records: list[MoveRecord] = []
     editor = _editor(editor)  # one editor: the prune below reuses the diagonalisation
     for index in reversed(range(len(layers))):
-        before = _probe_logits(model, probe)
+        before = probe_logits(model, probe)
         diag = diagonalise_layer(model, index, editor)
         sig = torch.tensor(diag.sigmas, dtype=torch.float64)
         weak = torch.nonzero(sig <= threshold).flatten()
@@ -510,7 +514,7 @@ def buffer_rule(
             rec = grow_layer(model, index, buffer - count, out_scale=out_scale, generator=generator, editor=editor)
             rec.kind = "adaptive_grow"
             rec.sigmas = diag.sigmas
-            rec.max_logit_change = _max_change(before, _probe_logits(model, probe))
+            rec.max_logit_change = max_change(before, probe_logits(model, probe))
             records.append(rec)
         elif count > buffer:
             excess = min(count - buffer, len(sig) - min_width)

@@ -58,11 +58,11 @@ def isocl_objective(ctx: TuneContext) -> Callable[[Any], Any]:
     """The tuning objective: one run of the strategy, scored on the validation stream only."""
     import optuna
 
-    from isocl.bench import runner
+    from isocl.bench import runner, scenarios
     from isocl.bench.data import load_cifar10
 
     data = ctx.data if ctx.data is not None else load_cifar10()
-    scenario = runner.build_scenario(ctx.bench, data)  # once per worker, reused by every trial
+    scenario = scenarios.build_scenario(ctx.bench, data)  # once per worker, reused by every trial
     # the objective's sampling noise: a validation accuracy p read off n images has standard error
     # sqrt(p (1 - p) / n) (recorded with each trial; the tuning report states it)
     n_valid = sum(len(e.dataset) for e in getattr(scenario, "valid_stream", []))

@@ -16,9 +16,9 @@ def best_benchmark(bench: Benchmark, strategy: str, params: Mapping[str, Any], n
     """The benchmark with the tuned parameters in place: ``strategies = [strategy]``,
     strategy parameters in ``[strategy.NAME]``, ``lr`` etc. in ``[training]``,
     ``model.X`` in ``[model]`` (the routing ``run_unit`` applied to the trial)."""
-    from isocl.bench.runner import _apply_overrides
+    from isocl.bench.units import apply_overrides
 
-    out, sparams = _apply_overrides(bench, strategy, dict(params))
+    out, sparams = apply_overrides(bench, strategy, dict(params))
     out.strategies = [strategy]
     out.strategy_params = {strategy: sparams} if sparams else {}
     out.search = {}

@@ -21,7 +21,7 @@ from isocl.bench.config import MODEL, Benchmark, ConfigError, parse_benchmark
 from isocl.bench.spaces import LR
 
 SEARCH_TYPES = ("float", "int", "categorical")
-TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # what runner._apply_overrides routes to [training]
+TRAINING_KEYS = ("lr", "weight_decay", "batch_size", "epochs")  # what units.apply_overrides routes to [training]
 MODEL_KEYS = tuple(f"model.{k}" for k in MODEL if k != "widths")  # widths is a list: not an Optuna choice
 
 

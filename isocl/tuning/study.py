@@ -140,8 +140,9 @@ class _Plan:
     out_created: Path | None = None  # the folder creating out_dir created (removed again on bad input)
 
 
-def _check_arguments(strategy: Any, n_trials: Any, jobs: Any, timeout: Any, epochs: Any, seed: Any,
-                     device: Any) -> None:
+def check_study_arguments(strategy: Any, n_trials: Any, jobs: Any, timeout: Any, epochs: Any, seed: Any,
+                          device: Any) -> None:
+    """Refuse a bad ``isocl tune`` argument with one line (exit code 2) before anything is written."""
     _pos_int("--trials", n_trials)
     _pos_int("--jobs", jobs)
     if timeout is not None and (not is_num(timeout) or not math.isfinite(timeout) or timeout <= 0):
@@ -156,9 +157,10 @@ def _check_arguments(strategy: Any, n_trials: Any, jobs: Any, timeout: Any, epoc
         raise ConfigError(f"--device {device!r}: expected 'cpu' or 'cuda[:N]'")
 
 
-def _check_benchmark(bench: Benchmark, strategy: str, where: str) -> None:
+def check_study_benchmark(bench: Benchmark, strategy: str, where: str) -> None:
+    """Refuse a strategy that ``bench`` cannot run (unknown, wrong setting or model kind) before a study starts."""
     from isocl.bench.registry import UnknownStrategy
-    from isocl.bench.runner import check_benchmark
+    from isocl.bench.units import check_benchmark
 
     try:
         check_benchmark(bench, [strategy])
@@ -178,7 +180,7 @@ def _plan(bench: Benchmark, strategy: str, n_trials: int, *, storage: str | None
     where = str(bench.path or bench.name)
     sampler_name = samplers.resolve_sampler(sampler, multi)
     pruner_name = samplers.resolve_pruner(pruner, multi)
-    _check_benchmark(bench, strategy, where)
+    check_study_benchmark(bench, strategy, where)
     bench = bench.replace()
     if epochs is not None:
         bench.training["epochs"] = epochs
@@ -292,9 +294,13 @@ def _run_round(plan: _Plan, study, remaining: int, *, timeout: float | None, dev
     errors: list[str] = []
     if n_workers == 1:
         job = workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, 0))
-        if workers.run_worker(job, data=data)["stopped_on_failures"]:
+        outcome = workers.run_worker(job, data=data)
+        if outcome["stopped_on_failures"]:
             errors.append(f"stopped after {workers.MAX_CONSECUTIVE_FAILURES} failed trials in a row "
                           "(see the log above)")
+        elif outcome["stopped_at_cap"]:
+            errors.append(f"stopped at the cap of {workers.MAX_TRIALS_FACTOR * plan.n_trials} trials: too few of "
+                          "them complete (pruned or failed ones do not count)")
     elif n_workers > 1:
         errors += workers.run_parallel([
             workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, w), worker=w)
@@ -391,7 +397,7 @@ def tune(
     import optuna
 
     start = time.perf_counter()
-    _check_arguments(strategy, n_trials, jobs, timeout, epochs, seed, device)
+    check_study_arguments(strategy, n_trials, jobs, timeout, epochs, seed, device)
     plan = _plan(bench, strategy, n_trials, storage=storage, study_name=study_name, jobs=jobs, out=out,
                  pruner=pruner, sampler=sampler, multi=multi_objective, seed=seed, epochs=epochs, log=log)
     try:

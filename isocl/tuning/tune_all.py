@@ -121,12 +121,12 @@ def tune_all(bench: Benchmark, trials: int | None = None, *, out: str | Path | N
     out_root = Path(out) if out is not None else Path("results") / "tune" / f"{stem}-all"
     proxy = _proxy(bench)
     from isocl.bench.results import claim_output_folder
-    from isocl.tuning.study import _check_arguments, _check_benchmark
+    from isocl.tuning.study import check_study_arguments, check_study_benchmark
 
     for name in names:  # every study's arguments before the first one writes
-        _check_arguments(name, trials, tune_kwargs["jobs"], tune_kwargs.get("timeout"),
+        check_study_arguments(name, trials, tune_kwargs["jobs"], tune_kwargs.get("timeout"),
                          tune_kwargs.get("epochs"), seed, tune_kwargs.get("device"))
-        _check_benchmark(proxy, name, str(bench.path or bench.name))
+        check_study_benchmark(proxy, name, str(bench.path or bench.name))
     claim_output_folder(out_root, "tune")  # each study's folder inside is claimed by its tune()
     tuned: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []

@@ -21,6 +21,8 @@ from isocl.tuning.objective import TuneContext, isocl_objective
 from isocl.tuning.storage import StorageSpec, StudyLock
 
 MAX_CONSECUTIVE_FAILURES = 3  # a worker whose trials keep raising stops (a bug, not bad luck)
+MAX_TRIALS_FACTOR = 5  # a study stops at this many times its target in trials of any state (a pruner cutting
+#                        nearly everything would otherwise run for ever: only complete trials count)
 
 
 class _SurplusTrial(RuntimeError):
@@ -55,6 +57,20 @@ def _guarded(objective: Callable[[Any], Any], n_target: int, worker: int, seed: 
         return objective(trial)
 
     return wrapped
+
+
+class _StopAtTrialCap:
+    """Stop the worker once the study holds ``limit`` trials that ran (complete, pruned or failed)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.tripped = limit, False
+
+    def __call__(self, study, trial) -> None:
+        ran = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished()
+                  and not t.user_attrs.get("isocl_surplus"))
+        if ran >= self.limit:
+            self.tripped = True
+            study.stop()
 
 
 class _StopAfterFailures:
@@ -112,10 +128,11 @@ def run_worker(job: WorkerJob, data: Any = None) -> dict[str, Any]:
     ctx = TuneContext(bench=job.bench, strategy=job.strategy, space=job.space, seed=job.train_seed,
                       multi_objective=job.multi, device=job.device, data=data, worker=job.worker)
     failures = _StopAfterFailures(MAX_CONSECUTIVE_FAILURES)
+    cap = _StopAtTrialCap(MAX_TRIALS_FACTOR * job.n_trials)
     before = len(study.get_trials(deepcopy=False))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) >= job.n_trials:  # other workers got there while this one started
-        return {"worker": job.worker, "trials": 0, "stopped_on_failures": False}
+        return {"worker": job.worker, "trials": 0, "stopped_on_failures": False, "stopped_at_cap": False}
     objective = (job.objective_factory or isocl_objective)(ctx)
     quiet = _QuietSurplus()
     optimize_logger = logging.getLogger("optuna.study._optimize")
@@ -128,13 +145,13 @@ def run_worker(job: WorkerJob, data: Any = None) -> dict[str, Any]:
                 timeout=job.timeout,
                 catch=(Exception,),  # a failing trial is recorded as FAIL and the worker goes on
                 callbacks=[MaxTrialsCallback(job.n_trials, states=(TrialState.COMPLETE,)),
-                           failures],
+                           failures, cap],
                 gc_after_trial=False,
             )
     finally:
         optimize_logger.removeFilter(quiet)
     return {"worker": job.worker, "trials": len(study.get_trials(deepcopy=False)) - before,
-            "stopped_on_failures": failures.tripped}
+            "stopped_on_failures": failures.tripped, "stopped_at_cap": cap.tripped}
 
 
 # Optuna logs every failed trial with its traceback; a surplus trial is not an error
@@ -176,7 +193,7 @@ def _worker_process(job: WorkerJob) -> None:
         result = run_worker(job)
     finally:
         lock.release()
-    sys.exit(3 if result["stopped_on_failures"] else 0)
+    sys.exit(3 if result["stopped_on_failures"] else 4 if result["stopped_at_cap"] else 0)
 
 
 def run_parallel(jobs: list[WorkerJob]) -> list[str]:
@@ -196,7 +213,10 @@ def run_parallel(jobs: list[WorkerJob]) -> list[str]:
         raise
     errors = []
     for job, p in zip(jobs, procs):
-        if p.exitcode == 3:
+        if p.exitcode == 4:
+            errors.append(f"worker {job.worker} stopped at the cap of {MAX_TRIALS_FACTOR * job.n_trials} trials: "
+                          "too few of them complete (pruned or failed ones do not count)")
+        elif p.exitcode == 3:
             errors.append(f"worker {job.worker} stopped after {MAX_CONSECUTIVE_FAILURES} failed trials in a row")
         elif p.exitcode != 0:
             errors.append(f"worker {job.worker} exited with code {p.exitcode}")
