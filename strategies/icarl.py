@@ -38,10 +38,12 @@ class _ICaRL(ICaRL):
         super()._before_training_exp(**kwargs)
 
 
-@register_strategy("icarl", defaults={"mem_size": 500}, settings=("class_il",), models=("mlp",),
+@register_strategy("icarl", defaults={"mem_size": 500}, settings=("class_il",),
+                   models=("mlp", "slim_resnet18", "resnet18"),  # the kinds with a backbone/head split it trains
                    search=with_lr(),  # the memory is fixed
                    description="iCaRL (Rebuffi et al. 2017), Avalanche's implementation, nearest-mean classifier")
 def build(ctx, mem_size):
     model = ctx.make_model(initial_classes=ctx.n_classes)
-    model._guard_constant_columns()  # the backbone and head are called directly, not through model.forward
+    if hasattr(model, "_guard_constant_columns"):  # an isotropic MLP: backbone and head are called directly
+        model._guard_constant_columns()
     return ctx.template(model, cls=_ICaRL, memory_size=mem_size)

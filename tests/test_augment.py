@@ -7,7 +7,8 @@ import torch
 
 from isocl.bench.augment import AugmentPlugin, augmentation_plugins, black_fill, crop_flip
 from isocl.bench.config import AUGMENTATIONS, ConfigError, parse_benchmark
-from isocl.bench.runner import build_scenario, run_unit
+from isocl.bench.runner import run_unit
+from isocl.bench.scenarios import build_scenario
 from isocl.bench.scenarios import synthetic_tensors
 
 FILL = torch.tensor([-1.0, -2.0, -3.0])

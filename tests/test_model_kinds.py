@@ -8,7 +8,9 @@ import torch
 from isocl.bench.checkpoints import evaluate_saved_model, read_metadata
 from isocl.bench.config import ConfigError, parse_benchmark
 from isocl.bench.context import StrategyContext
-from isocl.bench.runner import build_scenario, check_benchmark, run_unit
+from isocl.bench.runner import run_unit
+from isocl.bench.scenarios import build_scenario
+from isocl.bench.units import check_benchmark
 from isocl.bench.scenarios import synthetic_tensors
 from isocl.nn.kinds import ISOTROPIC_KINDS, KIND_MODULES, MODEL_KINDS, build_model, model_kind
 from isocl.nn.models import parameter_count
@@ -86,3 +88,17 @@ def test_resnet_kinds_refuse_the_mlp_keys_and_the_neuroplastic_strategies():
                                                r"this benchmark's model.kind is 'slim_resnet18'"):
             check_benchmark(_bench("slim_resnet18", strategy=strategy))
     assert check_benchmark(_bench("slim_resnet18", strategy="replay")) == ["replay"]
+
+
+@pytest.mark.parametrize("strategy", ["der", "er-ace", "icarl"])
+def test_the_fields_buffer_baselines_train_a_resnet_with_augmentation(strategy):
+    data = synthetic_tensors(4, 2, seed=0)
+    bench = parse_benchmark({
+        "name": "kinds", "strategies": [strategy], "twins": False, "controls": False,
+        "scenario": {"n_experiences": 5, "validation_fraction": 0.0, "augment": "crop-flip"},
+        "training": {"epochs": 1, "batch_size": 8, "optimizer": "sgd", "lr": 0.05},
+        "model": {"kind": "slim_resnet18"}, "strategy": {strategy: {"mem_size": 20}},
+    })
+    result = run_unit(bench, strategy, 0, scenario=build_scenario(bench, data, 0))
+    assert result.status == "ok", result.error
+    assert result.params == PARAMS_10_CLASSES["slim_resnet18"]

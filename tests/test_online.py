@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from isocl.bench.config import ConfigError, parse_benchmark
-from isocl.bench.runner import build_scenario, check_benchmark, online_experiences, run_benchmark, run_unit
+from isocl.bench.online import online_experiences
+from isocl.bench.runner import run_benchmark, run_unit
+from isocl.bench.scenarios import build_scenario
+from isocl.bench.units import check_benchmark
 from isocl.bench.scenarios import synthetic_tensors
 
 
@@ -86,3 +89,15 @@ def test_the_new_options_exit_2_with_one_line_and_write_nothing(tmp_path, monkey
     assert code == 2
     assert says in one_line_error(err, "run")
     assert snapshot(tmp_path) == before
+
+
+def test_forgetting_of_an_online_unit_is_computed_from_its_accuracy_matrix(tiny):
+    from isocl.bench.online import forgetting_from_matrix
+
+    matrix = [{"trained_exp": t, "eval_exp": e, "accuracy": a} for t, e, a in
+              [(0, 0, 0.9), (1, 0, 0.5), (1, 1, 0.8), (2, 0, 0.3), (2, 1, 0.6), (2, 2, 0.7)]]
+    forgetting, bwt = forgetting_from_matrix(matrix)
+    assert forgetting == pytest.approx(((0.9 - 0.3) + (0.8 - 0.6)) / 2) and bwt == -forgetting
+    bench = _bench()
+    result = run_unit(bench, "naive", 0, scenario=build_scenario(bench, tiny, 0))
+    assert (result.forgetting, result.bwt) == forgetting_from_matrix(result.matrix)

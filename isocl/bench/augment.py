@@ -28,7 +28,7 @@ from avalanche.training.plugins import SupervisedPlugin
 
 from isocl.bench.config import AUGMENTATIONS
 
-__all__ = ["AugmentPlugin", "augmentation_plugins", "black_fill", "crop_flip"]
+__all__ = ["AugmentPlugin", "augmentation_plugins", "black_fill", "crop_flip", "scenario_augmentation"]
 
 PADDING = 4  # pixels on each side (torchvision RandomCrop(32, padding=4))
 _SEED_TAG = 0x41554721  # separates the augmentation stream from the unit's other seeded streams
@@ -81,3 +81,9 @@ def augmentation_plugins(name: str, seed: int, mean: Sequence[float] | None = No
         return []
     fill = black_fill(mean, std) if mean is not None and std is not None else None
     return [AugmentPlugin(seed, fill)]
+
+
+def scenario_augmentation(name: str, scenario, seed: int) -> list[SupervisedPlugin]:
+    """:func:`augmentation_plugins` for a scenario of :func:`isocl.bench.scenarios.make_split_cifar10`
+    (its ``mean``/``std`` give the black padding)."""
+    return augmentation_plugins(name, seed, getattr(scenario, "mean", None), getattr(scenario, "std", None))

@@ -9,6 +9,9 @@ a guard that stops a unit on a NaN/inf loss, and tqdm progress over epochs.
 from __future__ import annotations
 
 import math
+import re
+
+from typing import Any
 
 import torch
 from avalanche.evaluation import GenericPluginMetric, PluginMetric
@@ -21,6 +24,7 @@ from tqdm.auto import tqdm
 from isocl.bench.loggers import NullLogger
 
 __all__ = [
+    "accuracy_rows",
     "EpochProgress",
     "LeanEvaluationPlugin",
     "ModelSizeMetric",
@@ -191,3 +195,23 @@ def stream_metric(results: dict[str, float], metric: str, stream: str) -> float:
         if k == key or k.startswith(key + "/"):
             return float(v)
     return math.nan
+
+
+_ACC_KEY = re.compile(r"Top1_Acc_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
+_LOSS_KEY = re.compile(r"Loss_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
+
+
+def accuracy_rows(results: dict[str, float], trained: int, n_exp: int) -> list[dict[str, Any]]:
+    """The accuracy-matrix rows of one evaluation (``strategy.eval``'s dict) after training experience
+    ``trained``: one per experience, NaN where it was not evaluated."""
+    acc: dict[int, float] = {}
+    loss: dict[int, float] = {}
+    for key, value in results.items():
+        if m := _ACC_KEY.fullmatch(key):
+            acc[int(m.group(2))] = float(value)
+        elif m := _LOSS_KEY.fullmatch(key):
+            loss[int(m.group(2))] = float(value)
+    return [
+        {"trained_exp": trained, "eval_exp": e, "accuracy": acc.get(e, math.nan), "loss": loss.get(e, math.nan)}
+        for e in range(n_exp)
+    ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 import sys
 import time
 import traceback
@@ -25,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from avalanche.benchmarks.scenarios.online import split_online_stream
 from tqdm.auto import tqdm
 
 from isocl.bench.artifacts import FILES_KEY, write_unit_files
@@ -38,7 +36,8 @@ from isocl.bench.progress import phase
 from isocl.bench.quiet import plain_text
 from isocl.bench.loggers import UnitLoggers
 from isocl.bench.provenance import run_manifest
-from isocl.bench.metrics import EpochProgress, NonFiniteLossGuard, default_evaluator, hidden_widths, stream_metric
+from isocl.bench.metrics import (EpochProgress, NonFiniteLossGuard, accuracy_rows, default_evaluator, hidden_widths,
+                                 stream_metric)
 from isocl.bench.results import (
     RunInterrupted,
     check_same_config,
@@ -56,14 +55,13 @@ from isocl.bench.results import (
     unit_stem,
     write_unit,
 )
-from isocl.bench.augment import augmentation_plugins
+from isocl.bench.augment import scenario_augmentation
+from isocl.bench.online import forgetting_from_matrix, train_experience
 from isocl.bench.scenarios import build_scenario, scenario_seed
 from isocl.bench.units import check_benchmark, companion_overrides, resolve_unit, split_companion, unit_list
 
 __all__ = ["UnitResult", "run_benchmark", "run_unit", "run_unit_job"]
 
-_ACC_KEY = re.compile(r"Top1_Acc_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
-_LOSS_KEY = re.compile(r"Loss_Exp/eval_phase/\w+?_stream/Task(\d+)/Exp(\d+)")
 
 
 @dataclass
@@ -106,18 +104,6 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _parse_eval(results: dict[str, float], trained: int, n_exp: int) -> list[dict[str, Any]]:
-    acc: dict[int, float] = {}
-    loss: dict[int, float] = {}
-    for key, value in results.items():
-        if m := _ACC_KEY.fullmatch(key):
-            acc[int(m.group(2))] = float(value)
-        elif m := _LOSS_KEY.fullmatch(key):
-            loss[int(m.group(2))] = float(value)
-    return [
-        {"trained_exp": trained, "eval_exp": e, "accuracy": acc.get(e, math.nan), "loss": loss.get(e, math.nan)}
-        for e in range(n_exp)
-    ]
 
 
 def run_unit(
@@ -181,7 +167,7 @@ def run_unit(
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
                                   f"{strategy} seed {seed}" if progress else None, snapshot,
                                   bench.training["batch_size"] if bench.training["online"] else None, seed)
-        _summarise(result, strat, res, eval_stream, ctx.audit)
+        _summarise(result, strat, res, eval_stream, ctx.audit, bench.training["online"])
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
@@ -208,34 +194,28 @@ def _check_unit_args(bench: Benchmark, scenario, eval_stream: str, save_models: 
 
 def _unit_plugins(bench: Benchmark, scenario, seed: int, progress: bool) -> list[Any]:
     """The plugins every strategy of a unit gets: the scenario's augmentation, the NaN guard, progress."""
-    return [*augmentation_plugins(bench.scenario["augment"], seed, getattr(scenario, "mean", None),
-                                  getattr(scenario, "std", None)),
-            NonFiniteLossGuard(), EpochProgress(disable=not progress)]
+    return [*scenario_augmentation(bench.scenario["augment"], scenario, seed), NonFiniteLossGuard(),
+            EpochProgress(disable=not progress)]
 
 
 def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
                         on_experience: Callable[[int, float], None] | None, label: str | None,
                         snapshot: Callable[[int, Any, bool], None] | None = None, online: int | None = None,
                         seed: int = 0) -> dict[str, float]:
-    """Train experience by experience; after each, evaluate the seen experiences of ``eval_stream``
-    into ``result.matrix`` / ``result.experiences`` and call ``snapshot(i, model, last)``.
-    ``online``: the experience is trained as Avalanche's online stream of mini-experiences of that many
-    samples (``split_online_stream``, shuffled with a seed of the unit, no task boundaries).
-    Returns the last evaluation's metrics."""
+    """Train experience by experience (``online``: :func:`isocl.bench.online.train_experience`); after each,
+    evaluate the seen experiences of ``eval_stream`` into ``result.matrix`` / ``result.experiences`` and call
+    ``snapshot(i, model, last)``. Returns the last evaluation's metrics."""
     stream = scenario.test_stream if eval_stream == "test" else scenario.valid_stream
     n_exp = len(scenario.train_stream)
     bar = tqdm(scenario.train_stream, desc=label, position=1, leave=False, disable=label is None)
     for i, exp in enumerate(bar):
         t0 = time.perf_counter()
-        if online:
-            strat.train(online_experiences(exp, online, (seed * 1009 + i) % 2**32), eval_streams=[])
-        else:
-            strat.train(exp)
+        train_experience(strat, exp, online, seed * 1009 + i)
         train_time = time.perf_counter() - t0
         # Only experiences seen so far: evaluating unseen ones would run Avalanche's
         # eval-time adaptation on them (PNN would add and freeze columns for future tasks).
         res = strat.eval(stream[: i + 1])
-        rows = _parse_eval(res, i, n_exp)
+        rows = accuracy_rows(res, i, n_exp)
         result.matrix += rows
         avg = float(np.mean([r["accuracy"] for r in rows[: i + 1]]))
         widths = hidden_widths(strat.model)
@@ -252,24 +232,16 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
     return res
 
 
-def online_experiences(exp, size: int, seed: int):
-    """Experience ``exp`` as Avalanche's online stream of mini-experiences of ``size`` samples (shuffled by
-    ``seed``, no task boundaries), each knowing the classes it holds (what a growing head adapts to: a class
-    arrives with its first samples)."""
-    for sub in split_online_stream([exp], experience_size=size, shuffle=True, access_task_boundaries=False,
-                                   seed=seed):
-        sub.classes_in_this_experience = sorted(int(c) for c in torch.unique(torch.as_tensor(sub.dataset.targets)))
-        yield sub
-
-
 def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
-               audit: list[dict[str, Any]]) -> None:
+               audit: list[dict[str, Any]], online: bool = False) -> None:
     """Final metrics of a finished unit; peak widths include peaks inside an experience."""
     avgs = [e["avg_accuracy"] for e in result.experiences]
     result.final_accuracy = avgs[-1]
     result.avg_incremental_accuracy = float(np.mean(avgs))
     result.forgetting = stream_metric(res, "StreamForgetting", f"{eval_stream}_stream")
     result.bwt = stream_metric(res, "StreamBWT", f"{eval_stream}_stream")
+    if online:  # Avalanche's forgetting keys on the mini-experiences (all "trained" once): from the matrix
+        result.forgetting, result.bwt = forgetting_from_matrix(result.matrix)
     result.params = result.experiences[-1]["params"]
     result.max_params = max(e["params"] for e in result.experiences)
     result.widths = result.experiences[-1]["widths"]
@@ -317,7 +289,6 @@ def _resolve_run(bench: Benchmark, names: list[str], seeds: list[int], epochs: i
     bench = bench.replace()
     if epochs is not None:
         bench.training["epochs"] = epochs
-        check_online("--epochs", bench.training)
     device = device or bench.training["device"]
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device}: CUDA is not available on this machine")
@@ -473,6 +444,7 @@ def run_benchmark(
     if epochs is not None:  # the run's epochs bound parameters such as finetune_epochs: checked with them
         bench = bench.replace()
         bench.training["epochs"] = epochs
+        check_online("--epochs", bench.training)
     names = check_benchmark(bench, strategies)
     seeds = list(seeds if seeds is not None else bench.training["seeds"])
     out = Path(out)
