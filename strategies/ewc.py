@@ -9,7 +9,7 @@ from isocl.bench.spaces import with_lr
 
 @register_strategy(
     "ewc",
-    params={"ewc_lambda": Param(1000.0, low=0.0, search={"type": "float", "low": 1.0, "high": 1e5, "log": True},
+    params={"ewc_lambda": Param(1000.0, low=0.0, search={"type": "float", "low": 1.0, "high": 1e7, "log": True},
                                 doc="weight of the EWC penalty"),
             "mode": Param("separate", choices=("separate", "online"), doc="separate | online"),
             "decay_factor": Param(0.9, low=0.0, high=1.0, doc="online mode: decay of the old importances")},

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from isocl.bench.names import COMPANION_PREFIXES, parse_unit
+from isocl.bench.names import COMPANION_PREFIXES, TWIN_PREFIXES, parse_unit
 
 __all__ = [
     "ALPHA",
@@ -348,12 +348,23 @@ FRONTIER_COLUMNS = [
 """Columns of ``frontier.csv``."""
 
 
+def frontier_family(name: str) -> str:
+    """The family a unit stands for on the frontier: its strategy's, and for a fixed-width twin the strategy
+    the twin runs (``fixed-final:neuro-grow-prune-replay`` is replay at those widths)."""
+    u = parse_unit(name)
+    if u.is_twin:
+        spec = _spec(name)
+        return spec.twin if spec is not None else u.strategy
+    return u.family
+
+
 def frontier_table(summary: pd.DataFrame, budgets: Iterable[int] = FRONTIER_BUDGETS) -> pd.DataFrame:
     """At each parameter budget, which strategies are best: the accuracy-vs-parameters frontier as a table.
 
     For each axis (final and peak parameters, :data:`FRONTIER_AXES`) and
-    budget B, every family (a strategy and its frontier points, companions
-    excluded, upper bounds excluded) is represented by its point with the
+    budget B, every family (a strategy and its frontier points; a fixed-width
+    twin counts in the family of the strategy it runs, e.g. replay; controls
+    and upper bounds are left out) is represented by its point with the
     highest mean final accuracy among those with mean parameters <= B. The
     best of them is ``best``; every other is compared with it by the paired
     difference in final accuracy, with t intervals at the Bonferroni level
@@ -363,7 +374,8 @@ def frontier_table(summary: pd.DataFrame, budgets: Iterable[int] = FRONTIER_BUDG
     """
     ok = summary[summary["status"].astype(str) == "ok"].copy()
     ok["strategy"] = ok["strategy"].astype(str)
-    ok = ok[[parse_unit(s).prefix is None and parse_unit(s).strategy not in UPPER_BOUNDS for s in ok["strategy"]]]
+    ok = ok[[parse_unit(s).prefix in (None, *TWIN_PREFIXES) and parse_unit(s).strategy not in UPPER_BOUNDS
+             for s in ok["strategy"]]]
     for c in ("final_accuracy", "forgetting", *FRONTIER_AXES):
         ok[c] = pd.to_numeric(ok[c], errors="coerce")
     by_seed = ok.groupby(["strategy", "seed"])["final_accuracy"].mean().unstack("strategy")
@@ -375,7 +387,7 @@ def frontier_table(summary: pd.DataFrame, budgets: Iterable[int] = FRONTIER_BUDG
             within = means[means[axis] <= budget].dropna(subset=["final_accuracy"]).sort_index()
             if within.empty:
                 continue
-            within = within.assign(family=[parse_unit(s).family for s in within.index])
+            within = within.assign(family=[frontier_family(s) for s in within.index])
             picks = within.sort_values("final_accuracy", ascending=False, kind="stable").groupby("family").head(1)
             best = str(picks.index[0])
             for name, m in picks.iterrows():
