@@ -434,6 +434,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow  # real processes and signals, 10-30 s each: see tox -e fast
 @pytest.mark.parametrize("sig, code, jobs", [(signal.SIGTERM, 143, "2"), (signal.SIGINT, 130, "2"),
                                              (signal.SIGTERM, 143, "1")])
 def test_sigint_and_sigterm_stop_workers_with_one_line(tmp_path, sig, code, jobs):
