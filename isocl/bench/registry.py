@@ -316,6 +316,10 @@ def _load_file(path: Path, shipped: bool = False) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     _LOADING.update(path=str(path), shipped=shipped, count=0)
+    # A user's plug-in is read, never written beside: no __pycache__ appears in their folder
+    # (and a refused run leaves it exactly as it was).
+    writes_bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = writes_bytecode or not shipped
     try:
         spec.loader.exec_module(module)
         if _LOADING["count"] == 0:  # no register_strategy call: the build() convention
@@ -325,6 +329,7 @@ def _load_file(path: Path, shipped: bool = False) -> None:
     except Exception as exc:  # a broken plug-in must say which file
         raise ConfigError(f"{path}: strategy module failed to import: {type(exc).__name__}: {exc}") from exc
     finally:
+        sys.dont_write_bytecode = writes_bytecode
         _LOADING.clear()
 
 
