@@ -13,7 +13,7 @@ from isocl.bench.spaces import with_lr
                                                  search={"type": "int", "low": 20, "high": 100, "log": True},
                                                  doc="images stored per experience"),
                        "sample_size": Param(256, low=1, high=50_000,
-                                            search={"type": "int", "low": 16, "high": 256, "log": True},
+                                            search={"type": "int", "low": 1, "high": 256, "log": True},
                                             doc="memory images drawn for each gradient projection")},
                    search=with_lr(),
                    description="A-GEM (Chaudhry et al. 2019)")
