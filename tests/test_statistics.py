@@ -317,4 +317,12 @@ def test_backbone_matched_baseline_and_labelled_crossing_and_best_replay():
     assert acc.at["best-replay", "reference"] == "der@w64"
     assert statistics.backbone_of("fixed-final:neuro-grow") == "isotropic"  # a twin runs naive on the isotropic MLP
     assert statistics.backbone_of("naive-tanh") == "tanh" and statistics.replay_family("der@w16")
+    # on a ResNet benchmark the strategies that train the benchmark's network run that ResNet,
+    # the ones with their own backbone keep it
+    assert statistics.backbone_of("replay", "slim_resnet18") == "slim_resnet18"
+    assert statistics.backbone_of("fixed-final:neuro-grow", "resnet18") == "resnet18"
+    assert statistics.backbone_of("naive-relu", "resnet18") == "relu"
+    assert statistics.backbone_of("replay", "cnn") == "isotropic"
+    resnet = statistics.compare_strategies(pd.DataFrame(rows), "slim_resnet18")
+    assert set(resnet["backbone_reference"]) >= {"slim_resnet18"}
     assert not statistics.replay_family("lwf")

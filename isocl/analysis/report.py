@@ -260,13 +260,14 @@ def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame 
     if len(results) > 1:
         return None
     try:
-        comparisons = statistics.compare_strategies(results[0].summary)
+        kind = str(results[0].config.get("model", {}).get("kind", "mlp"))
+        comparisons = statistics.compare_strategies(results[0].summary, kind)
     except ValueError as exc:
         figs.warn.append(f"comparisons skipped: {exc}")
         return None
     atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
     try:
-        frontier = statistics.frontier_table(results[0].summary)
+        frontier = statistics.frontier_table(results[0].summary, model_kind=kind)
     except (KeyError, ValueError) as exc:  # e.g. a summary.csv without max_params
         figs.warn.append(f"frontier.csv skipped: {type(exc).__name__}: {first_line(str(exc))}")
     else:

@@ -21,7 +21,7 @@ strategy (or frontier point of one) X, X is compared (X minus reference) with
   parameters (``best-replay``).
 
 Every row names both backbones (``backbone_strategy``,
-``backbone_reference``, from the registry) and ``same_backbone``.
+``backbone_reference``, from the registry and the benchmark's ``[model] kind``) and ``same_backbone``.
 
 For final accuracy and for forgetting separately: the mean paired
 difference, the paired t-test (``scipy.stats.ttest_rel``) and beside it the
@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from isocl.bench.names import COMPANION_PREFIXES, TWIN_PREFIXES, parse_unit
+from isocl.nn.kinds import ISOTROPIC_KINDS
 
 __all__ = [
     "ALPHA",
@@ -169,16 +170,21 @@ def _spec(name: str):
         return None
 
 
-def backbone_of(name: str) -> str:
-    """The backbone a unit runs on (the registry's ``backbone``; a twin runs its twin strategy's);
-    "unknown" for a strategy the registry does not know."""
+def backbone_of(name: str, model_kind: str = "mlp") -> str:
+    """The backbone a unit runs on in a benchmark of ``[model] kind = model_kind``: the registry's
+    ``backbone`` (a twin runs its twin strategy's), except that a strategy on the benchmark's own
+    network runs the kind itself where that kind is not isotropic (a ResNet); "unknown" for a
+    strategy the registry does not know."""
     spec = _spec(name)
     if spec is None:
         return "unknown"
     if parse_unit(name).is_twin:
         twin = _spec(spec.twin)
         spec = twin if twin is not None else spec
-    return str(getattr(spec, "backbone", "isotropic"))
+    backbone = str(getattr(spec, "backbone", "isotropic"))
+    if backbone == "isotropic" and model_kind not in ISOTROPIC_KINDS:
+        return model_kind
+    return backbone
 
 
 def replay_family(name: str) -> bool:
@@ -231,7 +237,7 @@ def best_baseline(strategy: str, means: pd.DataFrame, neuroplastic: Iterable[str
     return str(pool["final_accuracy"].idxmax())
 
 
-def _pairs(summary: pd.DataFrame) -> list[tuple[str, str, str]]:
+def _pairs(summary: pd.DataFrame, model_kind: str = "mlp") -> list[tuple[str, str, str]]:
     """(strategy, reference, relation) for every comparison the folder supports."""
     names = set(summary["strategy"].astype(str))
     ok = summary[summary["status"].astype(str) == "ok"]
@@ -246,8 +252,8 @@ def _pairs(summary: pd.DataFrame) -> list[tuple[str, str, str]]:
                 out.append((x, f"{rel}:{x}", rel))
         if CONTROL in means.index and x != CONTROL:
             out.append((x, CONTROL, CONTROL))
-        backbone = backbone_of(x)
-        best = best_baseline(x, means, plastic, accept=lambda s: backbone_of(s) == backbone)
+        backbone = backbone_of(x, model_kind)
+        best = best_baseline(x, means, plastic, accept=lambda s: backbone_of(s, model_kind) == backbone)
         if best is not None:
             out.append((x, best, "best-baseline"))
         best_any = best_baseline(x, means, plastic)
@@ -294,7 +300,7 @@ def _correct(rows: list[dict], diffs: list[PairedDifference], metric: str) -> No
         row["verdict"] = _verdict(metric, d, low, high)
 
 
-def compare_strategies(summary: pd.DataFrame) -> pd.DataFrame:
+def compare_strategies(summary: pd.DataFrame, model_kind: str = "mlp") -> pd.DataFrame:
     """The comparisons of one results folder's ``summary.csv`` (columns :data:`COLUMNS`).
 
     Pairs by seed over the seeds where both units have status ``ok`` and a
@@ -308,7 +314,7 @@ def compare_strategies(summary: pd.DataFrame) -> pd.DataFrame:
     ok = summary[summary["status"].astype(str) == "ok"].copy()
     ok["strategy"] = ok["strategy"].astype(str)
     means = _means(ok)
-    pairs = _pairs(summary)
+    pairs = _pairs(summary, model_kind)
     rows: list[dict] = []
     for metric in METRICS:
         values = ok.assign(v=pd.to_numeric(ok[metric], errors="coerce")).dropna(subset=["v", "seed"])
@@ -321,12 +327,12 @@ def compare_strategies(summary: pd.DataFrame) -> pd.DataFrame:
             metric_rows.append(dict(
                 strategy=x, reference=ref, relation=rel, metric=metric, n_seeds=d.n, mean_diff=d.mean,
                 p=d.p, params_strategy=float(means.at[x, "params"]), params_reference=float(means.at[ref, "params"]),
-                backbone_strategy=backbone_of(x), backbone_reference=backbone_of(ref),
-                same_backbone=backbone_of(x) == backbone_of(ref),
+                backbone_strategy=backbone_of(x, model_kind), backbone_reference=backbone_of(ref, model_kind),
+                same_backbone=backbone_of(x, model_kind) == backbone_of(ref, model_kind),
                 note="; ".join(n for n in (
                     d.note if d.note != TOO_FEW else "",
                     "picked on test means" if rel.startswith("best-") else "",
-                    "crosses backbones" if backbone_of(x) != backbone_of(ref) else "") if n)))
+                    "crosses backbones" if backbone_of(x, model_kind) != backbone_of(ref, model_kind) else "") if n)))
         _correct(metric_rows, diffs, metric)
         rows += metric_rows
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -358,7 +364,8 @@ def frontier_family(name: str) -> str:
     return u.family
 
 
-def frontier_table(summary: pd.DataFrame, budgets: Iterable[int] = FRONTIER_BUDGETS) -> pd.DataFrame:
+def frontier_table(summary: pd.DataFrame, budgets: Iterable[int] = FRONTIER_BUDGETS,
+                   model_kind: str = "mlp") -> pd.DataFrame:
     """At each parameter budget, which strategies are best: the accuracy-vs-parameters frontier as a table.
 
     For each axis (final and peak parameters, :data:`FRONTIER_AXES`) and
@@ -393,7 +400,7 @@ def frontier_table(summary: pd.DataFrame, budgets: Iterable[int] = FRONTIER_BUDG
             for name, m in picks.iterrows():
                 both = by_seed[[name, best]].dropna()
                 d = paired_difference(both[name], both[best]) if name != best else None
-                row = dict(axis=axis, budget=budget, family=m["family"], strategy=name, backbone=backbone_of(name),
+                row = dict(axis=axis, budget=budget, family=m["family"], strategy=name, backbone=backbone_of(name, model_kind),
                            params=m[axis], n_seeds=int(by_seed[name].notna().sum()),
                            final_accuracy=m["final_accuracy"], forgetting=m["forgetting"])
                 if d is None:
