@@ -5,9 +5,11 @@ strategy's trials more than another's must not eat its budget)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import signal
 import socket
 import sys
 import warnings
@@ -191,6 +193,8 @@ def _worker_process(job: WorkerJob) -> None:
     lock.acquire(exclusive=False)  # keeps other runs from taking this worker's trials for stale ones
     try:
         result = run_worker(job)
+    except KeyboardInterrupt:  # Ctrl-C, or the driver passing on its SIGTERM: Optuna has failed the trial
+        sys.exit(130)  # quietly: the driver says "interrupted" once
     finally:
         lock.release()
     sys.exit(3 if result["stopped_on_failures"] else 4 if result["stopped_at_cap"] else 0)
@@ -207,9 +211,17 @@ def run_parallel(jobs: list[WorkerJob]) -> list[str]:
     try:
         for p in procs:
             p.join()
-    except KeyboardInterrupt:  # the workers got the SIGINT too: they fail their trial and exit
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the workers too; a SIGTERM reaches this driver alone: pass it on as SIGINT,
+        # so every worker fails its trial (it is retried on resume) and exits instead of finishing its share
+        for p in procs:
+            if p.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGINT)
         for p in procs:
             p.join(timeout=30)
+            if p.is_alive():
+                p.terminate()
         raise
     errors = []
     for job, p in zip(jobs, procs):
