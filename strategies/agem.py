@@ -2,6 +2,7 @@
 
 from avalanche.training.plugins import AGEMPlugin
 
+from isocl.bench.config import ConfigError
 from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import with_lr
@@ -12,10 +13,18 @@ from isocl.bench.spaces import with_lr
                        "patterns_per_exp": Param(100, low=1, high=50_000,
                                                  search={"type": "int", "low": 20, "high": 100, "log": True},
                                                  doc="images stored per experience"),
+                       # Avalanche draws sample_size // (experiences stored) images from each stored experience,
+                       # so a projection needs at least one image per stored experience; the search starts at
+                       # 4, the most experiences a 5-experience benchmark stores
                        "sample_size": Param(256, low=1, high=50_000,
-                                            search={"type": "int", "low": 1, "high": 256, "log": True},
-                                            doc="memory images drawn for each gradient projection")},
+                                            search={"type": "int", "low": 4, "high": 256, "log": True},
+                                            doc="memory images drawn for each gradient projection "
+                                                "(at least the experiences stored: n_experiences - 1)")},
                    search=with_lr(),
                    description="A-GEM (Chaudhry et al. 2019)")
 def build(ctx, patterns_per_exp, sample_size):
+    stored = ctx.bench.scenario["n_experiences"] - 1
+    if sample_size < stored:  # Avalanche would build a memory loader of batch size 0 at the second experience
+        raise ConfigError(f"agem: sample_size = {sample_size} is below the {stored} experiences A-GEM stores "
+                          f"(it draws sample_size // {stored} images from each); expected at least {stored}")
     return ctx.template(ctx.make_model(), [AGEMPlugin(patterns_per_exp, sample_size)])

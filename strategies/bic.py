@@ -13,8 +13,9 @@ import avalanche.training.plugins.bic as _bic_plugin
 from avalanche.training import BiC
 from torch.optim.lr_scheduler import MultiStepLR
 
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import with_lr
+from isocl.bench.spaces import MEM_SIZE, with_lr
 
 
 
@@ -51,11 +52,18 @@ class _BiC(BiC):
         super()._before_train_dataset_adaptation(**kwargs)
 
 
-@register_strategy("bic", defaults={"mem_size": 500, "val_percentage": 0.1, "T": 2, "stage_2_epochs": 200,
-                                    "stage_2_lr": 0.1},
+@register_strategy("bic", params={
+                       "mem_size": MEM_SIZE,  # the buffer is fixed (not searched)
+                       "val_percentage": Param(0.1, low=0.01, high=0.5,
+                                               doc="share of the buffer held out to fit the bias layer"),
+                       "T": Param(2, low=1, high=100, search={"type": "int", "low": 1, "high": 4},
+                                  doc="distillation temperature"),
+                       "stage_2_epochs": Param(200, low=1, high=10_000, doc="epochs fitting the bias layer"),
+                       "stage_2_lr": Param(0.1, low=1e-6, high=10.0,
+                                           search={"type": "float", "low": 1e-3, "high": 0.5, "log": True},
+                                           doc="learning rate of the bias layer")},
                    settings=("class_il",),  # BiC corrects the bias between old and new classes of one head
-                   search=with_lr(T={"type": "int", "low": 1, "high": 4},
-                                  stage_2_lr={"type": "float", "low": 1e-3, "high": 0.5, "log": True}),
+                   search=with_lr(),
                    description="BiC (Wu et al. 2019), Avalanche's implementation, bias correction of new classes")
 def build(ctx, mem_size, val_percentage, T, stage_2_epochs, stage_2_lr):
     # stage_2_epochs = 200 and val_percentage = 0.1 are Avalanche's and the paper's defaults; lamb = -1 lets

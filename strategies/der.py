@@ -14,8 +14,9 @@ import torch
 from avalanche.models.utils import avalanche_forward
 from avalanche.training import DER
 
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import with_lr
+from isocl.bench.spaces import MEM_SIZE, with_lr
 
 
 @torch.no_grad()
@@ -36,9 +37,13 @@ def compute_dataset_logits(dataset, model, batch_size, device, num_workers=0):
 _der.compute_dataset_logits = compute_dataset_logits  # read by der.ClassBalancedBufferWithLogits.update only
 
 
-@register_strategy("der", defaults={"mem_size": 500, "alpha": 0.1, "beta": 0.5},
-                   search=with_lr(alpha={"type": "float", "low": 0.01, "high": 1.0, "log": True},
-                                  beta={"type": "float", "low": 0.05, "high": 1.0, "log": True}),  # buffer fixed
+@register_strategy("der", params={
+                       "mem_size": MEM_SIZE,  # the buffer is fixed (not searched)
+                       "alpha": Param(0.1, low=0.0, high=1e3, search={"type": "float", "low": 0.01, "high": 1.0, "log": True},
+                                      doc="weight of the MSE between current and stored logits"),
+                       "beta": Param(0.5, low=0.0, high=1e3, search={"type": "float", "low": 0.05, "high": 1.0, "log": True},
+                                     doc="weight of the cross-entropy on buffered labels (> 0: DER++)")},
+                   search=with_lr(),
                    description="DER++ (Buzzega et al. 2020), Avalanche's implementation, logit replay")
 def build(ctx, mem_size, alpha, beta):
     if ctx.task_incremental:

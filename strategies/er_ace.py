@@ -7,11 +7,15 @@ all of them, so new classes do not push old ones' logits down.
 
 from avalanche.training import ER_ACE
 
+from isocl.bench.params import Param
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import with_lr
+from isocl.bench.spaces import MEM_SIZE, with_lr
 
 
-@register_strategy("er-ace", defaults={"mem_size": 500, "batch_size_mem": 10}, search=with_lr(),  # the buffer is fixed
+@register_strategy("er-ace", params={
+                       "mem_size": MEM_SIZE,  # the buffer is fixed (not searched)
+                       "batch_size_mem": Param(10, low=1, high=50_000, doc="buffered images replayed per mini-batch")},
+                   search=with_lr(),
                    description="ER-ACE (Caccia et al. 2022), Avalanche's implementation, asymmetric cross-entropy")
 def build(ctx, mem_size, batch_size_mem):
     # batch_size_mem = 10 is Avalanche's default (and the paper's replay batch for online learning).

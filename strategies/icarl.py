@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from avalanche.training import ICaRL
 
 from isocl.bench.registry import register_strategy
-from isocl.bench.spaces import with_lr
+from isocl.bench.spaces import MEM_SIZE, with_lr
 
 
 class _ICaRL(ICaRL):
@@ -38,7 +38,7 @@ class _ICaRL(ICaRL):
         super()._before_training_exp(**kwargs)
 
 
-@register_strategy("icarl", defaults={"mem_size": 500}, settings=("class_il",),
+@register_strategy("icarl", params={"mem_size": MEM_SIZE}, settings=("class_il",),
                    models=("mlp", "slim_resnet18", "resnet18"),  # the kinds with a backbone/head split it trains
                    search=with_lr(),  # the memory is fixed
                    description="iCaRL (Rebuffi et al. 2017), Avalanche's implementation, nearest-mean classifier")

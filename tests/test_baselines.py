@@ -122,6 +122,19 @@ class GradProbe(SupervisedPlugin):
                 self.refs.append(torch.cat([r.flatten() for r in self.agem.reference_gradients]).clone())
 
 
+def test_agem_refuses_a_sample_smaller_than_its_stored_experiences():
+    """Avalanche draws sample_size // (stored experiences) images from each; below one per experience
+    it would build a loader of batch size 0 at the second experience: refused with one clear line."""
+    from isocl.bench.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"sample_size = 3 is below the 4 experiences A-GEM stores"):
+        build("agem", patterns_per_exp=16, sample_size=3)
+    strat, train, _ = build("agem", patterns_per_exp=16, sample_size=4)  # one image from each: trains
+    for exp in train:
+        strat.train(exp)
+    assert len(next(p for p in strat.plugins if type(p).__name__ == "AGEMPlugin").buffers) == len(train)
+
+
 def test_agem_projects_conflicting_gradients():
     strat, train, _ = build("agem", patterns_per_exp=64, sample_size=32)
     agem = next(p for p in strat.plugins if type(p).__name__ == "AGEMPlugin")
