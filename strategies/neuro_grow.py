@@ -1,6 +1,6 @@
 """Neurogenesis only: scaffold neurons before each new experience (doc §3(b), §5)."""
 
-from isocl.bench.plasticity import growth_kwargs, neuroplastic_strategy
+from isocl.bench.plasticity import GrowthConfig, neuroplastic
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import GROW, INTRINSIC, neuro_params, with_lr
 
@@ -9,4 +9,4 @@ from isocl.bench.spaces import GROW, INTRINSIC, neuro_params, with_lr
                    search=with_lr(**{"model.intrinsic": INTRINSIC}),
                    description="isotropic MLP adding scaffold neurons before each new experience")
 def build(ctx, **p):
-    return neuroplastic_strategy(ctx, start_width=p["start_width"], grow=growth_kwargs(p))
+    return neuroplastic(ctx, GrowthConfig.from_params(p), start_width=p["start_width"])

@@ -1,6 +1,6 @@
 """Grow and prune, composed with Avalanche's replay plugin (class-balanced buffer)."""
 
-from isocl.bench.plasticity import compression_kwargs, growth_kwargs, neuroplastic_strategy
+from isocl.bench.plasticity import grow_prune
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import GROW, INTRINSIC, MEM_SIZE, PRUNE, neuro_params, with_lr
 from avalanche.training.plugins import ReplayPlugin
@@ -19,5 +19,4 @@ from avalanche.training.storage_policy import ClassBalancedBuffer
 )
 def build(ctx, **p):
     replay = ReplayPlugin(mem_size=p["mem_size"], storage_policy=ClassBalancedBuffer(p["mem_size"], adaptive_size=True))
-    return neuroplastic_strategy(ctx, start_width=p["start_width"], grow=growth_kwargs(p),
-                                 prune=compression_kwargs(p), extra_plugins=[replay])
+    return grow_prune(ctx, p, plugins=[replay])

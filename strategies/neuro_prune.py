@@ -1,6 +1,6 @@
 """Overabundant start, then neurodegeneration after each experience (doc §3(d), §4)."""
 
-from isocl.bench.plasticity import compression_kwargs, neuroplastic_strategy
+from isocl.bench.plasticity import CompressionConfig, GrowthConfig, neuroplastic
 from isocl.bench.registry import register_strategy
 from isocl.bench.spaces import INTRINSIC, PRUNE, neuro_params, with_lr
 
@@ -10,5 +10,5 @@ from isocl.bench.spaces import INTRINSIC, PRUNE, neuro_params, with_lr
                    search=with_lr(**{"model.intrinsic": INTRINSIC}),
                    description="isotropic MLP with an overabundant start, pruned after each experience")
 def build(ctx, **p):
-    grow = {"overabundant_start": p["overabundant_start"], "count": 0}
-    return neuroplastic_strategy(ctx, start_width=p["start_width"], grow=grow, prune=compression_kwargs(p))
+    overabundant_start = GrowthConfig.from_params(p, count=0)  # grows before the first experience only
+    return neuroplastic(ctx, overabundant_start, CompressionConfig.from_params(p), start_width=p["start_width"])

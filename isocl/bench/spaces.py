@@ -1,12 +1,12 @@
 """Declared parameters and search spaces of the shipped strategies (``isocl tune``, equal effort).
 
 The neuroplastic parameters are declared once here (:data:`NEURO_PARAMS`: type, default, valid range,
-search distribution); the neuro-* strategies take those they have, the defaults of
-``isocl.bench.plasticity`` (``GROW_DEFAULTS``, ``PRUNE_DEFAULTS``) and the tuner's ranges derive from
-them. Every space holds the learning rate; memory sizes are held fixed (replay's 500-image buffer is
-part of the comparison's definition, and A-GEM's memory is bounded by the same 500 images over 5
-experiences), so tuning never buys a strategy more memory than its rivals. A benchmark's own
-``[search.NAME]`` table replaces a strategy's declared space.
+search distribution); the neuro-* strategies take those they have, and the defaults and checks of
+``isocl.bench.plasticity``'s configs (``GrowthConfig``, ``CompressionConfig``, ``ConsolidationConfig``)
+and the tuner's ranges derive from them. Every space holds the learning rate; memory sizes are held
+fixed (replay's 500-image buffer is part of the comparison's definition, and A-GEM's memory is bounded
+by the same 500 images over 5 experiences), so tuning never buys a strategy more memory than its rivals.
+A benchmark's own ``[search.NAME]`` table replaces a strategy's declared space.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from isocl.bench.config import MAX_INT, MAX_WIDTH
 from isocl.bench.params import Param
 
-__all__ = ["GROW", "INTRINSIC", "LR", "MEM_SIZE", "NEURO", "NEURO_PARAMS", "PRUNE", "neuro_params", "neuro_space", "with_lr"]
+__all__ = ["CONSOLIDATE", "GROW", "INTRINSIC", "LR", "MEM_SIZE", "NEURO", "NEURO_PARAMS", "PRUNE", "neuro_params", "neuro_space", "with_lr"]
 
 # Four decades around Adam's usual 1e-3, so that no tuned rate sits at an edge (the verdict of
 # December had 28 of 45 tuned rates within 1.4x of the old floor 1e-4; isocl.tuning.outputs flags edges).
@@ -60,9 +60,12 @@ NEURO_PARAMS: dict[str, Param] = {
                              doc="epochs on the current experience after pruning"),
     "overabundant_start": Param(256, low=1, high=MAX_WIDTH, search=_int(128, 1024, log=True),
                                 doc="width every hidden layer starts at before pruning"),
+    "consolidation": Param("exact", choices=("exact", "damp"), doc="exact | damp"),
+    "damping": Param(0.1, low=0.0, high=1.0, doc="damp: factor of old rows' gradients"),
 }
 GROW = ("grow_mode", "grow_count", "buffer_size", "scaffold_threshold", "out_scale", "start_width")
 PRUNE = ("prune_threshold", "prune_mode", "prune_criterion", "min_width", "finetune_epochs")
+CONSOLIDATE = ("consolidation", "damping")
 
 # The search ranges of the neuroplastic parameters (the older form's neuro_space reads them)
 NEURO: dict[str, dict[str, Any]] = {
