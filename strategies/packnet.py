@@ -51,9 +51,9 @@ def _check_epochs(ctx, post_prune_epochs):
 PARAMS = {
     # counted in the epoch budget: below the benchmark's epochs, and so is its search range;
     # Avalanche's PackNet needs at least one (it freezes the pruned weights after them)
-    "post_prune_epochs": Param(1, low=1, high=MAX_INT, below="epochs", search={"type": "int", "low": 1, "high": 2},
+    "post_prune_epochs": Param(1, low=1, high=MAX_INT, below="epochs", search={"type": "int", "low": 1, "high": 4},
                                doc="epochs after pruning each task"),
-    "prune_proportion": Param(0.5, low=0.0, high=1.0, search={"type": "float", "low": 0.2, "high": 0.9},
+    "prune_proportion": Param(0.5, low=0.0, high=1.0, search={"type": "float", "low": 0.1, "high": 0.99},
                               doc="share of the free weights pruned after each task"),
 }
 

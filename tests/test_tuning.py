@@ -427,9 +427,11 @@ def test_default_space_of_a_neuroplastic_strategy_uses_only_its_parameters(tiny)
         space = tuning.default_space("test-tuning-neuro", bench)
         assert set(space) == {"lr", "model.intrinsic", "prune_threshold", "prune_criterion", "grow_count",
                               "min_width"}
-        assert space["prune_threshold"] == {**NEURO["prune_threshold"], "low": 1e-3}  # the one declared range
+        assert space["prune_threshold"] == NEURO["prune_threshold"]  # the one declared range
+        assert space["prune_threshold"]["low"] < 0.05 < space["prune_threshold"]["high"]
         assert space["prune_criterion"]["choices"] == ["sv", "sv_out"]
-        assert space["grow_count"] == {"type": "int", "low": 4, "high": 128, "log": True}
+        assert space["grow_count"] == NEURO["grow_count"] and space["grow_count"]["type"] == "int"
+        assert space["grow_count"]["low"] <= 4 <= space["grow_count"]["high"]
         assert space["min_width"]["low"] <= 2 <= space["min_width"]["high"]
         assert tuning.validate_space(space, "test-tuning-neuro", bench) == space
         three = load_benchmark(tiny).replace()

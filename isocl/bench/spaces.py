@@ -20,7 +20,7 @@ __all__ = ["CONSOLIDATE", "GROW", "INTRINSIC", "LR", "MEM_SIZE", "NEURO", "NEURO
 
 # Four decades around Adam's usual 1e-3, so that no tuned rate sits at an edge (the verdict of
 # December had 28 of 45 tuned rates within 1.4x of the old floor 1e-4; isocl.tuning.outputs flags edges).
-LR: dict[str, Any] = {"type": "float", "low": 1e-5, "high": 1e-1, "log": True}
+LR: dict[str, Any] = {"type": "float", "low": 1e-6, "high": 1.0, "log": True}
 INTRINSIC: dict[str, Any] = {"type": "categorical", "choices": ["constant", "trainable"]}  # model.intrinsic
 
 
@@ -39,7 +39,7 @@ MEM_SIZE = Param(500, low=1, high=50_000, doc="images in the replay buffer (held
 NEURO_PARAMS: dict[str, Param] = {
     "grow_mode": Param("fixed", choices=("fixed", "per_class", "buffer"),
                        doc="fixed: grow_count neurons per layer; per_class: grow_count per new class; buffer"),
-    "grow_count": Param(32, low=0, high=MAX_WIDTH, search=_int(4, 128, log=True),
+    "grow_count": Param(32, low=0, high=MAX_WIDTH, search=_int(1, 256, log=True),
                         doc="neurons per layer (fixed) or per new class (per_class)"),
     "buffer_size": Param(5, low=0, high=MAX_WIDTH, search=_int(1, 32, log=True),
                          doc="buffer mode: weak neurons to keep available"),
@@ -48,15 +48,15 @@ NEURO_PARAMS: dict[str, Param] = {
     "out_scale": Param(0.05, low=0.0, high=10.0, doc="std of scaffold neurons' outgoing weights"),
     "start_width": Param(0, low=0, high=MAX_WIDTH,
                          doc="> 0: every hidden layer starts at this width (else the benchmark's widths)"),
-    "prune_threshold": Param(0.05, low=0.0, search=_float(1e-3, 0.3, log=True),
+    "prune_threshold": Param(0.05, low=0.0, search=_float(1e-4, 0.9, log=True),
                              doc="relative to the largest score (prune_mode relative) or absolute"),
     "prune_mode": Param("relative", choices=("relative", "absolute"), doc="relative | absolute"),
     "prune_criterion": Param("sv", choices=("sv", "sv_out"), search={"type": "categorical", "choices": ["sv", "sv_out"]},
                              doc="sv | sv_out"),
-    "min_width": Param(16, low=1, high=MAX_WIDTH, search=_int(8, 128, log=True),
+    "min_width": Param(16, low=1, high=MAX_WIDTH, search=_int(2, 256, log=True),
                        doc="never prune a layer below this"),
     # counted in the epoch budget: below the benchmark's epochs, and so is its search range
-    "finetune_epochs": Param(0, low=0, high=MAX_INT, below="epochs", search=_int(0, 2),
+    "finetune_epochs": Param(0, low=0, high=MAX_INT, below="epochs", search=_int(0, 4),
                              doc="epochs on the current experience after pruning"),
     "overabundant_start": Param(256, low=1, high=MAX_WIDTH, search=_int(128, 1024, log=True),
                                 doc="width every hidden layer starts at before pruning"),
