@@ -101,7 +101,8 @@ def test_two_workers_share_a_study_and_a_killed_trial_is_retried(tmp_path, postg
     hang = tmp_path / "hanging"
     # A and B start together on the empty database: both create Optuna's tables (the race storage.py retries)
     a = tune(bench, postgres_url, tmp_path / "a", env, ISOCL_TEST_HANG=str(hang))
-    b = tune(bench, postgres_url, tmp_path / "b", env, ISOCL_TEST_SLEEP="4")
+    c_started = tmp_path / "c-started"  # B's trials wait for C's first, so both run trials however slow C starts
+    b = tune(bench, postgres_url, tmp_path / "b", env, ISOCL_TEST_SLEEP="4", ISOCL_TEST_WAIT_FOR=str(c_started))
     deadline = time.monotonic() + 180
     while not hang.exists():
         assert a.poll() is None, a.communicate()[0]
@@ -110,7 +111,7 @@ def test_two_workers_share_a_study_and_a_killed_trial_is_retried(tmp_path, postg
     time.sleep(0.5)
     os.killpg(a.pid, signal.SIGKILL)  # A dies mid-trial, leaving it RUNNING
     a.wait()
-    c = tune(bench, postgres_url, tmp_path / "c", env, ISOCL_TEST_SLEEP="4")
+    c = tune(bench, postgres_url, tmp_path / "c", env, ISOCL_TEST_SLEEP="4", ISOCL_TEST_MARK=str(c_started))
     out_b, _ = b.communicate(timeout=300)
     out_c, _ = c.communicate(timeout=300)
     assert b.returncode == 0, out_b
