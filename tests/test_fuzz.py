@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 import isocl.bench.runner as runner
 import isocl.tuning
 import isocl.tuning.cli
+from isocl.bench.config import SECTIONS
 from isocl.bench.executors import InlineExecutor
 from isocl.bench.scenarios import synthetic_tensors
 
@@ -289,14 +290,8 @@ SCALAR = st.one_of(
 )
 VALUE = st.one_of(SCALAR, st.lists(SCALAR, max_size=5), st.lists(st.integers(-1, 9), min_size=1, max_size=10),
                   st.dictionaries(TEXT, SCALAR, max_size=2))
-SECTION_KEYS = [(section, key) for section, keys in {
-    "scenario": ["setting", "n_experiences", "class_order", "seed", "vary_with_seed", "validation_fraction",
-                 "train_per_class", "test_per_class"],
-    "training": ["epochs", "batch_size", "eval_batch_size", "optimizer", "lr", "weight_decay", "momentum", "seeds",
-                 "device", "lr_by_activation"],
-    "model": ["widths", "shape", "hidden_bias", "head_bias", "intrinsic", "intrinsic_out", "o_init", "init"],
-    "tuning": ["trials", "train_per_class", "seed"],
-}.items() for key in keys]
+# every key of every section the config declares (so a new key is fuzzed the day it is declared)
+SECTION_KEYS = [(section, key) for section, keys in SECTIONS.items() for key in keys]
 WHERE = st.one_of(
     st.sampled_from([(None, k) for k in ("name", "description", "strategies", "twins", "controls", "scenario",
                                          "training", "model", "strategy", "search")]),

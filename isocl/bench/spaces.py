@@ -15,6 +15,7 @@ from typing import Any
 
 from isocl.bench.config import MAX_INT, MAX_WIDTH
 from isocl.bench.params import Param
+from isocl.nn.moves import CRITERIA, THRESHOLD_MODES
 
 __all__ = ["CONSOLIDATE", "GROW", "INTRINSIC", "LR", "MEM_SIZE", "NEURO", "NEURO_PARAMS", "PRUNE", "neuro_params", "neuro_space", "with_lr"]
 
@@ -50,9 +51,9 @@ NEURO_PARAMS: dict[str, Param] = {
                          doc="> 0: every hidden layer starts at this width (else the benchmark's widths)"),
     "prune_threshold": Param(0.05, low=0.0, search=_float(1e-4, 0.9, log=True),
                              doc="relative to the largest score (prune_mode relative) or absolute"),
-    "prune_mode": Param("relative", choices=("relative", "absolute"), doc="relative | absolute"),
-    "prune_criterion": Param("sv", choices=("sv", "sv_out"), search={"type": "categorical", "choices": ["sv", "sv_out"]},
-                             doc="sv | sv_out"),
+    "prune_mode": Param("relative", choices=THRESHOLD_MODES, doc=" | ".join(THRESHOLD_MODES)),
+    "prune_criterion": Param("sv", choices=CRITERIA, search={"type": "categorical", "choices": list(CRITERIA)},
+                             doc=" | ".join(CRITERIA)),
     "min_width": Param(16, low=1, high=MAX_WIDTH, search=_int(2, 256, log=True),
                        doc="never prune a layer below this"),
     # counted in the epoch budget: below the benchmark's epochs, and so is its search range
