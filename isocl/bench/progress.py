@@ -23,6 +23,13 @@ REFRESH_S = 0.5
 """How often an uncounted phase's elapsed time is redrawn (seconds)."""
 
 
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stand-in stream
+        return False
+
+
 @contextmanager
 def phase(desc: str, *, total: int | None = None, enabled: bool = True,
           position: int | None = None) -> Iterator[Callable[[str | None], None]]:
@@ -32,7 +39,9 @@ def phase(desc: str, *, total: int | None = None, enabled: bool = True,
                bar_format=None if total is not None else "{desc}: {elapsed}")
     stop = threading.Event()
     ticker = None
-    if enabled and not bar.disable:  # counted phases too: a long step still shows its time passing
+    # counted phases too: a long step still shows its time passing; only on a terminal (a log file redirected
+    # from stderr would otherwise collect two redraws a second for the whole run)
+    if enabled and not bar.disable and _is_terminal(sys.stderr):
         def tick():
             while not stop.wait(REFRESH_S):
                 bar.refresh()
