@@ -253,6 +253,12 @@ def _draw_registered(figs: _Figures, inputs: plots.FigureInputs, progress=None) 
         figs.render_spec(spec, inputs)
 
 
+def _model_kind(results: list[Results]) -> str:
+    """The benchmarks' ``[model] kind``; folders of different kinds give their kinds joined by "+" (a label
+    that names the mixture rather than one kind that would be wrong for some units)."""
+    return "+".join(sorted({str(r.config.get("model", {}).get("kind", "mlp")) for r in results}))
+
+
 def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame | None:
     """Paired comparisons of one results directory, written to ``comparisons.csv`` (the forest plot is a registered figure)."""
     from isocl.bench.results import atomic_write_text
@@ -260,7 +266,7 @@ def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame 
     if len(results) > 1:
         return None
     try:
-        kind = str(results[0].config.get("model", {}).get("kind", "mlp"))
+        kind = _model_kind(results)
         comparisons = statistics.compare_strategies(results[0].summary, kind)
     except ValueError as exc:
         figs.warn.append(f"comparisons skipped: {exc}")
@@ -426,7 +432,8 @@ def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "
     comparisons = _compare(results, out, figs)
     _structure_notes(figs, results)
     inputs = plots.FigureInputs(summary=frames.summary, metrics=frames.metrics, experiences=frames.experiences,
-                                structure=frames.structure, comparisons=comparisons, palette=palette)
+                                structure=frames.structure, comparisons=comparisons, palette=palette,
+                                model_kind=_model_kind(results))
     with phase("figures", total=len(plots.FIGURES), enabled=progress) as step:
         _draw_registered(figs, inputs, step)
     _draw_studies(figs, results)

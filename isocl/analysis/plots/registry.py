@@ -21,7 +21,8 @@ __all__ = ["FIGURES", "INPUT_FILES", "FigureInputs", "FigureSpec", "register"]
 @dataclass
 class FigureInputs:
     """What a figure may draw from: the frames of the results folder(s) (failed units dropped from all
-    but ``summary``), the paired comparisons and the palette."""
+    but ``summary``), the paired comparisons, the palette, and the benchmark's ``[model] kind`` (which
+    names the backbone a strategy runs on: :func:`isocl.analysis.statistics.backbone_of`)."""
 
     summary: pd.DataFrame | None = None
     metrics: pd.DataFrame | None = None
@@ -29,12 +30,13 @@ class FigureInputs:
     structure: pd.DataFrame | None = None
     comparisons: pd.DataFrame | None = None
     palette: dict[str, str] | None = None
+    model_kind: str = "mlp"
 
 
 INPUT_FILES = {"summary": "summary.csv", "metrics": "metrics.csv", "experiences": "experiences.csv",
                "structure": "structure.csv", "comparisons": "comparisons.csv"}
 """The file each input comes from (named when a figure is skipped for want of it)."""
-assert set(INPUT_FILES) == {f.name for f in fields(FigureInputs)} - {"palette"}
+assert set(INPUT_FILES) == {f.name for f in fields(FigureInputs)} - {"palette", "model_kind"}
 
 
 @dataclass(frozen=True)
