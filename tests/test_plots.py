@@ -507,21 +507,15 @@ def _styles(fig) -> dict[str, set]:
     return out
 
 
-FORTY_FIGURES = {
-    "accuracy-vs-params": lambda s, e, pal: plots.draw_accuracy_vs_params(s, pal),
-    "frontier-final-params": lambda s, e, pal: plots.draw_frontier(s, pal, "final"),
-    "frontier-peak-params": lambda s, e, pal: plots.draw_frontier(s, pal, "peak"),
-    "final-accuracy-forgetting": lambda s, e, pal: plots.draw_final_accuracy_forgetting(s, pal),
-    "average-accuracy": lambda s, e, pal: plots.draw_average_accuracy(e, pal),
-    "width-params": lambda s, e, pal: plots.draw_width_and_params(e, pal),
-}
+# every registered figure that shows strategies from the summary and the per-experience rows
+FORTY_FIGURES = {s.stem: s for s in plots.ordered_figures() if set(s.needs) <= {"summary", "experiences"}}
 
 
 @pytest.mark.parametrize("stem", sorted(FORTY_FIGURES))
 def test_forty_strategies_stay_readable(stem, forty):
     summary, experiences = forty
     palette = plots.strategy_palette(summary["strategy"])
-    fig = FORTY_FIGURES[stem](summary, experiences, palette)
+    fig = FORTY_FIGURES[stem].draw(plots.FigureInputs(summary=summary, experiences=experiences, palette=palette))
     plots.style.thin_tick_labels(fig)  # what saving does
     fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
