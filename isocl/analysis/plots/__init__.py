@@ -36,6 +36,7 @@ from isocl.analysis.plots import (  # noqa: E402, F401
     comparisons,
     curves,
     final,
+    first_task,
     frontier,
     matrices,
     pareto,
