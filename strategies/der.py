@@ -39,9 +39,9 @@ _der.compute_dataset_logits = compute_dataset_logits  # read by der.ClassBalance
 
 @register_strategy("der", params={
                        "mem_size": MEM_SIZE,  # the buffer is fixed (not searched)
-                       "alpha": Param(0.1, low=0.0, high=1e3, search={"type": "float", "low": 0.001, "high": 10.0, "log": True},
+                       "alpha": Param(0.1, low=0.0, high=1e3, search={"type": "float", "low": 1e-3, "high": 100.0, "log": True},
                                       doc="weight of the MSE between current and stored logits"),
-                       "beta": Param(0.5, low=0.0, high=1e3, search={"type": "float", "low": 0.01, "high": 10.0, "log": True},
+                       "beta": Param(0.5, low=0.0, high=1e3, search={"type": "float", "low": 1e-4, "high": 10.0, "log": True},
                                      doc="weight of the cross-entropy on buffered labels (> 0: DER++)")},
                    search=with_lr(),
                    description="DER++ (Buzzega et al. 2020), Avalanche's implementation, logit replay")

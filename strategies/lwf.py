@@ -10,7 +10,7 @@ from isocl.bench.spaces import with_lr
 @register_strategy("lwf", params={
                        "alpha": Param(1.0, low=0.0, search={"type": "float", "low": 0.1, "high": 100.0, "log": True},
                                       doc="weight of the distillation loss"),
-                       "temperature": Param(2.0, low=1e-3, high=1e3, search={"type": "float", "low": 0.1, "high": 8.0},
+                       "temperature": Param(2.0, low=1e-3, high=1e3, search={"type": "float", "low": 0.01, "high": 10.0, "log": True},
                                             doc="softmax temperature of the distillation")},
                    search=with_lr(),
                    description="LwF (Li & Hoiem 2016)")

@@ -40,7 +40,7 @@ MEM_SIZE = Param(500, low=1, high=50_000, doc="images in the replay buffer (held
 NEURO_PARAMS: dict[str, Param] = {
     "grow_mode": Param("fixed", choices=("fixed", "per_class", "buffer"),
                        doc="fixed: grow_count neurons per layer; per_class: grow_count per new class; buffer"),
-    "grow_count": Param(32, low=0, high=MAX_WIDTH, search=_int(1, 256, log=True),
+    "grow_count": Param(32, low=0, high=MAX_WIDTH, search=_int(1, 1024, log=True),
                         doc="neurons per layer (fixed) or per new class (per_class)"),
     "buffer_size": Param(5, low=0, high=MAX_WIDTH, search=_int(1, 32, log=True),
                          doc="buffer mode: weak neurons to keep available"),
