@@ -571,3 +571,22 @@ def test_the_checks_can_fail(forty):
     styles = _styles(fig)
     assert styles["a"] == styles["b"]
     assert leg.get_window_extent(fig.canvas.get_renderer()).x1 > fig.bbox.x1
+
+
+def test_accuracy_matrix_cells_are_the_seed_means_and_unevaluated_cells_stay_blank():
+    """Each panel annotates the mean accuracy (%) over seeds of every evaluated (trained, eval) cell, in light
+    text on dark cells and dark text on light ones; a cell never evaluated (the future experiences) is blank."""
+    rows = []
+    for seed, (a, b) in enumerate([(0.90, 0.10), (0.70, 0.30)]):  # means: 80 on the diagonal cells, 20 off it
+        rows += [
+            {"strategy": "s", "seed": seed, "trained_exp": 0, "eval_exp": 0, "accuracy": a},
+            {"strategy": "s", "seed": seed, "trained_exp": 1, "eval_exp": 0, "accuracy": b},
+            {"strategy": "s", "seed": seed, "trained_exp": 1, "eval_exp": 1, "accuracy": a},
+        ]
+    fig = plots.draw_accuracy_matrices(pd.DataFrame(rows), {"s": "#000000"})
+    ax = fig.axes[0]
+    cells = {(round(t.get_position()[1] - 0.5), round(t.get_position()[0] - 0.5)): t for t in ax.texts}
+    assert {k: t.get_text() for k, t in cells.items()} == {(0, 0): "80", (1, 0): "20", (1, 1): "80"}
+    assert cells[(1, 0)].get_color() == "w" and cells[(0, 0)].get_color() == ".15"  # viridis: 20 dark, 80 light
+    assert ax.get_title() == "s (2\u00a0seeds)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1"]
