@@ -89,7 +89,8 @@ def cmd_run(args) -> int:
     if args.dry_run:
         from isocl.bench.estimate import dry_run
 
-        dry_run(bench, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs, jobs=args.jobs)
+        dry_run(bench, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs, jobs=args.jobs,
+                report=not args.no_plot)
         return 0
     out = Path(args.out) if args.out else _default_out(args.benchmark)
     executor = None
