@@ -87,10 +87,11 @@ def cmd_run(args) -> int:
 
         torch.set_num_threads(args.threads)
     if args.dry_run:
+        from isocl.analysis.report import build_report
         from isocl.bench.estimate import dry_run
 
         dry_run(bench, strategies=args.strategies, seeds=args.seeds, epochs=args.epochs, jobs=args.jobs,
-                report=not args.no_plot)
+                report=None if args.no_plot else build_report)
         return 0
     out = Path(args.out) if args.out else _default_out(args.benchmark)
     executor = None

@@ -47,7 +47,7 @@ def test_estimate_fits_a_fixed_part_and_a_per_image_part(monkeypatch):
     monkeypatch.setattr(runner, "run_unit", fake_run_unit)
     monkeypatch.setattr(runner, "build_scenario", lambda bench, data, seed=None: None)
     est = estimate.estimate_units(tiny(), ["naive", "neuro-grow"], [0, 1], data=object(), jobs=2,
-                                  clock=lambda: now[0], report=False)
+                                  clock=lambda: now[0])
     assert seen == [("naive", 0, 10, 2), ("naive", 0, 40, 8), ("neuro-grow", 0, 10, 2), ("neuro-grow", 0, 40, 8)]
     assert est.per_name["naive"] == pytest.approx(3.0 + 0.01 * 400)
     assert est.per_name["neuro-grow"] == pytest.approx(3.0 + 0.02 * 400)
@@ -65,14 +65,15 @@ def test_the_report_is_timed_on_the_larger_calibration_and_added_to_the_wall_tim
 
     timed = {}
 
-    def fake_report_seconds(bench, records, clock):
+    def fake_report_seconds(bench, records, report, clock):
         timed.update(per_class=bench.scenario["train_per_class"], units=[(r["strategy"], r["seed"]) for r in records])
         return 7.0
 
     monkeypatch.setattr(runner, "run_unit", fake_run_unit)
     monkeypatch.setattr(runner, "build_scenario", lambda bench, data, seed=None: None)
     monkeypatch.setattr(estimate, "report_seconds", fake_report_seconds)
-    est = estimate.estimate_units(tiny(), ["naive", "neuro-grow"], [0, 1], data=object(), jobs=2, clock=lambda: now[0])
+    est = estimate.estimate_units(tiny(), ["naive", "neuro-grow"], [0, 1], data=object(), jobs=2, clock=lambda: now[0],
+                                  report=print)
     assert timed == {"per_class": 40, "units": [("naive", 0), ("neuro-grow", 0)]}  # one record per name, fraction 0.1
     assert est.report_s == 7.0
     assert est.wall_s == pytest.approx(est.total_s / 2 + 7.0)
@@ -81,7 +82,10 @@ def test_the_report_is_timed_on_the_larger_calibration_and_added_to_the_wall_tim
 def test_estimate_on_real_units_is_positive_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     lines = []
-    est = estimate.dry_run(tiny(), strategies=["naive"], seeds=[0], data=synthetic_tensors(40, 8), echo=lines.append)
+    from isocl.analysis.report import build_report
+
+    est = estimate.dry_run(tiny(), strategies=["naive"], seeds=[0], data=synthetic_tensors(40, 8), echo=lines.append,
+                           report=build_report)
     assert est.units == [("naive", 0)] and est.per_name["naive"] > 0
     assert est.report_s > 0  # figures and report really written (in a temporary folder)
     assert any(line.startswith("estimated wall time: ") and "writing the figures and report" in line for line in lines)
@@ -101,10 +105,12 @@ def test_cli_dry_run_exits_zero_without_a_results_folder(tmp_path, monkeypatch, 
     out = capsys.readouterr().out
     assert "tiny: 1 units" in out and "estimated wall time: 60 s" in out
     assert not (tmp_path / "out").exists()
-    assert called["args"][1]["report"] is True
+    from isocl.analysis.report import build_report
+
+    assert called["args"][1]["report"] is build_report
     called.clear()
     assert cli.main(["run", str(path), "--dry-run", "--no-plot", "--jobs", "1"]) == 0
-    assert called["args"][1]["report"] is False  # a run without figures is estimated without them
+    assert called["args"][1]["report"] is None  # a run without figures is estimated without them
 
 
 def test_a_small_benchmark_calibrates_on_real_fractions_with_a_validation_image_per_class(monkeypatch):
@@ -128,7 +134,7 @@ def test_a_small_benchmark_calibrates_on_real_fractions_with_a_validation_image_
 
     monkeypatch.setattr(runner, "run_unit", fake_run_unit)
     monkeypatch.setattr(runner, "build_scenario", lambda bench, data, seed=None: None)
-    est = estimate.estimate_units(bench, ["naive"], [0], data=object(), clock=lambda: now[0], report=False)
+    est = estimate.estimate_units(bench, ["naive"], [0], data=object(), clock=lambda: now[0])
     assert est.per_name["naive"] == pytest.approx(2.0 + 0.5 * 100)  # the fit on 6 and 10 images recovers 100's cost
 
 
@@ -139,5 +145,5 @@ def test_a_real_dry_run_of_a_small_benchmark_with_a_validation_split(tmp_path, m
         "scenario": {"setting": "class_il", "validation_fraction": 0.2, "train_per_class": 30, "test_per_class": 8},
         "training": {"epochs": 1, "batch_size": 16, "seeds": [0]}, "model": {"widths": [8]},
     })
-    est = estimate.dry_run(bench, data=synthetic_tensors(40, 8), report=False, echo=lambda line: None)
+    est = estimate.dry_run(bench, data=synthetic_tensors(40, 8), echo=lambda line: None)
     assert est.per_name["naive"] > 0 and est.report_s == 0

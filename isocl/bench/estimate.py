@@ -74,11 +74,14 @@ def _scaled(bench: Benchmark, fraction: float, at_least: int = 2) -> tuple[Bench
     return b, sc["train_per_class"] / train
 
 
-def report_seconds(bench: Benchmark, records: list[dict[str, Any]],
+Report = Callable[[list[Path]], Any]  # writes a results folder's figures and report (isocl.analysis.report.build_report)
+
+
+def report_seconds(bench: Benchmark, records: list[dict[str, Any]], report: Report,
                    clock: Callable[[], float] = time.perf_counter) -> float:
-    """Seconds to write the figures and report of a results folder holding ``records`` (unit records, as
-    ``UnitResult.to_dict()`` gives them), written to a temporary folder that is removed afterwards."""
-    from isocl.analysis.report import build_report
+    """Seconds ``report`` takes on a results folder holding ``records`` (unit records, as ``UnitResult.to_dict()``
+    gives them), written to a temporary folder that is removed afterwards. The report is passed in: the bench
+    layer does not import the analysis layer above it."""
     from isocl.bench.config import to_toml
     from isocl.bench.results import atomic_write_text, collate, write_unit
 
@@ -89,13 +92,13 @@ def report_seconds(bench: Benchmark, records: list[dict[str, Any]],
             write_unit(out, record)
         collate(out, [(r["strategy"], r["seed"]) for r in records])
         t0 = clock()
-        build_report([out])
+        report([out])
         return clock() - t0
 
 
 def estimate_units(bench: Benchmark, names: list[str], seeds: list[int], *, data=None, jobs: int = 1,
                    clock: Callable[[], float] = time.perf_counter,
-                   progress: Callable[[str], None] | None = None, report: bool = True) -> Estimate:
+                   progress: Callable[[str], None] | None = None, report: Report | None = None) -> Estimate:
     """Calibrate every distinct name of the run's units and extrapolate (module docstring)."""
     from isocl.bench.data import load_cifar10
     from isocl.bench.runner import build_scenario, run_unit, unit_list
@@ -132,16 +135,17 @@ def estimate_units(bench: Benchmark, names: list[str], seeds: list[int], *, data
             progress(f"  calibrated {name}: {times[0]:.1f} s at {f1:.3g}, {times[1]:.1f} s at {f2:.3g} of the data "
                      f"-> {format_seconds(per_name[name])} per unit")
     total = sum(per_name[n] for n, _ in units)
-    report_s = report_seconds(benches[f2], records, clock) if report else 0.0
+    report_s = report_seconds(benches[f2], records, report, clock) if report is not None else 0.0
     return Estimate(per_name, calibration, units, total, total / max(1, jobs) + load_s + report_s,
                     clock() - start, load_s, report_s)
 
 
 def dry_run(bench: Benchmark, *, strategies: list[str] | None = None, seeds: list[int] | None = None,
-            epochs: int | None = None, jobs: int = 1, data=None, calibrate: bool = True, report: bool = True,
-            echo: Callable[[str], None] = print) -> Estimate | None:
+            epochs: int | None = None, jobs: int = 1, data=None, calibrate: bool = True,
+            report: Report | None = None, echo: Callable[[str], None] = print) -> Estimate | None:
     """Print the units ``isocl run`` would start (and, with ``calibrate``, the estimate, counting the figures
-    and report when ``report``: a run without ``--no-plot`` writes them); write nothing in the user's folders."""
+    and report when ``report`` is given: a run without ``--no-plot`` writes them); write nothing in the
+    user's folders."""
     from isocl.bench.runner import check_benchmark, unit_list
     from isocl.bench.units import split_companion
 
@@ -165,7 +169,7 @@ def dry_run(bench: Benchmark, *, strategies: list[str] | None = None, seeds: lis
     est = estimate_units(bench, names, seeds, data=data, jobs=jobs, progress=echo, report=report)
     echo(f"estimated wall time: {format_seconds(est.wall_s)} ({format_seconds(est.total_s)} of units"
          f"{f' over {jobs} jobs' if jobs > 1 else ''} + {format_seconds(est.load_s)} loading the data"
-         f"{f' + {format_seconds(est.report_s)} writing the figures and report' if report else ''}; "
+         f"{f' + {format_seconds(est.report_s)} writing the figures and report' if report is not None else ''}; "
          f"not counted: starting Python; "
          f"the calibration took "
          f"{format_seconds(est.calibration_s)})")
