@@ -148,3 +148,24 @@ def test_a_diverged_configuration_completes_with_score_zero_and_other_failures_d
     assert states[0] == ("COMPLETE", 0.0, True)  # diverged: a measured outcome, counted
     assert states[1][0] == "FAIL"  # broken: not counted, replaced
     assert (result.n_complete, result.n_failed) == (3, 1) and len(states) == 4
+
+
+def test_parallel_studies_share_one_set_of_worker_processes(tmp_path):
+    """With --jobs 2, every study's trials run in the same two worker processes (a WorkerPool), started once
+    for the whole command instead of twice per study; each study still ends with exactly its complete trials."""
+    from test_tuning import fast_objective
+
+    bench = load_benchmark(SMOKE)
+    bench.strategies = ["naive", "replay", "ewc"]
+    bench.twins = bench.controls = False
+    bench.search = {}
+    tune_all(bench, 4, out=tmp_path, plots=False, log=lambda *_: None, jobs=2, objective_factory=fast_objective)
+    pids = {}
+    for name in ("smoke-naive", "smoke-replay", "smoke-ewc"):
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / name / "journal.log")))
+        trials = optuna.load_study(study_name=name, storage=storage).trials
+        complete = [t for t in trials if t.state.name == "COMPLETE"]
+        assert len(complete) == 4, name
+        pids[name] = {t.user_attrs["worker"].split(":")[1] for t in complete}
+    assert len(set().union(*pids.values())) == 2, pids  # two processes in all (fresh ones per study: up to 6)

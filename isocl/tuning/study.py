@@ -254,7 +254,8 @@ def _open_study(plan: _Plan, exclusive: bool, log: Callable[[str], None]):
 
 
 def _run_trials(plan: _Plan, study, *, timeout: float | None, device: str | None, data: Any,
-                objective_factory: Callable | None, log: Callable[[str], None]) -> tuple[int, list[str]]:
+                objective_factory: Callable | None, log: Callable[[str], None],
+                pool: workers.WorkerPool | None = None) -> tuple[int, list[str]]:
     """Run the trials still missing with up to ``plan.jobs`` workers; returns (trials before, worker errors)."""
     from optuna.trial import TrialState
 
@@ -274,14 +275,14 @@ def _run_trials(plan: _Plan, study, *, timeout: float | None, device: str | None
         if not remaining:
             return n_existing, errors
         round_errors = _run_round(plan, study, remaining, timeout=timeout, device=device, data=data,
-                                  objective_factory=objective_factory)
+                                  objective_factory=objective_factory, pool=pool)
         after = sum(1 for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE)
         if round_errors or after == done or timeout is not None:
             return n_existing, errors + round_errors
 
 
 def _run_round(plan: _Plan, study, remaining: int, *, timeout: float | None, device: str | None, data: Any,
-               objective_factory: Callable | None) -> list[str]:
+               objective_factory: Callable | None, pool: workers.WorkerPool | None = None) -> list[str]:
     """One round of at most ``plan.jobs`` workers; returns the workers' errors."""
     n_existing = len(study.get_trials(deepcopy=False))
     n_workers = min(plan.jobs, remaining)
@@ -302,10 +303,9 @@ def _run_round(plan: _Plan, study, remaining: int, *, timeout: float | None, dev
             errors.append(f"stopped at the cap of {workers.MAX_TRIALS_FACTOR * plan.n_trials} trials: too few of "
                           "them complete (pruned or failed ones do not count)")
     elif n_workers > 1:
-        errors += workers.run_parallel([
-            workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, w), worker=w)
-            for w in range(n_workers)
-        ])
+        jobs = [workers.WorkerJob(**base_job, sampler_seed=samplers.worker_seed(plan.train_seed, n_existing, w),
+                                  worker=w) for w in range(n_workers)]
+        errors += pool.run(jobs) if pool is not None else workers.run_parallel(jobs)
     return errors
 
 
@@ -384,6 +384,7 @@ def tune(
     objective_factory: Callable[[TuneContext], Callable[[Any], Any]] | None = None,
     plots: bool = True,
     log: Callable[[str], None] = print,
+    pool: workers.WorkerPool | None = None,
 ) -> TuneResult:
     """Tune ``strategy`` on ``bench``'s validation stream until the study has ``n_trials`` finished trials.
 
@@ -392,7 +393,9 @@ def tune(
     ``objective_factory(ctx) -> objective(trial)`` replaces the default
     objective (:func:`isocl_objective`; tests use cheap ones); with
     ``jobs > 1`` it must be picklable (a module-level function). ``data``
-    (CIFAR-10 tensors) is reused by the in-process worker (``jobs == 1``).
+    (CIFAR-10 tensors) is reused by the in-process worker (``jobs == 1``). ``pool``: worker processes
+    kept across studies (:class:`~isocl.tuning.workers.WorkerPool`, at least ``jobs`` of them) instead of
+    ``jobs`` fresh ones.
     """
     import optuna
 
@@ -426,7 +429,7 @@ def tune(
             log(f"isocl tune: trials {stale} were left RUNNING by a worker that died: marked FAIL, "
                 "their parameters queued again")
         n_existing, errors = _run_trials(plan, study, timeout=timeout, device=device, data=data,
-                                         objective_factory=objective_factory, log=log)
+                                         objective_factory=objective_factory, log=log, pool=pool)
     finally:
         lock.release()
     return _result(plan, n_existing=n_existing, stale=stale, errors=errors, plots=plots, start=start)

@@ -102,32 +102,13 @@ def _row(unit: str, settings: str, res=None) -> dict[str, Any]:
             "n_valid": res.n_valid, "edges": " ".join(f"{k}={res.best_params[k]:.4g}" for k in res.edges)}
 
 
-def tune_all(bench: Benchmark, trials: int | None = None, *, out: str | Path | None = None, data=None,
-             log=print, **tune_kwargs) -> Path:
-    """Tune every strategy (and frontier point) of ``bench`` and its twins until each study holds the
-    same number of complete trials; returns ``tuned.toml``."""
-    import os
+def _tune_units(bench: Benchmark, proxy: Benchmark, names: list[str], trials: int, stem: str, out_root: Path,
+                seed: int, data, log, **tune_kwargs) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]],
+                                                           dict[str, str]]:
+    """Every strategy's study, then its twins' (at the widths the tuned strategy reaches): the tuned settings,
+    the ``tuning.csv`` rows and which unit inherits whose settings."""
+    from isocl.bench.units import spec_of
 
-    from isocl.bench.units import check_benchmark, spec_of
-
-    names = check_benchmark(bench)
-    trials = trials or bench.tuning.get("trials")
-    if not trials:
-        raise ConfigError(f"{bench.path or bench.name}: --trials or [tuning] trials is needed for --strategy all")
-    tune_kwargs["jobs"] = tune_kwargs.get("jobs") or max(1, os.cpu_count() or 1)  # trials in parallel
-    tune_kwargs["pruner"] = tune_kwargs.get("pruner") or "none"  # equal budgets of complete runs
-    seed = int(bench.tuning.get("seed", bench.training["seeds"][0]))
-    stem = Path(bench.path).stem if bench.path else bench.name
-    out_root = Path(out) if out is not None else Path("results") / "tune" / f"{stem}-all"
-    proxy = _proxy(bench)
-    from isocl.bench.results import claim_output_folder
-    from isocl.tuning.study import check_study_arguments, check_study_benchmark
-
-    for name in names:  # every study's arguments before the first one writes
-        check_study_arguments(name, trials, tune_kwargs["jobs"], tune_kwargs.get("timeout"),
-                         tune_kwargs.get("epochs"), seed, tune_kwargs.get("device"))
-        check_study_benchmark(proxy, name, str(bench.path or bench.name))
-    claim_output_folder(out_root, "tune")  # each study's folder inside is claimed by its tune()
     tuned: dict[str, dict[str, Any]] = {}
     rows: list[dict[str, Any]] = []
     inherits: dict[str, str] = {}  # unit -> the unit whose settings it runs with
@@ -161,6 +142,45 @@ def tune_all(bench: Benchmark, trials: int | None = None, *, out: str | Path | N
             # only what the twin tunes itself; what the strategy passes on stays the strategy's
             tuned[unit] = {k: v for k, v in res.best_params.items() if k not in spec.twin_params}
             rows.append(_row(unit, f"tuned ({twin} at widths {widths})", res))
+    return tuned, rows, inherits
+
+
+def tune_all(bench: Benchmark, trials: int | None = None, *, out: str | Path | None = None, data=None,
+             log=print, **tune_kwargs) -> Path:
+    """Tune every strategy (and frontier point) of ``bench`` and its twins until each study holds the
+    same number of complete trials; returns ``tuned.toml``."""
+    import os
+
+    from isocl.bench.units import check_benchmark
+
+    names = check_benchmark(bench)
+    trials = trials or bench.tuning.get("trials")
+    if not trials:
+        raise ConfigError(f"{bench.path or bench.name}: --trials or [tuning] trials is needed for --strategy all")
+    tune_kwargs["jobs"] = tune_kwargs.get("jobs") or max(1, os.cpu_count() or 1)  # trials in parallel
+    tune_kwargs["pruner"] = tune_kwargs.get("pruner") or "none"  # equal budgets of complete runs
+    seed = int(bench.tuning.get("seed", bench.training["seeds"][0]))
+    stem = Path(bench.path).stem if bench.path else bench.name
+    out_root = Path(out) if out is not None else Path("results") / "tune" / f"{stem}-all"
+    proxy = _proxy(bench)
+    from isocl.bench.results import claim_output_folder
+    from isocl.tuning.study import check_study_arguments, check_study_benchmark
+
+    for name in names:  # every study's arguments before the first one writes
+        check_study_arguments(name, trials, tune_kwargs["jobs"], tune_kwargs.get("timeout"),
+                         tune_kwargs.get("epochs"), seed, tune_kwargs.get("device"))
+        check_study_benchmark(proxy, name, str(bench.path or bench.name))
+    claim_output_folder(out_root, "tune")  # each study's folder inside is claimed by its tune()
+    from isocl.tuning.workers import WorkerPool
+
+    # one set of worker processes for every study: each imports torch and loads CIFAR-10 once, not once a study
+    pool = WorkerPool(tune_kwargs["jobs"]) if tune_kwargs["jobs"] > 1 else None
+    try:
+        tuned, rows, inherits = _tune_units(bench, proxy, names, trials, stem, out_root, seed, data, log,
+                                            pool=pool, **tune_kwargs)
+    finally:
+        if pool is not None:
+            pool.close()
     short = [r["unit"] for r in rows if r["study"] and r["complete"] != trials]
     if short:
         raise ConfigError(f"studies short of {trials} complete trials: {', '.join(short)}; rerun the same "

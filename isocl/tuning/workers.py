@@ -180,24 +180,61 @@ class _QuietSurplus(logging.Filter):
         return m.group(1) not in self.surplus  # drop the follow-up "failed with value None"
 
 
-def _worker_process(job: WorkerJob) -> None:
-    """Entry point of a spawned worker process."""
-    # share the CPU between workers (read by torch when it is first imported, below)
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, job.jobs)))
+def _share_cores(jobs: int) -> None:
+    """Share the CPU between ``jobs`` workers (read by torch when it is first imported) and install the isocl
+    command's warning filters (its --verbose travels in the environment)."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
     os.environ.setdefault("OMP_NUM_THREADS", threads)
     os.environ.setdefault("MKL_NUM_THREADS", threads)
     from isocl.bench.quiet import install
 
-    install()  # the isocl command's filters (its --verbose travels in the environment)
+    install()
+
+
+def _run_job(job: WorkerJob, data: Any = None) -> int:
+    """One worker's share of a study, in a worker process; its exit code (0; 3: stopped on failures;
+    4: stopped at the trial cap; 130: interrupted, Optuna has failed its trial)."""
     lock = StudyLock(job.storage.lock_path)
     lock.acquire(exclusive=False)  # keeps other runs from taking this worker's trials for stale ones
     try:
-        result = run_worker(job)
-    except KeyboardInterrupt:  # Ctrl-C, or the driver passing on its SIGTERM: Optuna has failed the trial
-        sys.exit(130)  # quietly: the driver says "interrupted" once
+        result = run_worker(job, data=data)
+    except KeyboardInterrupt:  # Ctrl-C, or the driver passing on its SIGTERM
+        return 130
     finally:
         lock.release()
-    sys.exit(3 if result["stopped_on_failures"] else 4 if result["stopped_at_cap"] else 0)
+    return 3 if result["stopped_on_failures"] else 4 if result["stopped_at_cap"] else 0
+
+
+def _worker_process(job: WorkerJob) -> None:
+    """Entry point of a spawned worker process."""
+    _share_cores(job.jobs)
+    sys.exit(_run_job(job))  # 130 quietly: the driver says "interrupted" once
+
+
+def _exit_errors(jobs: list[WorkerJob], codes: list[int | None]) -> list[str]:
+    errors = []
+    for job, code in zip(jobs, codes):
+        if code == 4:
+            errors.append(f"worker {job.worker} stopped at the cap of {MAX_TRIALS_FACTOR * job.n_trials} trials: "
+                          "too few of them complete (pruned or failed ones do not count)")
+        elif code == 3:
+            errors.append(f"worker {job.worker} stopped after {MAX_CONSECUTIVE_FAILURES} failed trials in a row")
+        elif code != 0:
+            errors.append(f"worker {job.worker} exited with code {code}")
+    return errors
+
+
+def _interrupt(procs) -> None:
+    """Ctrl-C reaches the workers too; a SIGTERM reaches the driver alone: pass it on as SIGINT, so every
+    worker fails its trial (it is retried on resume) and exits instead of finishing its share."""
+    for p in procs:
+        if p.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGINT)
+    for p in procs:
+        p.join(timeout=30)
+        if p.is_alive():
+            p.terminate()
 
 
 def run_parallel(jobs: list[WorkerJob]) -> list[str]:
@@ -212,26 +249,102 @@ def run_parallel(jobs: list[WorkerJob]) -> list[str]:
         for p in procs:
             p.join()
     except KeyboardInterrupt:
-        # Ctrl-C reaches the workers too; a SIGTERM reaches this driver alone: pass it on as SIGINT,
-        # so every worker fails its trial (it is retried on resume) and exits instead of finishing its share
-        for p in procs:
+        _interrupt(procs)
+        raise
+    return _exit_errors(jobs, [p.exitcode for p in procs])
+
+
+_POOL_DATA: dict[str, Any] = {}  # a pool worker's CIFAR-10, loaded for its first study and kept
+
+
+def _pool_worker(index: int, size: int, inbox, results) -> None:
+    """A :class:`WorkerPool` process: runs the jobs it is handed, one after another, until told to stop
+    (``None``) or interrupted."""
+    _share_cores(size)
+    while True:
+        job = inbox.get()
+        if job is None:
+            return
+        if "data" not in _POOL_DATA and job.objective_factory is None:  # isocl's objective reads CIFAR-10
+            from isocl.bench.data import load_cifar10
+
+            _POOL_DATA["data"] = load_cifar10()
+        code = _run_job(job, data=_POOL_DATA.get("data"))
+        results.put((index, code))
+        if code == 130:
+            return
+
+
+class WorkerPool:
+    """``size`` spawned worker processes kept from one study to the next (``isocl tune --strategy all``).
+
+    :func:`run_parallel` starts fresh processes for every study: each imports torch and Avalanche and loads
+    CIFAR-10 again (about 30 s a worker on a 2-core machine, longer than a quick benchmark's whole trial).
+    A pool's workers do that once. Each job of a study goes to its own worker (one inbox each), so a study's
+    K jobs run at once as with :func:`run_parallel`; results and exit codes are the same. Written here
+    rather than with ``multiprocessing.Pool`` or ``ProcessPoolExecutor``: those may hand two jobs of one study
+    to the same worker one after the other, and they lose a task whose worker is interrupted.
+    """
+
+    def __init__(self, size: int):
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")
+        self.size = size
+        self._results = self._ctx.Queue()
+        self._inboxes: list[Any] = [None] * size
+        self._procs: list[Any] = [None] * size
+        for i in range(size):
+            self._start(i)
+
+    def _start(self, i: int) -> None:
+        self._inboxes[i] = self._ctx.Queue()
+        self._procs[i] = self._ctx.Process(target=_pool_worker, args=(i, self.size, self._inboxes[i], self._results),
+                                           name=f"isocl-tune-{i}")
+        self._procs[i].start()
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [p.pid for p in self._procs]
+
+    def run(self, jobs: list[WorkerJob]) -> list[str]:
+        """Run ``jobs`` (at most ``size``) at once, one per worker; the workers' errors, as :func:`run_parallel`."""
+        import queue
+
+        if len(jobs) > self.size:
+            raise ValueError(f"{len(jobs)} jobs for a pool of {self.size} workers")
+        for i, job in enumerate(jobs):
+            if not self._procs[i].is_alive():  # killed in an earlier study (e.g. out of memory): a fresh one
+                self._start(i)
+            self._inboxes[i].put(job)
+        codes: dict[int, int | None] = {}
+        try:
+            while len(codes) < len(jobs):
+                try:
+                    index, code = self._results.get(timeout=1.0)
+                    codes[index] = code
+                except queue.Empty:  # a worker killed mid-trial never answers (one that ends cleanly answers first)
+                    for i in range(len(jobs)):
+                        if i not in codes and not self._procs[i].is_alive() and self._procs[i].exitcode != 0:
+                            codes[i] = self._procs[i].exitcode
+        except KeyboardInterrupt:
+            _interrupt(self._procs)
+            raise
+        return _exit_errors(jobs, [codes[i] for i in range(len(jobs))])
+
+    def close(self) -> None:
+        for inbox, p in zip(self._inboxes, self._procs):
             if p.is_alive():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(p.pid, signal.SIGINT)
-        for p in procs:
+                inbox.put(None)
+        for p in self._procs:
             p.join(timeout=30)
             if p.is_alive():
                 p.terminate()
-        raise
-    errors = []
-    for job, p in zip(jobs, procs):
-        if p.exitcode == 4:
-            errors.append(f"worker {job.worker} stopped at the cap of {MAX_TRIALS_FACTOR * job.n_trials} trials: "
-                          "too few of them complete (pruned or failed ones do not count)")
-        elif p.exitcode == 3:
-            errors.append(f"worker {job.worker} stopped after {MAX_CONSECUTIVE_FAILURES} failed trials in a row")
-        elif p.exitcode != 0:
-            errors.append(f"worker {job.worker} exited with code {p.exitcode}")
-    return errors
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
