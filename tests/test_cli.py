@@ -129,6 +129,8 @@ def test_speed_command_prints_the_ratio(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "120 training images" in out and "(of 60 images)" in out
     assert out.count("repeat ") == 2
+    assert out.count("warm-up (not counted)") == 1  # before the repeats, outside the medians
+    assert out.index("warm-up (not counted)") < out.index("repeat 1")
     m = re.search(rf"harness: ([\d.]+) s, plain loop: ([\d.]+) s, ratio ([\d.]+) \(target <= {speed.TARGET:.2f}", out)
     assert m, out
     assert float(m.group(1)) > 0 and float(m.group(2)) > 0

@@ -21,6 +21,7 @@ from avalanche.training.plugins import SupervisedPlugin
 import isocl.bench.runner as runner
 from isocl.bench import registry, units
 from isocl.bench.config import ConfigError, load_benchmark, parse_benchmark
+from isocl.bench.context import StrategyContext
 from isocl.bench.registry import register_strategy
 from isocl.bench.results import METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
 from isocl.bench.scenarios import synthetic_tensors
@@ -277,3 +278,22 @@ def test_resume_refuses_a_changed_configuration(tmp_path, synthetic):
     assert (out / "config.toml").read_text() == before  # nothing rewritten
     run(tiny_bench(), out, synthetic, strategies=["naive"], seeds=[0, 1])  # more seeds: same configuration
     assert len(pd.read_csv(out / "summary.csv")) == 2
+
+
+def test_peak_params_count_a_width_pruned_inside_the_experience(synthetic):
+    """An overabundant start (16 -> 64 neurons, pruned after the first experience) is the unit's peak: its
+    max_params is the 64-wide network's size, not the largest size seen after an experience."""
+    bench = tiny_bench()
+    bench.strategies = ["neuro-prune"]
+    result = runner.run_unit(bench, "neuro-prune", 0, data=synthetic,
+                             params={"overabundant_start": 48, "prune_threshold": 0.5, "min_width": 4})
+    assert result.status == "ok", result.error
+    after_experiences = max(e["params"] for e in result.experiences)
+    assert result.max_widths == [64, 64] and max(int(w) for w in result.widths.split("-")) < 64
+    wide = bench.replace()
+    wide.model["widths"] = [64, 64]
+    ctx = StrategyContext(bench=wide, seed=0, device=torch.device("cpu"), evaluator=None, epochs=1)
+    backbone = sum(p.numel() for n, p in ctx.make_model().named_parameters() if n.startswith("backbone."))
+    head = result.max_params - backbone  # the head as it was then: 2 to 10 outputs on 64 neurons (+ intrinsic)
+    assert 2 * 66 <= head <= 10 * 66, head
+    assert result.max_params > after_experiences

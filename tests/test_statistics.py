@@ -315,6 +315,13 @@ def test_backbone_matched_baseline_and_labelled_crossing_and_best_replay():
         == ("isotropic", "relu")
     assert not acc.at["best-baseline-any", "same_backbone"] and "crosses backbones" in acc.at["best-baseline-any", "note"]
     assert acc.at["best-replay", "reference"] == "der@w64"
+    # the report's table says "crosses backbones" once, on the crossing row only
+    from isocl.analysis.tables import comparisons_table
+    shown = comparisons_table(comp).set_index(["relation", "metric"])["verdict"]
+    assert shown[("best-baseline-any", "final accuracy")].count("crosses backbones") == 1
+    assert "crosses" not in shown[("best-baseline", "final accuracy")]
+    legacy = comparisons_table(comp.assign(note="")).set_index(["relation", "metric"])["verdict"]
+    assert legacy[("best-baseline-any", "final accuracy")].endswith("[crosses backbones]")  # folders without the note
     assert statistics.backbone_of("fixed-final:neuro-grow") == "isotropic"  # a twin runs naive on the isotropic MLP
     assert statistics.backbone_of("naive-tanh") == "tanh" and statistics.replay_family("der@w16")
     # on a ResNet benchmark the strategies that train the benchmark's network run that ResNet,
@@ -326,3 +333,28 @@ def test_backbone_matched_baseline_and_labelled_crossing_and_best_replay():
     resnet = statistics.compare_strategies(pd.DataFrame(rows), "slim_resnet18")
     assert set(resnet["backbone_reference"]) >= {"slim_resnet18"}
     assert not statistics.replay_family("lwf")
+
+
+def test_peak_params_are_at_least_the_fixed_max_twins():
+    """A run that counted parameters only after each experience recorded X's final size as its peak; its
+    fixed-max twin (the network at X's peak widths) raises it, and the peak frontier then places X there."""
+    from isocl.analysis.reading import peak_params_floor
+
+    rows = _rows(X, BASE, np.zeros(5), 100_000)  # max_params = final params: the old runs' count
+    rows += _rows(f"fixed-max:{X}", BASE - 0.1, np.zeros(5), 850_000)
+    rows += _rows(f"fixed-final:{X}", BASE - 0.1, np.zeros(5), 100_000)
+    rows += _rows("naive", BASE - 0.02, np.zeros(5), 400_000)
+    new = _rows("neuro-prune", BASE, np.zeros(5), 50_000)
+    for r in new:
+        r["max_params"] = 849_000  # counted while training; the twin differs by its head only
+    rows += new + _rows("fixed-max:neuro-prune", BASE - 0.1, np.zeros(5), 850_000)
+    summary = pd.DataFrame(rows)
+    floored, raised = peak_params_floor(summary)
+    peak = floored.groupby("strategy")["max_params"].mean()
+    assert peak[X] == 850_000 and peak["neuro-prune"] == 850_000 and peak["naive"] == 400_000
+    assert raised == [f"{X} seed {s}" for s in SEEDS]  # the 0.1% head difference is not named
+    assert (floored["params"] == summary["params"]).all()  # final sizes untouched
+    frontier = statistics.frontier_table(floored)
+    at_500k = frontier[(frontier["axis"] == "max_params") & (frontier["budget"] == 500_000)]
+    assert X not in set(at_500k["strategy"])  # 100k at the end, but 850k at its peak
+    assert X in set(frontier[(frontier["axis"] == "params") & (frontier["budget"] == 500_000)]["strategy"])

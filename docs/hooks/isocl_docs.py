@@ -223,7 +223,7 @@ class Folder:
         return signed(self.comparison(strategy, reference, metric)["mean_diff"] * 100, digits)
 
     def ci(self, strategy: str, reference: str, metric: str = "final_accuracy", digits: int = 1) -> str:
-        """The Holm-level interval in points (``[−7.0, −3.7]``)."""
+        """The simultaneous (Bonferroni-level) interval in points (``[−7.0, −3.7]``)."""
         row = self.comparison(strategy, reference, metric)
         return f"[{signed(row['ci_low'] * 100, digits)}, {signed(row['ci_high'] * 100, digits)}]"
 
@@ -253,7 +253,7 @@ class Folder:
             c = c[c["metric"] == metric]
         if only_resolved:
             c = c[~c["verdict"].isin(["no detectable difference", "identical"])]
-        lines = ["| strategy | reference | metric | seeds | difference (points) | interval (Holm) | verdict |",
+        lines = ["| strategy | reference | metric | seeds | difference (points) | simultaneous interval | verdict |",
                  "|---|---|---|---|---|---|---|"]
         for _, r in c.iterrows():
             lines.append(f"| {r['strategy']} | {r['reference']} | {r['metric']} | {r['n_seeds']} | "

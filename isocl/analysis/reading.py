@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from isocl.analysis.plots.style import DIR_SEPARATOR, family_of
+from isocl.bench.names import format_unit, parse_unit
 from isocl.bench.results import EXPERIENCE_COLUMNS, METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
 
 _REQUIRED = ("summary.csv", "config.toml")
@@ -114,6 +115,47 @@ def _benchmark_name(config: dict, manifest: dict | None, path: Path) -> str:
     return path.name
 
 
+PEAK_NOTE_FRACTION = 0.01
+"""A unit whose peak parameters its fixed-max twin raises by more than this fraction is named in a warning."""
+
+
+def peak_params_floor(summary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """``summary`` with each unit's ``max_params`` at least its fixed-max twin's ``params`` (same seed), and
+    the units it raised by more than :data:`PEAK_NOTE_FRACTION`.
+
+    The fixed-max twin of X is the benchmark's network at X's peak widths (each layer at its largest width
+    during X's run, structural events inside an experience included), so its size is X's peak size. Runs
+    written before isocl counted parameters while training (:class:`isocl.bench.metrics.PeakParams`)
+    recorded ``max_params`` after each experience only and missed a width pruned before the experience
+    ended (an overabundant start, a growth pruned again): their peak-parameter frontier would flatter the
+    neuroplastic strategies. Newer runs agree with their twins to within the heads' few parameters.
+    """
+    need = {"strategy", "seed", "status", "params", "max_params"}
+    if not need <= set(summary.columns) or summary.empty:
+        return summary, []
+    out = summary.copy()
+    names = out["strategy"].astype(str)
+    ok = out["status"].astype(str) == "ok"
+    twin_of = {}
+    for i in out.index[ok]:
+        unit = parse_unit(names[i])
+        if unit.prefix == "fixed-max":
+            twin_of[(format_unit(None, unit.strategy, unit.point), out.at[i, "seed"])] = pd.to_numeric(
+                out.at[i, "params"], errors="coerce")
+    raised = []
+    peak = pd.to_numeric(out["max_params"], errors="coerce").astype(float)
+    for i in out.index[ok]:
+        twin = twin_of.get((names[i], out.at[i, "seed"]))
+        if twin is None or not math.isfinite(twin):
+            continue
+        if not math.isfinite(peak[i]) or twin > peak[i]:
+            if not math.isfinite(peak[i]) or twin > peak[i] * (1 + PEAK_NOTE_FRACTION):
+                raised.append(f"{names[i]} seed {out.at[i, 'seed']}")
+            peak[i] = twin
+    out["max_params"] = peak
+    return out, raised
+
+
 def load_results(
     path, warn: list[str] | None = None, label: str | None = None
 ) -> Results:
@@ -144,6 +186,12 @@ def load_results(
         summary = pd.DataFrame(columns=_COLUMNS["summary"])
     if "status" in summary.columns:
         summary["status"] = summary["status"].fillna("").astype(str).str.strip()
+    summary, raised = peak_params_floor(summary)
+    if raised:
+        warn.append(f"{path}: max_params of {len(raised)} unit(s) raised to their fixed-max twin's parameters "
+                    f"(the network at the unit's peak widths; the run counted parameters after each "
+                    f"experience only, before isocl counted them while training): {', '.join(raised[:6])}"
+                    + (f" and {len(raised) - 6} more" if len(raised) > 6 else ""))
     frames = {}
     for kind in ("metrics", "experiences", "structure"):
         frames[kind] = _read_csv(path / f"{kind}.csv", kind, warn)

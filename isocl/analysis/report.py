@@ -259,26 +259,27 @@ def _model_kind(results: list[Results]) -> str:
     return "+".join(sorted({str(r.config.get("model", {}).get("kind", "mlp")) for r in results}))
 
 
-def _compare(results: list[Results], out: Path, figs: _Figures) -> pd.DataFrame | None:
-    """Paired comparisons of one results directory, written to ``comparisons.csv`` (the forest plot is a registered figure)."""
+def _compare(results: list[Results], out: Path, figs: _Figures) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Paired comparisons and the frontier table of one results directory, written to ``comparisons.csv``
+    and ``frontier.csv`` (the forest plot and frontier figures are registered figures)."""
     from isocl.bench.results import atomic_write_text
 
     if len(results) > 1:
-        return None
+        return None, None
     try:
         kind = _model_kind(results)
         comparisons = statistics.compare_strategies(results[0].summary, kind)
     except ValueError as exc:
         figs.warn.append(f"comparisons skipped: {exc}")
-        return None
+        return None, None
     atomic_write_text(out / "comparisons.csv", comparisons.to_csv(index=False))
     try:
         frontier = statistics.frontier_table(results[0].summary, model_kind=kind)
     except (KeyError, ValueError) as exc:  # e.g. a summary.csv without max_params
         figs.warn.append(f"frontier.csv skipped: {type(exc).__name__}: {first_line(str(exc))}")
-    else:
-        atomic_write_text(out / "frontier.csv", frontier.to_csv(index=False))
-    return comparisons
+        return comparisons, None
+    atomic_write_text(out / "frontier.csv", frontier.to_csv(index=False))
+    return comparisons, frontier
 
 
 def _slug(text: str) -> str:
@@ -358,7 +359,8 @@ def _figure_entries(figures, out: Path, fmt: str) -> list[dict]:
 
 
 def _write(out: Path, fmt: str, results: list[Results], run_of: dict[str, str], frames: _Frames,
-           failed: list[list[str]], comparisons: pd.DataFrame | None, figs: _Figures) -> tuple[Path, Path]:
+           failed: list[list[str]], comparisons: pd.DataFrame | None, figs: _Figures,
+           frontier: pd.DataFrame | None = None) -> tuple[Path, Path]:
     """Fill the templates and write ``report.md`` and ``report.html`` atomically."""
     from isocl.bench.results import atomic_write_text
 
@@ -366,6 +368,9 @@ def _write(out: Path, fmt: str, results: list[Results], run_of: dict[str, str], 
     order = [s for s in plots.strategy_palette(set(run_of) | names) if s in names]
     cells, bold = tables.metric_table(frames.summary, order, run_of, len(results) > 1)
     comp = tables.comparisons_table(comparisons) if comparisons is not None and len(comparisons) else None
+    fronts = [] if frontier is None or not len(frontier) else [
+        (statistics.FRONTIER_AXES[axis], tables.frontier_summary(frontier, axis))
+        for axis in statistics.FRONTIER_AXES if (frontier["axis"] == axis).any()]
     benchmarks = list(dict.fromkeys(r.benchmark for r in results))
     entries = _figure_entries(figs.made, out, fmt)
     verdict = [e for e in entries if e["path"] in figs.verdict]
@@ -386,6 +391,9 @@ def _write(out: Path, fmt: str, results: list[Results], run_of: dict[str, str], 
         metrics_md=tables.md_table(cells, bold) if order else "",
         metrics_html=tables.html_table(cells, bold, cls="metrics sortable") if order else "",
         failed_md=tables.md_table(tables.failed_table(failed)) if failed else "",
+        frontier_md=[(name, tables.md_table(t)) for name, t in fronts],
+        frontier_html=[(name, tables.html_table(t, cls="frontier")) for name, t in fronts],
+        frontier_note=tables.FRONTIER_NOTE,
         comparisons_md=tables.md_table(comp) if comp is not None else "",
         comparisons_html=tables.html_table(comp, cls="comparisons sortable") if comp is not None else "",
         comparison_sentences=tables.comparison_sentences(comparisons) if comp is not None else [],
@@ -429,7 +437,7 @@ def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "
     failed = _drop_failed(frames, warn)
     palette = plots.strategy_palette(sorted(set(run_of) | set(frames.summary["strategy"].astype(str))))
     figs = _Figures(fig_dir, fmt, warn)
-    comparisons = _compare(results, out, figs)
+    comparisons, frontier = _compare(results, out, figs)
     _structure_notes(figs, results)
     inputs = plots.FigureInputs(summary=frames.summary, metrics=frames.metrics, experiences=frames.experiences,
                                 structure=frames.structure, comparisons=comparisons, palette=palette,
@@ -437,7 +445,7 @@ def build_report(results_dirs: list[Path], out: Path | None = None, fmt: str = "
     with phase("figures", total=len(plots.FIGURES), enabled=progress) as step:
         _draw_registered(figs, inputs, step)
     _draw_studies(figs, results)
-    md_path, html_path = _write(out, fmt, results, run_of, frames, failed, comparisons, figs)
+    md_path, html_path = _write(out, fmt, results, run_of, frames, failed, comparisons, figs, frontier)
     return ReportResult(
         out_dir=out, figures=[f for f, _, _ in figs.made], warnings=list(dict.fromkeys(warn)), markdown=md_path,
         html=html_path, captions={f: c for f, _, c in figs.made},

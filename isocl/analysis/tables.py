@@ -1,6 +1,6 @@
 """The report's tables as pandas frames of display strings, and their
 Markdown and HTML forms: the strategy-by-metric table, failed units, the
-paired comparisons and the environment."""
+paired comparisons, the frontier by budget and the environment."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def comparisons_table(comparisons: pd.DataFrame) -> pd.DataFrame:
         ci = "–" if not np.isfinite(r.ci_low) else f"[{_points(r.ci_low)}, {_points(r.ci_high)}]"
         level = "" if not np.isfinite(r.ci_level) else f"{100 * r.ci_level:.4g}%"
         verdict = r.verdict + (f" ({r.note})" if isinstance(r.note, str) and r.note else "")
-        if getattr(r, "same_backbone", True) is False or str(getattr(r, "same_backbone", "")) == "False":
+        crosses = getattr(r, "same_backbone", True) is False or str(getattr(r, "same_backbone", "")) == "False"
+        if crosses and "crosses backbones" not in verdict:  # the note says so already in newer folders
             verdict += " [crosses backbones]"
         rows.append([r.strategy, r.reference, r.relation, r.metric.replace("_", " "), str(r.n_seeds),
                      _points(r.mean_diff), ci, level, p_text(r.p), p_text(getattr(r, "p_perm", math.nan)),
@@ -201,6 +202,51 @@ def comparison_sentences(comparisons: pd.DataFrame) -> list[str]:
         out.append(f"Best baseline: the fixed-width strategy with the highest mean final accuracy among those with "
                    f"no more parameters, picked on test means (which favours the baseline): {picks}.")
     return out
+
+
+# --------------------------------------------------------------------------
+# the frontier table
+
+FRONTIER_NOTE = (
+    "At each parameter budget, each family's best point with no more parameters (mean over seeds); the best "
+    "of them, the points whose paired difference from it has a simultaneous interval containing 0 (tied), and "
+    "the points below it (frontier.csv has the differences, intervals and p-values). Picked on test means, "
+    "which favours the best. A backbone other than the table's usual one is named in brackets."
+)
+
+
+def _size(n: float) -> str:
+    """A parameter count in a few characters: 49k, 1.0M, 13M."""
+    if n >= 9.95e6:
+        return f"{n / 1e6:.0f}M"
+    if n >= 9.995e5:
+        return f"{n / 1e6:.1f}M"
+    return f"{n / 1e3:.0f}k"
+
+
+def frontier_summary(frontier: pd.DataFrame, axis: str = "params") -> pd.DataFrame:
+    """``frontier.csv`` for reading: one row per budget on ``axis`` (``params`` or ``max_params``): the best
+    point, the points tied with it and those below it, each as ``NAME ACC% (SIZE)``, in order of accuracy."""
+    from isocl.analysis.statistics import FRONTIER_AXES
+
+    f = frontier[frontier["axis"] == axis]
+    usual = f["backbone"].mode().iloc[0] if len(f) else ""
+
+    def point(r) -> str:
+        other = f" [{r.backbone}]" if r.backbone != usual else ""
+        extra = f", {r.status}" if r.status not in ("best", "tied with best", "below best") else ""
+        return f"{r.strategy}{other} {100 * r.final_accuracy:.1f}% ({_size(r.params)}{extra})"
+
+    rows = []
+    for budget, g in f.groupby("budget", sort=True):
+        g = g.sort_values("final_accuracy", ascending=False, kind="stable")
+        groups = {"best": [], "tied": [], "below": []}
+        for r in g.itertuples(index=False):
+            groups["best" if r.status == "best" else "below" if r.status == "below best" else "tied"].append(point(r))
+        rows.append([f"<= {_size(budget)}", "; ".join(groups["best"]), "; ".join(groups["tied"]) or "-",
+                     "; ".join(groups["below"]) or "-"])
+    return pd.DataFrame(rows, columns=[f"budget ({FRONTIER_AXES.get(axis, axis)})", "best", "tied with best",
+                                       "below best"])
 
 
 def no_comparisons(n_dirs: int) -> str:

@@ -3,7 +3,8 @@
 Accuracy, loss, forgetting and BWT are Avalanche's own
 (:func:`default_evaluator`); here are only what Avalanche lacks: model size
 (parameters and hidden widths after each experience, as Avalanche metrics),
-a guard that stops a unit on a NaN/inf loss, and tqdm progress over epochs.
+the peak parameter count while training, a guard that stops a unit on a
+NaN/inf loss, and tqdm progress over epochs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "ModelSizeMetric",
     "NonFiniteLoss",
     "NonFiniteLossGuard",
+    "PeakParams",
     "default_evaluator",
     "hidden_widths",
     "stream_metric",
@@ -94,6 +96,32 @@ class NonFiniteLossGuard(SupervisedPlugin):
                 f"{strategy.experience.current_experience}, epoch {strategy.clock.train_exp_epochs}, "
                 f"iteration {strategy.clock.train_epoch_iterations}"
             )
+
+
+class PeakParams(SupervisedPlugin):
+    """The most parameters the model has while it trains: counted at the start and the end of every
+    training epoch.
+
+    The runner's plugins come after a strategy's own, so in each callback the count sees the model that a
+    structural move of that callback left: at the start of an epoch the network that trains in it (after
+    growth), at its end the network that was trained (before a prune after the experience). Parameter
+    counts taken only after each experience miss a width that is pruned before the experience ends (an
+    overabundant start, a growth that is pruned again): a peak-parameter frontier read from them would
+    understate what a neuroplastic strategy needed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peak = 0
+
+    def _count(self, strategy) -> None:
+        self.peak = max(self.peak, sum(p.numel() for p in strategy.model.parameters()))
+
+    def before_training_epoch(self, strategy, **kwargs) -> None:
+        self._count(strategy)
+
+    def after_training_epoch(self, strategy, **kwargs) -> None:
+        self._count(strategy)
 
 
 class EpochProgress(SupervisedPlugin):

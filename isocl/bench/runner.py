@@ -36,8 +36,8 @@ from isocl.bench.progress import phase
 from isocl.bench.quiet import plain_text
 from isocl.bench.loggers import UnitLoggers
 from isocl.bench.provenance import run_manifest
-from isocl.bench.metrics import (EpochProgress, NonFiniteLossGuard, accuracy_rows, default_evaluator, hidden_widths,
-                                 stream_metric)
+from isocl.bench.metrics import (EpochProgress, NonFiniteLossGuard, PeakParams, accuracy_rows, default_evaluator,
+                                 hidden_widths, stream_metric)
 from isocl.bench.results import (
     RunInterrupted,
     check_same_config,
@@ -167,7 +167,8 @@ def run_unit(
         res = _train_and_evaluate(strat, scenario, eval_stream, result, on_experience,
                                   f"{strategy} seed {seed}" if progress else None, snapshot,
                                   bench.training["batch_size"] if bench.training["online"] else None, seed)
-        _summarise(result, strat, res, eval_stream, ctx.audit, bench.training["online"])
+        peak = max((p.peak for p in ctx.plugins if isinstance(p, PeakParams)), default=0)
+        _summarise(result, strat, res, eval_stream, ctx.audit, bench.training["online"], peak)
     except ConfigError:
         raise  # a configuration problem: exit code 2, nothing recorded
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback, the other units go on
@@ -193,8 +194,9 @@ def _check_unit_args(bench: Benchmark, scenario, eval_stream: str, save_models: 
 
 
 def _unit_plugins(bench: Benchmark, scenario, seed: int, progress: bool) -> list[Any]:
-    """The plugins every strategy of a unit gets: the scenario's augmentation, the NaN guard, progress."""
-    return [*scenario_augmentation(bench.scenario["augment"], scenario, seed), NonFiniteLossGuard(),
+    """The plugins every strategy of a unit gets: the scenario's augmentation, the NaN guard, the peak
+    parameter count, progress."""
+    return [*scenario_augmentation(bench.scenario["augment"], scenario, seed), NonFiniteLossGuard(), PeakParams(),
             EpochProgress(disable=not progress)]
 
 
@@ -233,8 +235,9 @@ def _train_and_evaluate(strat, scenario, eval_stream: str, result: UnitResult,
 
 
 def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: str,
-               audit: list[dict[str, Any]], online: bool = False) -> None:
-    """Final metrics of a finished unit; peak widths include peaks inside an experience."""
+               audit: list[dict[str, Any]], online: bool = False, peak_params: int = 0) -> None:
+    """Final metrics of a finished unit; peak widths and parameters include peaks inside an experience
+    (``peak_params``: :class:`~isocl.bench.metrics.PeakParams`' count while training)."""
     avgs = [e["avg_accuracy"] for e in result.experiences]
     result.final_accuracy = avgs[-1]
     result.avg_incremental_accuracy = float(np.mean(avgs))
@@ -243,7 +246,7 @@ def _summarise(result: UnitResult, strat, res: dict[str, float], eval_stream: st
     if online:  # Avalanche's forgetting keys on the mini-experiences (all "trained" once): from the matrix
         result.forgetting, result.bwt = forgetting_from_matrix(result.matrix)
     result.params = result.experiences[-1]["params"]
-    result.max_params = max(e["params"] for e in result.experiences)
+    result.max_params = max(peak_params, *(e["params"] for e in result.experiences))
     result.widths = result.experiences[-1]["widths"]
     result.final_widths = hidden_widths(strat.model)
     for event in audit:  # e.g. an overabundant start before pruning
