@@ -220,6 +220,13 @@ def test_frontier_table_by_hand():
     levels = table.loc[table["axis"] == "params", "ci_level"].dropna().tolist()
     assert m >= 3 and levels == pytest.approx([1 - 0.05 / m] * len(levels))  # constant differences have no test
     assert set(table["axis"]) == {"params", "max_params"}
+    # the report's reading of it: one row per budget, best / tied / below by accuracy
+    from isocl.analysis.tables import frontier_summary
+    shown = frontier_summary(table, "params").set_index("budget (final parameters)")
+    assert list(shown.index) == ["≤ 50k", "≤ 300k", "≤ 1.0M"]
+    assert shown.at["≤ 50k", "best"] == "lwf@w16 41.0% (49k)"
+    assert shown.at["≤ 50k", "below best"].startswith("replay@w16 40.0% (49k)")
+    assert shown.at["≤ 300k", "best"].startswith("replay@w64 50.0% (200k)")
 
 
 def test_degenerate_cases(comparisons):

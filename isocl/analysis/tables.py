@@ -243,7 +243,7 @@ def frontier_summary(frontier: pd.DataFrame, axis: str = "params") -> pd.DataFra
         groups = {"best": [], "tied": [], "below": []}
         for r in g.itertuples(index=False):
             groups["best" if r.status == "best" else "below" if r.status == "below best" else "tied"].append(point(r))
-        rows.append([f"<= {_size(budget)}", "; ".join(groups["best"]), "; ".join(groups["tied"]) or "-",
+        rows.append([f"≤ {_size(budget)}", "; ".join(groups["best"]), "; ".join(groups["tied"]) or "-",
                      "; ".join(groups["below"]) or "-"])
     return pd.DataFrame(rows, columns=[f"budget ({FRONTIER_AXES.get(axis, axis)})", "best", "tied with best",
                                        "below best"])
