@@ -77,7 +77,11 @@ class Folder:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        return pd.read_csv(self.path / "summary.csv")
+        """``summary.csv`` as the report reads it: a peak below the fixed-max twin's size is raised to it
+        (:func:`isocl.analysis.reading.peak_params_floor`, for runs that counted peaks after experiences only)."""
+        from isocl.analysis.reading import peak_params_floor
+
+        return peak_params_floor(pd.read_csv(self.path / "summary.csv"))[0]
 
     @cached_property
     def ok(self) -> pd.DataFrame:
@@ -261,6 +265,42 @@ class Folder:
                          f"{r['verdict']} |")
         return "\n".join(lines)
 
+    # -- the parameter frontier (frontier.csv)
+
+    def frontier(self, axis: str = "params") -> str:
+        """The frontier by budget (``params``: final parameters, ``max_params``: peak) as the report shows it."""
+        from isocl.analysis.tables import frontier_summary, md_table
+
+        path = self.path / "frontier.csv"
+        if not path.is_file():
+            raise MissingResult(f"{self.name}: no frontier.csv (run `isocl plot` on it)")
+        table = frontier_summary(pd.read_csv(path), axis)
+        if table.empty:
+            raise MissingResult(f"{self.name}: frontier.csv has no rows on the {axis} axis")
+        return md_table(table)
+
+    def frontier_row(self, strategy: str, budget: int, axis: str = "params") -> pd.Series:
+        f = pd.read_csv(self.path / "frontier.csv")
+        hit = f[(f["axis"] == axis) & (f["budget"] == budget) & (f["strategy"] == strategy)]
+        if len(hit) != 1:
+            raise MissingResult(f"{self.name}: no frontier point {strategy} at budget {budget} on {axis}")
+        return hit.iloc[0]
+
+    def frontier_cmp(self, strategy: str, budget: int, axis: str = "params") -> str:
+        """A frontier point against the budget's best: ``−1.9 points [−3.4, −0.3]`` (its simultaneous interval)."""
+        r = self.frontier_row(strategy, budget, axis)
+        return (f"{signed(r['diff_vs_best'] * 100)} points "
+                f"[{signed(r['ci_low'] * 100)}, {signed(r['ci_high'] * 100)}]")
+
+    def frontier_best(self, budget: int, axis: str = "params") -> str:
+        """The best point at a budget: ``packnet-iso@w16 (80.4%, 49,492 parameters)``."""
+        f = pd.read_csv(self.path / "frontier.csv")
+        hit = f[(f["axis"] == axis) & (f["budget"] == budget) & (f["status"] == "best")]
+        if len(hit) != 1:
+            raise MissingResult(f"{self.name}: no best point at budget {budget} on {axis}")
+        r = hit.iloc[0]
+        return f"`{r['strategy']}` ({plain(r['final_accuracy'] * 100)}%, {r['params']:,.0f} parameters)"
+
     # -- figures
 
     def figure(self, stem: str, base: str = "") -> str:
@@ -305,6 +345,74 @@ def parity(name: str = "split_cifar10_class_il_full") -> dict[str, dict]:
     return {r["strategy"]: r for r in json.loads(path.read_text())}
 
 
+class Tuning:
+    """The tuning report of one ``isocl tune --strategy all`` folder (``tuning.csv``), as the prose quotes it."""
+
+    def __init__(self, name: str, base: Path = RESULTS):
+        path = base / name / "tuning.csv"
+        if not path.is_file():
+            raise MissingResult(f"no tuning report {path}")
+        frame = pd.read_csv(path, keep_default_na=False)
+        self.studies = frame[frame["study"] != ""].astype({"complete": float, "pruned": float, "failed": float,
+                                                           "trial_minutes": float, "n_valid": float})
+        self.inherited = len(frame) - len(self.studies)
+
+    @property
+    def count(self) -> int:
+        return len(self.studies)
+
+    @property
+    def complete(self) -> str:
+        """Complete trials per study: ``20``, or ``18-20`` where they differ."""
+        lo, hi = int(self.studies["complete"].min()), int(self.studies["complete"].max())
+        return str(lo) if lo == hi else f"{lo}-{hi}"
+
+    @property
+    def trials(self) -> str:
+        return f"{int(self.studies['complete'].sum()):,}"
+
+    @property
+    def pruned(self) -> int:
+        return int(self.studies["pruned"].sum())
+
+    @property
+    def failed(self) -> int:
+        return int(self.studies["failed"].sum())
+
+    @property
+    def minutes(self) -> str:
+        return f"{self.studies['trial_minutes'].sum():.0f}"
+
+    @property
+    def n_valid(self) -> str:
+        lo, hi = int(self.studies["n_valid"].min()), int(self.studies["n_valid"].max())
+        return f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+
+    @property
+    def se(self) -> str:
+        """The objective's standard error in points, as a range over the studies."""
+        se = pd.to_numeric(self.studies["objective_se"]) * 100
+        return f"{se.min():.2f}-{se.max():.2f}"
+
+    @property
+    def edges(self) -> str:
+        """Tuned values at an edge of their range, ``unit: param=value``; ``none`` when there are none."""
+        hit = self.studies[self.studies["edges"] != ""]
+        return "; ".join(f"{r.unit}: {r.edges}" for r in hit.itertuples()) or "none"
+
+
+def calibration(*names: str):
+    """The calibration benchmark whose seeds are in ``results/reference/calibration/NAME`` (one or more folders)."""
+    from isocl.analysis.calibration import calibration_summary
+
+    folders = [RESULTS / "calibration" / n for n in names]
+    missing = [str(f) for f in folders if not (f / "config.toml").is_file()]
+    if missing:
+        raise MissingResult(f"no calibration folder {', '.join(missing)}")
+    (only,) = calibration_summary(*folders)
+    return only
+
+
 def pct(x: float, digits: int = 1) -> str:
     return plain(x * 100, digits)
 
@@ -323,7 +431,7 @@ def environment() -> jinja2.Environment:
             cache[name] = Folder(name)
         return cache[name]
 
-    env.globals.update(run=run, audit=audit, parity=parity, signed=signed, pct=pct, ratio=ratio, duration=duration)
+    env.globals.update(run=run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity, signed=signed, pct=pct, ratio=ratio, duration=duration)
     return env
 
 
