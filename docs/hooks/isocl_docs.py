@@ -453,8 +453,8 @@ def on_files(files, config):
     """Add the figures the results pages show and one API page per module."""
     from mkdocs.structure.files import File
 
-    for path in sorted(RESULTS.glob("*/figures/*.png")):
-        uri = f"results/{path.parent.parent.name}/figures/{path.name}"
+    for path in sorted(RESULTS.glob("**/figures/*.png")):  # nested folders too (fair/...)
+        uri = f"results/{path.relative_to(RESULTS).as_posix()}"
         files.append(File.generated(config, uri, abs_src_path=str(path)))
     for module in modules():
         title = module if module.count(".") else f"{module} (the top package)"
