@@ -286,11 +286,11 @@ class Folder:
             raise MissingResult(f"{self.name}: no frontier point {strategy} at budget {budget} on {axis}")
         return hit.iloc[0]
 
-    def frontier_cmp(self, strategy: str, budget: int, axis: str = "params") -> str:
+    def frontier_cmp(self, strategy: str, budget: int, axis: str = "params", digits: int = 1) -> str:
         """A frontier point against the budget's best: ``−1.9 points [−3.4, −0.3]`` (its simultaneous interval)."""
         r = self.frontier_row(strategy, budget, axis)
-        return (f"{signed(r['diff_vs_best'] * 100)} points "
-                f"[{signed(r['ci_low'] * 100)}, {signed(r['ci_high'] * 100)}]")
+        return (f"{signed(r['diff_vs_best'] * 100, digits)} points "
+                f"[{signed(r['ci_low'] * 100, digits)}, {signed(r['ci_high'] * 100, digits)}]")
 
     def frontier_best(self, budget: int, axis: str = "params") -> str:
         """The best point at a budget: ``packnet-iso@w16 (80.4%, 49,492 parameters)``."""
