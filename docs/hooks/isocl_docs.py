@@ -267,38 +267,40 @@ class Folder:
 
     # -- the parameter frontier (frontier.csv)
 
+    @cached_property
+    def frontier_points(self) -> pd.DataFrame:
+        path = self.path / "frontier.csv"
+        if not path.is_file():
+            raise MissingResult(f"{self.name}: no frontier.csv (run `isocl plot` on it)")
+        return pd.read_csv(path)
+
     def frontier(self, axis: str = "params") -> str:
         """The frontier by budget (``params``: final parameters, ``max_params``: peak) as the report shows it."""
         from isocl.analysis.tables import frontier_summary, md_table
 
-        path = self.path / "frontier.csv"
-        if not path.is_file():
-            raise MissingResult(f"{self.name}: no frontier.csv (run `isocl plot` on it)")
-        table = frontier_summary(pd.read_csv(path), axis)
+        table = frontier_summary(self.frontier_points, axis)
         if table.empty:
             raise MissingResult(f"{self.name}: frontier.csv has no rows on the {axis} axis")
         return md_table(table)
 
-    def frontier_row(self, strategy: str, budget: int, axis: str = "params") -> pd.Series:
-        f = pd.read_csv(self.path / "frontier.csv")
-        hit = f[(f["axis"] == axis) & (f["budget"] == budget) & (f["strategy"] == strategy)]
+    def frontier_row(self, budget: int, axis: str = "params", strategy: str | None = None) -> pd.Series:
+        """One point at a budget: ``strategy``'s, or the budget's best when None."""
+        f = self.frontier_points
+        f = f[(f["axis"] == axis) & (f["budget"] == budget)]
+        hit = f[f["status"] == "best"] if strategy is None else f[f["strategy"] == strategy]
         if len(hit) != 1:
-            raise MissingResult(f"{self.name}: no frontier point {strategy} at budget {budget} on {axis}")
+            raise MissingResult(f"{self.name}: no frontier point {strategy or 'best'} at budget {budget} on {axis}")
         return hit.iloc[0]
 
     def frontier_cmp(self, strategy: str, budget: int, axis: str = "params", digits: int = 1) -> str:
         """A frontier point against the budget's best: ``−1.9 points [−3.4, −0.3]`` (its simultaneous interval)."""
-        r = self.frontier_row(strategy, budget, axis)
+        r = self.frontier_row(budget, axis, strategy)
         return (f"{signed(r['diff_vs_best'] * 100, digits)} points "
                 f"[{signed(r['ci_low'] * 100, digits)}, {signed(r['ci_high'] * 100, digits)}]")
 
     def frontier_best(self, budget: int, axis: str = "params") -> str:
         """The best point at a budget: ``packnet-iso@w16 (80.4%, 49,492 parameters)``."""
-        f = pd.read_csv(self.path / "frontier.csv")
-        hit = f[(f["axis"] == axis) & (f["budget"] == budget) & (f["status"] == "best")]
-        if len(hit) != 1:
-            raise MissingResult(f"{self.name}: no best point at budget {budget} on {axis}")
-        r = hit.iloc[0]
+        r = self.frontier_row(budget, axis)
         return f"`{r['strategy']}` ({plain(r['final_accuracy'] * 100)}%, {r['params']:,.0f} parameters)"
 
     # -- figures
@@ -431,7 +433,8 @@ def environment() -> jinja2.Environment:
             cache[name] = Folder(name)
         return cache[name]
 
-    env.globals.update(run=run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity, signed=signed, pct=pct, ratio=ratio, duration=duration)
+    env.globals.update(run=run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity, signed=signed,
+                       pct=pct, ratio=ratio, duration=duration)
     return env
 
 
