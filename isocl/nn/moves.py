@@ -31,6 +31,7 @@ from isocl.nn.protocol import refresh_shape
 
 __all__ = [
     "MoveRecord",
+    "rank_tolerance",
     "rotate_layer",
     "diagonalise_layer",
     "grow_layer",
@@ -150,7 +151,8 @@ def _rotate_basis(model, index: int, q: Tensor, ed: ParamEditor, rows: Tensor | 
         ed.rotate_cols(view, q, n)
 
 
-def _rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
+def rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
+    """numpy's ``matrix_rank`` tolerance: ``max(s) * max(shape) * eps(dtype)``; a diagonalisation zeroes the rows under it."""
     if s.numel() == 0:
         return 0.0
     return float(s.max()) * max(shape) * torch.finfo(s.dtype).eps
@@ -194,7 +196,7 @@ def diagonalise_layer(model, index: int, editor: ParamEditor | None = None, *, s
     else:
         fac = known if known is not None and known.u is not None and known.matches(block) else factorise(block)
         u, rows, sig = fac.u, fac.rows.clone(), fac.sigmas.clone()
-    under = sig <= _rank_tolerance(sig[: min(n, d)], (n, d))
+    under = sig <= rank_tolerance(sig[: min(n, d)], (n, d))
     newly_zero = bool((under & (sig > 0)).any())
     sig[under] = 0
     rows[under] = 0  # constant neurons: exactly zero rows, so the merge is exact
