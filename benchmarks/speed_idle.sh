@@ -22,5 +22,5 @@ rm -rf "$out/quick-class"
 step quick-class isocl run benchmarks/split_cifar10_class_il.toml --out "$out/quick-class" --jobs 2 --threads 1
 step speed isocl speed --repeats 5
 step speed-core python benchmarks/speed_core.py --threads 1 --cpu-time
-step audit python benchmarks/audit_overhead.py --repeats 3
+step audit python benchmarks/audit_overhead.py --repeats 5
 rm -rf "$out/quick-class/models"
