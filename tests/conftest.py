@@ -22,6 +22,16 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def restore_threads():
+    """Puts torch's thread count back after a test that runs a script setting its own (``--threads``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def _cifar10_source() -> Path | None:
     """The offline CIFAR-10 copy: $ISOCL_DATA (relative paths from the repo
     root), else ../shared/data/cifar10 next to the repo."""

@@ -25,13 +25,6 @@ def _load_script():
     return module
 
 
-@pytest.fixture
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_quick_run_prints_ratio_lines(capsys, restore_threads):
     # In-process (not a subprocess): importing avalanche costs 10+ s per interpreter.
     speed_core = _load_script()
