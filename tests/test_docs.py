@@ -92,3 +92,27 @@ def test_signed_numbers(value, digits, text):
 def test_durations():
     assert isocl_docs.duration(2124) == "35 min 24 s"
     assert isocl_docs.duration(4 * 3600 + 43 * 60) == "4 h 43 min"
+
+
+def test_learning_accuracy_is_the_diagonal_of_each_seeds_matrix(tmp_path):
+    """Accuracy on experience k right after training on k, averaged over k, then mean ± sd over seeds."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    pd.DataFrame({"strategy": ["a", "a"], "seed": [0, 1], "status": ["ok", "ok"], "final_accuracy": [0.5, 0.5],
+                  "forgetting": [0.1, 0.1], "params": [10, 10]}).to_csv(folder / "summary.csv", index=False)
+    rows = []
+    for seed, diag in ((0, (0.9, 0.5)), (1, (0.8, 0.4))):
+        for t in range(2):
+            for e in range(2):
+                acc = diag[t] if t == e else (0.2 if e < t else None)  # off-diagonal rows must not count
+                rows.append({"strategy": "a", "seed": seed, "trained_exp": t, "eval_exp": e, "accuracy": acc})
+    pd.DataFrame(rows).to_csv(folder / "metrics.csv", index=False)
+    run = isocl_docs.Folder("run", base=tmp_path)
+    # seed 0: (90 + 50) / 2 = 70; seed 1: (80 + 40) / 2 = 60; mean 65, sd 7.07
+    assert run.learning_accuracy("a") == "65.0 ± 7.1"
+    assert "| a | 2 | **50.0** | 10.0 | 65.0 ± 7.1 | 10 |" in run.table(columns="seeds final forgetting learning params")
+
+
+def test_an_interval_that_does_not_exist_is_not_printed_as_numbers():
+    assert isocl_docs.interval({"ci_low": float("nan"), "ci_high": float("nan")}) == "[none]"
+    assert isocl_docs.interval({"ci_low": -0.07, "ci_high": -0.037}) == "[\u22127.0, \u22123.7]"

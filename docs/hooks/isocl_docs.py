@@ -66,6 +66,14 @@ def duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60} s"
 
 
+def interval(row, digits: int = 1) -> str:
+    """A comparison's simultaneous interval in points (``[−7.0, −3.7]``); ``[none]`` where it has none
+    (fewer than two seeds)."""
+    if pd.isna(row["ci_low"]) or pd.isna(row["ci_high"]):
+        return "[none]"
+    return f"[{signed(row['ci_low'] * 100, digits)}, {signed(row['ci_high'] * 100, digits)}]"
+
+
 class Folder:
     """One committed results folder, read for a page (``results/reference/NAME``)."""
 
@@ -103,6 +111,12 @@ class Folder:
         return json.loads((self.path / "manifest.json").read_text())
 
     # -- run facts
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run that wrote the folder ran to its end (its manifest says when); a folder of a run
+        still going holds only the units finished so far."""
+        return "finished" in self.manifest
 
     @property
     def units(self) -> int:
@@ -162,6 +176,22 @@ class Folder:
             return f"{plain(values.mean())} ± {values.std():.1f}"
         return plain(values.mean())
 
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        """``metrics.csv``: accuracy on each experience after each training experience, per unit."""
+        return pd.read_csv(self.path / "metrics.csv")
+
+    def learning_accuracy(self, strategy: str) -> str:
+        """``61.2 ± 2.0``: the accuracy on each experience right after training on it, averaged over the
+        experiences, then mean ± sd over seeds (percent; Riemer et al. 2019's learning accuracy). Low when a
+        strategy cannot learn what arrives, whatever it keeps of the past."""
+        m = self.metrics
+        own = m[(m["strategy"] == strategy) & (m["trained_exp"] == m["eval_exp"])]
+        per_seed = own[own["seed"].isin(self.rows(strategy)["seed"])].groupby("seed")["accuracy"].mean() * 100
+        if per_seed.empty:
+            raise MissingResult(f"{self.name}: no accuracy matrix for {strategy!r} in metrics.csv")
+        return f"{plain(per_seed.mean())} ± {per_seed.std():.1f}" if len(per_seed) > 1 else plain(per_seed.mean())
+
     def params(self, strategy: str, column: str = "params") -> str:
         """Mean parameter count of the final models, with thousands separators."""
         return f"{self.rows(strategy)[column].mean():,.0f}"
@@ -194,7 +224,7 @@ class Folder:
         ``labels`` renames a row (``{"replay": "replay (500)"}``), ``bold`` marks the cells
         ``"STRATEGY:final"`` / ``"STRATEGY:forgetting"`` / ``"STRATEGY:params"``; ``best`` also marks the
         highest final accuracy of the rows; ``columns`` picks and orders ``seeds``, ``final``,
-        ``forgetting``, ``params``.
+        ``forgetting``, ``learning`` (:meth:`learning_accuracy`), ``params``.
         """
         labels = labels or {}
         names = strategies or self.strategies
@@ -202,13 +232,15 @@ class Folder:
             top = max(self.value(s) for s in names)
             bold = (*bold, *(f"{s}:final" for s in names if self.value(s) == top))
         heads = {"seeds": "seeds", "final": "final accuracy (%)", "forgetting": "forgetting (%)",
-                 "params": "parameters (final)"}
+                 "learning": "learning accuracy (%)", "params": "parameters (final)"}
         cols = columns.split()
         lines = ["| strategy | " + " | ".join(heads[c] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
         for s in names:
             rows = self.rows(s)
             cells = {"seeds": str(len(rows)), "final": self.mean_sd(s), "forgetting": self.mean_sd(s, "forgetting"),
                      "params": self.params(s)}
+            if "learning" in cols:
+                cells["learning"] = self.learning_accuracy(s)
             cells = {k: f"**{v}**" if f"{s}:{k}" in bold else v for k, v in cells.items()}
             lines.append(f"| {prefix}{labels.get(s, s)} | " + " | ".join(cells[c] for c in cols) + " |")
         return "\n".join(lines)
@@ -228,8 +260,7 @@ class Folder:
 
     def ci(self, strategy: str, reference: str, metric: str = "final_accuracy", digits: int = 1) -> str:
         """The simultaneous (Bonferroni-level) interval in points (``[−7.0, −3.7]``)."""
-        row = self.comparison(strategy, reference, metric)
-        return f"[{signed(row['ci_low'] * 100, digits)}, {signed(row['ci_high'] * 100, digits)}]"
+        return interval(self.comparison(strategy, reference, metric), digits)
 
     def cmp(self, strategy: str, reference: str, metric: str = "final_accuracy", digits: int = 1) -> str:
         """``−5.3 points [−7.0, −3.7]``."""
@@ -261,7 +292,7 @@ class Folder:
                  "|---|---|---|---|---|---|---|"]
         for _, r in c.iterrows():
             lines.append(f"| {r['strategy']} | {r['reference']} | {r['metric']} | {r['n_seeds']} | "
-                         f"{signed(r['mean_diff'] * 100)} | [{signed(r['ci_low'] * 100)}, {signed(r['ci_high'] * 100)}] | "
+                         f"{signed(r['mean_diff'] * 100)} | {interval(r)} | "
                          f"{r['verdict']} |")
         return "\n".join(lines)
 
