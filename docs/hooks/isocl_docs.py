@@ -464,7 +464,11 @@ def environment() -> jinja2.Environment:
             cache[name] = Folder(name)
         return cache[name]
 
-    env.globals.update(run=run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity, signed=signed,
+    def has_run(name: str) -> bool:
+        """Whether a results folder (``results/reference/NAME`` with a summary.csv) is committed yet."""
+        return (RESULTS / name / "summary.csv").is_file()
+
+    env.globals.update(run=run, has_run=has_run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity, signed=signed,
                        pct=pct, ratio=ratio, duration=duration)
     return env
 
