@@ -56,6 +56,32 @@ def test_estimate_fits_a_fixed_part_and_a_per_image_part(monkeypatch):
     assert est.load_s == 0 and est.report_s == 0
 
 
+def test_twins_are_calibrated_at_their_parents_widths_and_skipped_as_a_run_skips_them(monkeypatch):
+    """neuro-grow ends at [12] (peak [12]) in its calibration: its fixed-final twin is calibrated at [12], and
+    its fixed-max twin, which a run would skip, costs nothing; a unit's cost grows with its width."""
+    now = [0.0]
+    seen = []
+
+    def fake_run_unit(bench, name, seed, *, scenario=None, model_overrides=None, **kw):
+        widths = (model_overrides or {}).get("widths", bench.model["widths"])
+        seen.append((name, bench.scenario["train_per_class"], widths))
+        now[0] += 0.01 * bench.scenario["train_per_class"] * widths[0]
+        grown = [12] if name == "neuro-grow" else widths
+        return UnitResult(strategy=name, seed=seed, max_widths=grown, final_widths=grown)
+
+    monkeypatch.setattr(runner, "run_unit", fake_run_unit)
+    monkeypatch.setattr(runner, "build_scenario", lambda bench, data, seed=None: None)
+    lines = []
+    est = estimate.estimate_units(tiny(twins=True), ["neuro-grow"], [0], data=object(), clock=lambda: now[0],
+                                  progress=lines.append)
+    assert seen == [("neuro-grow", 10, [8]), ("neuro-grow", 40, [8]),
+                    ("fixed-final:neuro-grow", 10, [12]), ("fixed-final:neuro-grow", 40, [12])]
+    assert est.per_name["fixed-final:neuro-grow"] == pytest.approx(0.01 * 400 * 12)
+    assert est.per_name["fixed-max:neuro-grow"] == 0.0
+    assert est.total_s == pytest.approx(0.01 * 400 * 8 + 0.01 * 400 * 12)
+    assert any("fixed-max:neuro-grow: skipped, as a run skips it" in line for line in lines)
+
+
 def test_the_report_is_timed_on_the_larger_calibration_and_added_to_the_wall_time(monkeypatch):
     now = [0.0]
 

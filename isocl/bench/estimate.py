@@ -7,10 +7,11 @@ images (:data:`CALIBRATION_FRACTIONS`), all experiences and epochs kept. A
 unit's time is then fitted as ``fixed + per_image * fraction`` (the fixed part:
 model building, structural moves and evaluation overheads that do not grow
 with the data) and extrapolated to the whole scenario. Every seed of a unit
-is taken to cost what the first seed costs; a twin or control is calibrated at
-the benchmark's widths (its real widths come from its parent's run, so its
-time can differ); a ``fixed-max`` twin is counted although a run skips it
-when its parent never grew past its final widths. With ``--jobs N`` the
+is taken to cost what the first seed costs. A twin or control is calibrated as
+a run starts it: at the widths its parent reached in the same calibration
+(``companion_overrides``), and a ``fixed-max`` twin whose parent never grew
+past its final widths there costs nothing, as a run skips it (a parent can
+grow differently on the whole scenario). With ``--jobs N`` the
 units' total is divided by N (a lower bound: units do not split evenly). The
 time the calibration took to load CIFAR-10 is added, and so is the time of
 writing the figures and report, measured by writing them for the calibration's
@@ -102,6 +103,7 @@ def estimate_units(bench: Benchmark, names: list[str], seeds: list[int], *, data
     """Calibrate every distinct name of the run's units and extrapolate (module docstring)."""
     from isocl.bench.data import load_cifar10
     from isocl.bench.runner import build_scenario, run_unit, unit_list
+    from isocl.bench.units import companion_overrides, split_companion
 
     start = clock()
     units = unit_list(bench, names, seeds)
@@ -117,14 +119,23 @@ def estimate_units(bench: Benchmark, names: list[str], seeds: list[int], *, data
     per_name: dict[str, float] = {}
     calibration: dict[str, tuple[float, float]] = {}
     records: list[dict[str, Any]] = []  # the larger fraction's units, for timing the report
+    calibrated: dict[tuple[str, float], dict[str, Any]] = {}  # (name, fraction) -> its record: a companion's parent
     for name in distinct:
+        prefix, parent = split_companion(name)
+        overrides = {f: companion_overrides(name, calibrated[parent, f]) if prefix is not None else {} for f in (f1, f2)}
+        if any(o is None for o in overrides.values()):  # a run skips it (fixed-max of a parent that never grew)
+            per_name[name], calibration[name] = 0.0, (0.0, 0.0)
+            if progress is not None:
+                progress(f"  {name}: skipped, as a run skips it (its parent's peak widths are its final widths)")
+            continue
         times = []
         for f in (f1, f2):
             t0 = clock()
-            result = run_unit(benches[f], name, seeds[0], scenario=scenarios[f])
+            result = run_unit(benches[f], name, seeds[0], scenario=scenarios[f], model_overrides=overrides[f] or None)
             times.append(clock() - t0)
             if result.status != "ok":
                 raise RuntimeError(f"calibration of {name} failed: {result.error}")
+            calibrated[name, f] = result.to_dict()
         records.append(result.to_dict())
         # seconds per unit of fraction (none to fit when both calibrations hold all of a tiny benchmark's images)
         per_image = max(0.0, (times[1] - times[0]) / (f2 - f1)) if f2 > f1 else 0.0
