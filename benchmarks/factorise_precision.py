@@ -41,9 +41,8 @@ import torch  # noqa: E402
 from isocl.bench import quiet  # noqa: E402
 
 quiet.install()
+from isocl.bench.plasticity.audit import ROUNDING_FLOOR_FLOAT32  # noqa: E402
 from isocl.nn.moves import rank_tolerance  # noqa: E402
-
-ROUNDING_FLOOR = 2e-5  # isocl.bench.plasticity.rounding_tolerance's float32 floor, relative to the logits
 
 
 def matrices(quick: bool) -> dict[str, torch.Tensor]:
@@ -110,7 +109,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, numpy {np.__version__}, 1 thread, process CPU time, best of {args.repeats}")
     print(f"null rows: largest row beyond the rank / rank tolerance (< 1: zeroed, exact); "
-          f"orthogonality: max |U^T U - I| (float32 rounding floor of an exact move: {ROUNDING_FLOOR:.0e})")
+          f"orthogonality: max |U^T U - I| (float32 rounding floor of an exact move: {ROUNDING_FLOOR_FLOAT32:.0e})")
     for name, w in matrices(args.quick).items():
         print(f"\n{name}")
         base = None

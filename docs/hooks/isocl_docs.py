@@ -465,11 +465,15 @@ def environment() -> jinja2.Environment:
         return cache[name]
 
     def has_run(name: str) -> bool:
-        """Whether a results folder (``results/reference/NAME`` with a summary.csv) is committed yet."""
-        return (RESULTS / name / "summary.csv").is_file()
+        """Whether a results folder ``results/reference/NAME`` is committed yet (what :class:`Folder` requires)."""
+        try:
+            run(name)
+        except MissingResult:
+            return False
+        return True
 
-    env.globals.update(run=run, has_run=has_run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity, signed=signed,
-                       pct=pct, ratio=ratio, duration=duration)
+    env.globals.update(run=run, has_run=has_run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity,
+                       signed=signed, pct=pct, ratio=ratio, duration=duration)
     return env
 
 

@@ -136,7 +136,7 @@ def estimate_units(bench: Benchmark, names: list[str], seeds: list[int], *, data
             if result.status != "ok":
                 raise RuntimeError(f"calibration of {name} failed: {result.error}")
             calibrated[name, f] = result.to_dict()
-        records.append(result.to_dict())
+        records.append(calibrated[name, f2])
         # seconds per unit of fraction (none to fit when both calibrations hold all of a tiny benchmark's images)
         per_image = max(0.0, (times[1] - times[0]) / (f2 - f1)) if f2 > f1 else 0.0
         fixed = max(0.0, times[0] - per_image * f1) if f2 > f1 else times[1]

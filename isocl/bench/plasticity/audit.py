@@ -17,8 +17,8 @@ from avalanche.models import MultiTaskModule
 from isocl.bench.scenarios import stream_tensors
 from isocl.nn import moves
 
-__all__ = ["PROBE_SIZE", "Auditor", "StructuralError", "check_exact", "check_within_bound", "logits_scale",
-           "probe_inputs", "release_graph", "rounding_tolerance"]
+__all__ = ["PROBE_SIZE", "ROUNDING_FLOOR_FLOAT32", "ROUNDING_FLOOR_FLOAT64", "Auditor", "StructuralError",
+           "check_exact", "check_within_bound", "logits_scale", "probe_inputs", "release_graph", "rounding_tolerance"]
 
 # Samples in the audit's probe batch: enough for the exactness check (every logit of every head is
 # compared) and a coarse accuracy before/after; every structural event costs a few forward passes
@@ -144,6 +144,10 @@ def release_graph(strategy) -> None:
             setattr(strategy, name, value.detach())
 
 
+ROUNDING_FLOOR_FLOAT64 = 1e-9  # the least rounding tolerance, relative to the logits' scale (rounding_tolerance)
+ROUNDING_FLOOR_FLOAT32 = 2e-5
+
+
 def rounding_tolerance(model, scale: float) -> float:
     """The float rounding an exact move (rotation, merge, growth) may leave in the logits:
     16 eps sqrt(fan-in) of the widest incoming matrix (at least 1e-9 in float64, 2e-5 in
@@ -151,7 +155,7 @@ def rounding_tolerance(model, scale: float) -> float:
     changes the logits by a few 1e-5 (measured up to 3.9e-5 when tuning), all rounding."""
     dtype = _model_dtype(model)
     fan_in = max((layer.incoming().shape[1] for layer in getattr(model, "layers", [])), default=1)
-    floor = 1e-9 if dtype == torch.float64 else 2e-5
+    floor = ROUNDING_FLOOR_FLOAT64 if dtype == torch.float64 else ROUNDING_FLOOR_FLOAT32
     return max(floor, 16 * torch.finfo(dtype).eps * math.sqrt(fan_in)) * max(1.0, scale)
 
 
