@@ -1,20 +1,22 @@
 """What a cheaper factorisation would cost in exactness (issue 18, moves): prints times and margins.
 
 ``isocl.nn.factors.factorise`` diagonalises a float32 layer through the
-eigenvectors of its Gram matrix ``W W^T``, formed and decomposed in float64.
-This script times the alternatives on ``speed_core.py``'s layer shapes and
-prints, for each, the two margins the moves rely on:
+eigenvectors of its Gram matrix ``W W^T``: formed and decomposed in float32 for a
+block of at least ``FLOAT32_EIGH_MIN_ROWS`` rows when every row comes out clearly
+kept or clearly zeroed, else in float64. This script times the alternatives on
+``speed_core.py``'s layer shapes and prints, for each, the two margins the moves
+rely on:
 
 - **null rows**: the largest norm of a row of ``U^T W`` beyond the rank,
-  over the rank tolerance (``isocl.nn.moves.rank_tolerance``); a diagonalisation
+  over the rank tolerance (``isocl.nn.factors.rank_tolerance``); a diagonalisation
   zeroes the rows under the tolerance, so a ratio well below 1 keeps
   compression to the rank exact;
 - **orthogonality**: ``max |U^T U - I|`` of the float32 U that rotates the layer and
   its readers, beside the float32 rounding an exact move may leave in the logits
   (``isocl.bench.plasticity.rounding_tolerance``'s 2e-5 floor, relative to the logits).
 
-Variants: Gram float64 / float32, eigh float64 / float32 (torch, MKL), and
-eigh float64 through numpy (OpenBLAS), all on one thread, best of ``--repeats``
+Variants: Gram float64 / float32, eigh float64 / float32 (torch, MKL),
+eigh float64 through numpy (OpenBLAS), and ``factorise`` itself, all on one thread, best of ``--repeats``
 process-CPU times. Matrices: scaffold rows (zero) and duplicated rows at
 1056 x 3072 and 1056 x 1024, a full-rank 1056 x 1024 (more rows than columns,
 the null space a trained layer grown past its fan-in has), and a
@@ -42,7 +44,7 @@ from isocl.bench import quiet  # noqa: E402
 
 quiet.install()
 from isocl.bench.plasticity.audit import ROUNDING_FLOOR_FLOAT32  # noqa: E402
-from isocl.nn.moves import rank_tolerance  # noqa: E402
+from isocl.nn.factors import factorise, rank_tolerance  # noqa: E402
 
 
 def matrices(quick: bool) -> dict[str, torch.Tensor]:
@@ -68,11 +70,12 @@ def variants():
         return w @ w.T
 
     return {
-        "gram f64, eigh f64 (isocl)": lambda w: torch.linalg.eigh(gram(w, torch.float64))[1],
+        "gram f64, eigh f64": lambda w: torch.linalg.eigh(gram(w, torch.float64))[1],
         "gram f32, eigh f64": lambda w: torch.linalg.eigh(gram(w, torch.float32).double())[1],
         "gram f64, eigh f32": lambda w: torch.linalg.eigh(gram(w, torch.float64).float())[1],
         "gram f32, eigh f32": lambda w: torch.linalg.eigh(gram(w, torch.float32))[1],
         "gram f64, numpy eigh f64": lambda w: torch.from_numpy(np.linalg.eigh(gram(w, torch.float64).numpy())[1]),
+        "isocl's factorise": lambda w: factorise(w).u,
     }
 
 

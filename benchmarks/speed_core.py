@@ -218,8 +218,8 @@ def _profile_moves(model: nn.Module, opt: torch.optim.Adam, probe: Tensor, sizes
     rediag = cum("moves.diagonalise_layer") - sum(lay["diagonalise"] for lay in result["layers"])
     rest = max(0.0, total - fac - rot - lip - probe_t)  # by difference; clock jitter can make it dip below 0
     print(f"  where the move time goes (cProfile of one pass, {_fmt_s(total)}):")
-    print(f"    {_fmt_pct(fac / total):>6}  {_fmt_s(fac):>9}  factorisations (factors.factorise: float64 Gram + "
-          f"eigh, U^T W; {calls('factors.factorise')} calls, {_fmt_s(fac_bound)} of it for the bound's norms)")
+    print(f"    {_fmt_pct(fac / total):>6}  {_fmt_s(fac):>9}  factorisations (factors.factorise: Gram + eigh, "
+          f"float32 where clear-cut, else float64, U^T W; {calls('factors.factorise')} calls, {_fmt_s(fac_bound)} of it for the bound's norms)")
     print(f"    {_fmt_pct(rot / total):>6}  {_fmt_s(rot):>9}  basis rotations of weights + Adam moments "
           f"(_rotate_basis, {calls('moves._rotate_basis')} calls)")
     print(f"    {_fmt_pct(lip / total):>6}  {_fmt_s(lip):>9}  the rest of the prune bound (lipschitz_after "

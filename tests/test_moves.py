@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from isocl.nn.compressed import CompressedIsotropicMLP, dense_weight_count
+from isocl.nn.factors import FLOAT32_EIGH_MIN_ROWS
 from isocl.nn.models import MLPConfig, build_mlp
 from isocl.nn.moves import (
     alternating_diagonalise,
@@ -56,6 +57,30 @@ def probe(dtype, n=32, seed=1):
     return 2 * torch.randn(n, IN, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(dtype)
 
 
+def float32_eigh_everywhere(monkeypatch) -> dict[str, int]:
+    """Send every float32 factorisation through the float32 Gram + eigh path (isocl.nn.factors), whatever
+    its size; returns counts of the float32 results kept and redone in float64."""
+    import isocl.nn.factors as factors_mod
+
+    counts = {"kept": 0, "redone": 0}
+    real = factors_mod._clear_cut
+
+    def counting(*args):
+        ok = real(*args)
+        counts["kept" if ok else "redone"] += 1
+        return ok
+
+    monkeypatch.setattr(factors_mod, "FLOAT32_EIGH_MIN_ROWS", 0)
+    monkeypatch.setattr(factors_mod, "_clear_cut", counting)
+    return counts
+
+
+# (dtype, float32 eigh everywhere): float32 both ways, float64 by its SVD
+FACTORISATIONS = pytest.mark.parametrize("dtype,eigh32", [(torch.float32, False), (torch.float32, True),
+                                                          (torch.float64, False)],
+                                         ids=["float32-gram64", "float32-gram32", "float64-svd"])
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("widths,desc", ARCHS)
 def test_rotation_is_exact(widths, desc, dtype):
@@ -65,10 +90,12 @@ def test_rotation_is_exact(widths, desc, dtype):
         assert_move_preserves(model, lambda m: rotate_layer(m, i, q), x)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@FACTORISATIONS
 @pytest.mark.parametrize("rank_deficient", [False, True])
 @pytest.mark.parametrize("widths,desc", ARCHS)
-def test_partial_diagonalisation_is_exact(widths, desc, rank_deficient, dtype):
+def test_partial_diagonalisation_is_exact(widths, desc, rank_deficient, dtype, eigh32, monkeypatch):
+    if eigh32:
+        float32_eigh_everywhere(monkeypatch)
     model, x = make_model(widths, dtype, rank_deficient=rank_deficient), probe(dtype)
     for i in range(len(widths)):
         rec, _ = assert_move_preserves(model, lambda m: diagonalise_layer(m, i), x)
@@ -104,9 +131,11 @@ def test_neurogenesis_rejects_zero_outgoing_scale():
         grow_layer(model, 0, 2, out_scale=0.0)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@FACTORISATIONS
 @pytest.mark.parametrize("widths,desc", ARCHS)
-def test_every_layer_compresses_exactly_to_its_rank(widths, desc, dtype):
+def test_every_layer_compresses_exactly_to_its_rank(widths, desc, dtype, eigh32, monkeypatch):
+    if eigh32:
+        float32_eigh_everywhere(monkeypatch)
     """Pruning at sigma = 0 (diagonalise + merge) is exact, doc §4."""
     model, x = make_model(widths, dtype, rank_deficient=True), probe(dtype)
     for i in range(len(widths)):
@@ -140,10 +169,12 @@ def test_merge_without_intrinsic_length_is_refused_for_nonzero_bias():
         merge_constant_neurons(model, 0, [4])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@FACTORISATIONS
 @pytest.mark.parametrize("criterion", ["sv", "sv_out"])
 @pytest.mark.parametrize("widths,desc", ARCHS)
-def test_pruning_weak_rows_stays_within_the_bound(widths, desc, criterion, dtype):
+def test_pruning_weak_rows_stays_within_the_bound(widths, desc, criterion, dtype, eigh32, monkeypatch):
+    if eigh32:
+        float32_eigh_everywhere(monkeypatch)
     model, x = make_model(widths, dtype), probe(dtype)
     for i in range(len(widths)):
         rec = prune_layer(model, i, 0.6, criterion=criterion, min_width=2, probe=x)
@@ -172,9 +203,11 @@ def test_pruning_respects_min_width_and_validates():
         prune_layer(model, 5, 0.5)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@FACTORISATIONS
 @pytest.mark.parametrize("widths,desc", ARCHS)
-def test_alternating_diagonalisation_is_exact(widths, desc, dtype):
+def test_alternating_diagonalisation_is_exact(widths, desc, dtype, eigh32, monkeypatch):
+    if eigh32:
+        float32_eigh_everywhere(monkeypatch)
     model, x = make_model(widths, dtype), probe(dtype)
     rec, _ = assert_move_preserves(model, alternating_diagonalise, x)
     for j in rec.details["diagonal_layers"]:
@@ -311,10 +344,11 @@ def test_a_changed_layer_is_factorised_again():
     assert torch.allclose(w.norm(dim=1), torch.tensor(rec.sigmas, dtype=torch.float64), atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_bound_norms_equal_the_spectral_norms(dtype):
+@FACTORISATIONS
+def test_bound_norms_equal_the_spectral_norms(dtype, eigh32, monkeypatch):
     from isocl.nn.moves import lipschitz_after
 
+    counts = float32_eigh_everywhere(monkeypatch) if eigh32 else None
     model = make_model([9, 13, 6], dtype)
     expected = 1.0
     for layer in model.backbone.layers[1:]:
@@ -323,18 +357,26 @@ def test_bound_norms_equal_the_spectral_norms(dtype):
     ed = ParamEditor()
     assert lipschitz_after(model, 0, ed) == pytest.approx(expected, rel=1e-12)
     assert lipschitz_after(model, 0, ed) == pytest.approx(expected, rel=1e-12)  # from the memo, same value
+    if counts is not None:  # the float32 eigh's norms were kept, and still exact in float64
+        assert counts["kept"] >= 2, counts
 
 
-def test_float32_diagonalisation_within_rounding_tolerance():
-    """The float32 step (U^T W in float32) at speed_core's fan-in (3072): the logits move by no more than
-    the rounding an exact move may leave (isocl.bench.plasticity.rounding_tolerance), the rows are the
+@pytest.mark.parametrize("rows", [96, FLOAT32_EIGH_MIN_ROWS + 32], ids=["gram64", "gram32"])
+def test_float32_diagonalisation_within_rounding_tolerance(rows, monkeypatch):
+    """The float32 steps at speed_core's fan-in (3072): U^T W in float32 (both sizes), and above
+    FLOAT32_EIGH_MIN_ROWS the Gram matrix and eigh in float32 too, by default. The logits move by no more
+    than the rounding an exact move may leave (isocl.bench.plasticity.rounding_tolerance), the rows are the
     sigmas and orthogonal to float32 precision, and the rank-deficient block keeps exact zero rows."""
+    import isocl.nn.factors as factors_mod
     from isocl.bench.plasticity import rounding_tolerance
 
-    model, opt, x = _adam_model([96, 64], torch.float32, in_features=3072)
+    kept = []
+    real = factors_mod._clear_cut
+    monkeypatch.setattr(factors_mod, "_clear_cut", lambda *a: kept.append(real(*a)) or kept[-1])
+    model, opt, x = _adam_model([rows, 64], torch.float32, in_features=3072)
     with torch.no_grad():
         w = model.backbone.layers[0].linear.weight
-        w[48:] = w[:48]  # rank 48 of 96
+        w[rows // 2 :] = w[: rows // 2]  # rank rows/2
         ref = model.logits_all(x)
     tol = rounding_tolerance(model, float(ref.abs().max()))
     for i in range(2):
@@ -347,4 +389,25 @@ def test_float32_diagonalisation_within_rounding_tolerance():
         assert torch.allclose(w.norm(dim=1), sig, rtol=1e-6, atol=0)
         gram = w @ w.T
         assert float((gram - torch.diag(torch.diagonal(gram))).abs().max()) <= 1e-5 * float(sig[0]) ** 2
-    assert int((model.backbone.layers[0].linear.weight.detach().abs().sum(dim=1) == 0).sum()) == 48
+    assert int((model.backbone.layers[0].linear.weight.detach().abs().sum(dim=1) == 0).sum()) == rows // 2
+    assert kept == ([True] if rows >= FLOAT32_EIGH_MIN_ROWS else [])  # layer 0 only: layer 1 has 64 rows
+
+
+def test_float32_eigh_near_the_rank_tolerance_is_redone_in_float64(monkeypatch):
+    """Singular values spread across the rank tolerance (1 down to 1e-6): a float32 eigh could move a row
+    across it, so the factorisation is redone in float64 and equals the float64 Gram path's exactly."""
+    import isocl.nn.factors as factors_mod
+    from isocl.nn.factors import factorise
+
+    gen = torch.Generator().manual_seed(0)
+    n, d = FLOAT32_EIGH_MIN_ROWS + 32, 1024
+    u, _ = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(d, n, generator=gen, dtype=torch.float64))
+    block = (u * torch.logspace(0, -6, n, dtype=torch.float64)) @ v.T
+    block = block.float()
+    got = factorise(block)
+    monkeypatch.setattr(factors_mod, "FLOAT32_EIGH_MIN_ROWS", n + 1)
+    ref = factorise(block)
+    assert torch.equal(got.u, ref.u) and torch.equal(got.rows, ref.rows) and got.top == ref.top
+    tol = factors_mod.rank_tolerance(got.sigmas, (n, d))
+    assert int((got.sigmas > tol).sum()) < n  # the spectrum does cross the tolerance

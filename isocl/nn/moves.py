@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from isocl.nn.factors import Factors, factorise, incoming_norm, memo_key
+from isocl.nn.factors import Factors, factorise, incoming_norm, memo_key, rank_tolerance
 from isocl.nn.optim import ParamEditor
 from isocl.nn.protocol import refresh_shape
 
@@ -149,13 +149,6 @@ def _rotate_basis(model, index: int, q: Tensor, ed: ParamEditor, rows: Tensor | 
         ed.rotate_rows(layer.bias, q)
     for view in model.readers(index):
         ed.rotate_cols(view, q, n)
-
-
-def rank_tolerance(s: Tensor, shape: tuple[int, int]) -> float:
-    """numpy's ``matrix_rank`` tolerance: ``max(s) * max(shape) * eps(dtype)``; a diagonalisation zeroes the rows under it."""
-    if s.numel() == 0:
-        return 0.0
-    return float(s.max()) * max(shape) * torch.finfo(s.dtype).eps
 
 
 @torch.no_grad()
