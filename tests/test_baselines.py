@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 from avalanche.models.utils import avalanche_forward
-from avalanche.training.plugins import SupervisedPlugin
+from avalanche.training.plugins import AGEMPlugin, SupervisedPlugin
 
 import isocl.bench.runner as runner
 from isocl.bench.config import parse_benchmark
@@ -132,12 +132,12 @@ def test_agem_refuses_a_sample_smaller_than_its_stored_experiences():
     strat, train, _ = build("agem", patterns_per_exp=16, sample_size=4)  # one image from each: trains
     for exp in train:
         strat.train(exp)
-    assert len(next(p for p in strat.plugins if type(p).__name__ == "AGEMPlugin").buffers) == len(train)
+    assert len(next(p for p in strat.plugins if isinstance(p, AGEMPlugin)).buffers) == len(train)
 
 
 def test_agem_projects_conflicting_gradients():
     strat, train, _ = build("agem", patterns_per_exp=64, sample_size=32)
-    agem = next(p for p in strat.plugins if type(p).__name__ == "AGEMPlugin")
+    agem = next(p for p in strat.plugins if isinstance(p, AGEMPlugin))
     before, after = GradProbe(), GradProbe(agem)
     strat.plugins.insert(0, before)
     strat.plugins.append(after)

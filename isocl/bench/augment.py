@@ -9,9 +9,14 @@ offset, and it is mirrored with probability 1/2.
 It is applied to the batch as one tensor gather (:func:`crop_flip`), not per
 sample in Python, by :class:`AugmentPlugin` in Avalanche's
 ``before_forward`` hook: whatever a strategy's loader produced (isocl's
-tensor batches, Avalanche's replay loader, DER's concatenated buffer batch)
-and for every strategy, the isotropic CNN's neuroplastic ones included.
-ER-ACE's separate buffer batch (``mb_buffer_x``) is augmented too. The plugin
+tensor batches, Avalanche's replay loader) and for every strategy, the
+isotropic CNN's neuroplastic ones included. Buffer images must be augmented
+like the current ones, or a network learns the shortcut "no black border: an
+old class" (tests/test_augment.py checks every strategy with a buffer):
+ER-ACE's separate buffer batch (``mb_buffer_x``) is augmented here; isocl's
+DER joins its buffer batch before this hook runs (Avalanche's joins it after),
+and its A-GEM augments the reference batch it forwards outside it
+(:func:`augment_like_training`). The plugin
 draws from its own generator seeded by the unit's seed, so a rerun is
 bit-identical and the shuffling of the loaders is not disturbed.
 
@@ -28,7 +33,8 @@ from avalanche.training.plugins import SupervisedPlugin
 
 from isocl.bench.config import AUGMENTATIONS
 
-__all__ = ["AugmentPlugin", "augmentation_plugins", "black_fill", "crop_flip", "scenario_augmentation"]
+__all__ = ["AugmentPlugin", "augment_like_training", "augmentation_plugins", "black_fill", "crop_flip",
+           "scenario_augmentation"]
 
 PADDING = 4  # pixels on each side (torchvision RandomCrop(32, padding=4))
 _SEED_TAG = 0x41554721  # separates the augmentation stream from the unit's other seeded streams
@@ -65,11 +71,25 @@ class AugmentPlugin(SupervisedPlugin):
         self.generator = torch.Generator().manual_seed((int(seed) ^ _SEED_TAG) % 2**63)
         self.fill, self.padding = fill, padding
 
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """A batch of images (N, C, H, W) augmented from this plugin's stream."""
+        return crop_flip(x, self.generator, self.padding, self.fill)
+
     def before_forward(self, strategy, **kwargs):
-        strategy.mbatch[0] = crop_flip(strategy.mbatch[0], self.generator, self.padding, self.fill)
+        strategy.mbatch[0] = self.augment(strategy.mbatch[0])
         buffer_x = getattr(strategy, "mb_buffer_x", None)  # ER-ACE's separate replay batch
         if isinstance(buffer_x, torch.Tensor) and buffer_x.dim() == 4:
-            strategy.mb_buffer_x = crop_flip(buffer_x, self.generator, self.padding, self.fill)
+            strategy.mb_buffer_x = self.augment(buffer_x)
+
+
+def augment_like_training(strategy, x: torch.Tensor) -> torch.Tensor:
+    """``x`` augmented as the unit's training batches are (its :class:`AugmentPlugin`), or ``x`` itself when
+    the unit has no augmentation: for buffer images a strategy forwards outside ``before_forward``
+    (A-GEM's reference batch)."""
+    for plugin in strategy.plugins:
+        if isinstance(plugin, AugmentPlugin) and x.dim() == 4:
+            return plugin.augment(x)
+    return x
 
 
 def augmentation_plugins(name: str, seed: int, mean: Sequence[float] | None = None,
