@@ -150,6 +150,26 @@ def test_resume_skips_finished_units(tmp_path, synthetic, monkeypatch):
     assert unit_files(out)["naive-seed0.json"] == before["naive-seed0.json"]
 
 
+def test_a_resumed_run_keeps_each_units_commit_and_the_earlier_runs(tmp_path, synthetic, monkeypatch):
+    """A folder resumed at another commit says which units came from which commit, and keeps the earlier
+    runs' commits, commands and times in its manifest."""
+    out = tmp_path / "res"
+    monkeypatch.setattr(runner, "run_manifest", lambda *a: {**real_manifest(*a), "git_commit": "a" * 40})
+    run(tiny_bench(), out, synthetic, strategies=["naive"])
+    first = json.loads((out / "manifest.json").read_text())
+    assert first["earlier_runs"] == []
+    monkeypatch.setattr(runner, "run_manifest", lambda *a: {**real_manifest(*a), "git_commit": "b" * 40})
+    run(tiny_bench(), out, synthetic)  # replay runs now, naive is kept
+    units = {name: json.loads(text)["git_commit"] for name, text in unit_files(out).items()}
+    assert units == {"naive-seed0.json": "a" * 40, "replay-seed0.json": "b" * 40}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["git_commit"] == "b" * 40
+    assert manifest["earlier_runs"] == [{k: first[k] for k in ("git_commit", "command", "started", "finished", "jobs")}]
+
+
+real_manifest = runner.run_manifest
+
+
 def test_interrupted_run_resumes_the_missing_unit(tmp_path, synthetic, monkeypatch):
     out = tmp_path / "res"
     real = runner.run_unit

@@ -3,6 +3,7 @@ commit, plug-ins and overrides of shipped strategies)."""
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import torch
 
 from isocl.bench.config import Benchmark
 
-__all__ = ["git_commit", "run_manifest", "strategy_sources"]
+__all__ = ["EARLIER_RUN_KEYS", "earlier_runs", "git_commit", "run_manifest", "strategy_sources"]
 
 
 def git_commit(root: Path | None = None) -> str:
@@ -33,6 +34,24 @@ def git_commit(root: Path | None = None) -> str:
                               cwd=root).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+EARLIER_RUN_KEYS = ("git_commit", "command", "started", "finished", "jobs")
+"""What a resumed run's manifest keeps of each run before it (``earlier_runs``)."""
+
+
+def earlier_runs(manifest_path: Path) -> list[dict[str, Any]]:
+    """The runs that wrote into a folder before this one, oldest first: the ``earlier_runs`` of its
+    manifest plus that manifest's own run (:data:`EARLIER_RUN_KEYS`); [] for a new folder or an unreadable
+    manifest (a folder isocl refused would not get here)."""
+    try:
+        old = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(old, dict) or "started" not in old:  # a claimed folder whose run never started
+        return [r for r in old.get("earlier_runs", []) if isinstance(r, dict)] if isinstance(old, dict) else []
+    runs = [r for r in old.get("earlier_runs", []) if isinstance(r, dict)]
+    return runs + [{k: old[k] for k in EARLIER_RUN_KEYS if k in old}]
 
 
 def strategy_sources(names: list[str]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from isocl.bench.executors import InlineExecutor, make_executor, set_worker_data
 from isocl.bench.progress import phase
 from isocl.bench.quiet import plain_text
 from isocl.bench.loggers import UnitLoggers
-from isocl.bench.provenance import run_manifest
+from isocl.bench.provenance import earlier_runs, run_manifest
 from isocl.bench.metrics import (EpochProgress, NonFiniteLossGuard, PeakParams, accuracy_rows, default_evaluator,
                                  hidden_widths, stream_metric)
 from isocl.bench.results import (
@@ -323,10 +323,11 @@ def _check_output(out: Path, bench: Benchmark) -> str:
 
 
 def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: dict, executor,
-              jobs: int, progress: bool) -> None:
+              jobs: int, progress: bool, commit: str = "") -> None:
     """Run the missing units on ``executor``, at most ``jobs`` at a time; a companion is
     submitted once its parent has finished (it needs the parent's widths). Only this
-    process writes: each finished record atomically, then the CSVs."""
+    process writes: each finished record atomically (with ``git_commit``, the commit that
+    ran it: a folder resumed at another commit says which units came from which), then the CSVs."""
     parents = {(n, s): (split_companion(n)[1], s) for n, s in units if split_companion(n)[0] is not None}
     todo = sorted((u for u in units if u not in done), key=lambda u: u[1])  # seed by seed (stable)
     running: dict[Any, tuple[str, int]] = {}
@@ -372,6 +373,7 @@ def _schedule(bench: Benchmark, out: Path, units: list[tuple[str, int]], done: d
                 record = _failed_record(name, seed, exc)
             if record["status"] != "ok" and progress:
                 tqdm.write(f"unit {name} seed {seed} failed: {record['error']}")
+            record["git_commit"] = commit
             try:
                 write_unit_files(out, name, seed, record.pop(FILES_KEY, None) or {})  # before the record: resume-safe
                 write_unit(out, record)
@@ -488,16 +490,18 @@ def _write_and_run(bench: Benchmark, out: Path, state: str, units: list[tuple[st
     """Under the folder's lock: check the configuration again, write config and manifest, run the missing
     units (``done`` fills as they finish), write the CSVs; the summary frame."""
     _check_same_config(out, bench)  # again, now that no other process can write
+    earlier = earlier_runs(out / "manifest.json")  # before the claim, which writes a manifest of its own
     claim_output_folder(out, "run", command, checked=state)
     atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
     manifest = run_manifest(bench, bench.training["device"], command)
-    manifest.update(jobs=jobs)
+    manifest.update(jobs=jobs, earlier_runs=earlier)
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
     _set_aside_damaged(out)
     done.update({(u["strategy"], u["seed"]): u for u in scan_units(out)[0] if u.get("status") == "ok"})
     set_worker_data(data)  # this process's unit jobs (a sequential run); pools get it at start-up
     _SCENARIO_CACHE.clear()
-    _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1, progress)
+    _schedule(bench, out, units, done, executor, jobs if not isinstance(executor, InlineExecutor) else 1, progress,
+              manifest["git_commit"])
     df = collate(out, units)
     manifest["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=1))
