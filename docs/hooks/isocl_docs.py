@@ -97,7 +97,10 @@ class Folder:
 
     @cached_property
     def comparisons(self) -> pd.DataFrame:
-        return pd.read_csv(self.path / "comparisons.csv")
+        path = self.path / "comparisons.csv"
+        if not path.is_file():  # a run's folder copied mid-run: isocl plot writes the comparisons
+            raise MissingResult(f"{self.name}: no comparisons.csv; run `isocl plot {self.path}` first")
+        return pd.read_csv(path)
 
     @cached_property
     def config(self) -> dict:
