@@ -9,7 +9,7 @@ from isocl.bench.augment import AugmentPlugin, augmentation_plugins, black_fill,
 from isocl.bench.config import AUGMENTATIONS, ConfigError, parse_benchmark
 from isocl.bench.runner import run_unit
 from isocl.bench.scenarios import build_scenario
-from isocl.bench.scenarios import synthetic_tensors
+from isocl.bench.scenarios import stream_tensors, synthetic_tensors
 
 FILL = torch.tensor([-1.0, -2.0, -3.0])
 
@@ -121,7 +121,7 @@ def test_every_training_forward_sees_augmented_images_buffer_included(tiny, stra
     bench = _bench(strategy, "crop-flip", **({"batch_size": 8} if strategy == "agem" else {}))
     scenario = build_scenario(bench, tiny, 0)
     raw = {bytes(img.numpy().tobytes()) for exp in scenario.train_stream
-           for img in context_mod.stream_tensors(exp.dataset)[0]}
+           for img in stream_tensors(exp.dataset)[0]}
     seen = []
 
     real_template = context_mod.StrategyContext.template

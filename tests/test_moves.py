@@ -57,9 +57,9 @@ def probe(dtype, n=32, seed=1):
     return 2 * torch.randn(n, IN, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(dtype)
 
 
-def float32_eigh_everywhere(monkeypatch) -> dict[str, int]:
-    """Send every float32 factorisation through the float32 Gram + eigh path (isocl.nn.factors), whatever
-    its size; returns counts of the float32 results kept and redone in float64."""
+def count_float32_eigh(monkeypatch, everywhere: bool = True) -> dict[str, int]:
+    """Count the float32 Gram + eigh factorisations (isocl.nn.factors) kept and redone in float64; with
+    ``everywhere``, send every float32 factorisation through that path, whatever its size."""
     import isocl.nn.factors as factors_mod
 
     counts = {"kept": 0, "redone": 0}
@@ -70,7 +70,8 @@ def float32_eigh_everywhere(monkeypatch) -> dict[str, int]:
         counts["kept" if ok else "redone"] += 1
         return ok
 
-    monkeypatch.setattr(factors_mod, "FLOAT32_EIGH_MIN_ROWS", 0)
+    if everywhere:
+        monkeypatch.setattr(factors_mod, "FLOAT32_EIGH_MIN_ROWS", 0)
     monkeypatch.setattr(factors_mod, "_clear_cut", counting)
     return counts
 
@@ -95,7 +96,7 @@ def test_rotation_is_exact(widths, desc, dtype):
 @pytest.mark.parametrize("widths,desc", ARCHS)
 def test_partial_diagonalisation_is_exact(widths, desc, rank_deficient, dtype, eigh32, monkeypatch):
     if eigh32:
-        float32_eigh_everywhere(monkeypatch)
+        count_float32_eigh(monkeypatch)
     model, x = make_model(widths, dtype, rank_deficient=rank_deficient), probe(dtype)
     for i in range(len(widths)):
         rec, _ = assert_move_preserves(model, lambda m: diagonalise_layer(m, i), x)
@@ -134,9 +135,9 @@ def test_neurogenesis_rejects_zero_outgoing_scale():
 @FACTORISATIONS
 @pytest.mark.parametrize("widths,desc", ARCHS)
 def test_every_layer_compresses_exactly_to_its_rank(widths, desc, dtype, eigh32, monkeypatch):
-    if eigh32:
-        float32_eigh_everywhere(monkeypatch)
     """Pruning at sigma = 0 (diagonalise + merge) is exact, doc §4."""
+    if eigh32:
+        count_float32_eigh(monkeypatch)
     model, x = make_model(widths, dtype, rank_deficient=True), probe(dtype)
     for i in range(len(widths)):
         w = model.backbone.layers[i].linear.weight.detach()
@@ -174,7 +175,7 @@ def test_merge_without_intrinsic_length_is_refused_for_nonzero_bias():
 @pytest.mark.parametrize("widths,desc", ARCHS)
 def test_pruning_weak_rows_stays_within_the_bound(widths, desc, criterion, dtype, eigh32, monkeypatch):
     if eigh32:
-        float32_eigh_everywhere(monkeypatch)
+        count_float32_eigh(monkeypatch)
     model, x = make_model(widths, dtype), probe(dtype)
     for i in range(len(widths)):
         rec = prune_layer(model, i, 0.6, criterion=criterion, min_width=2, probe=x)
@@ -207,7 +208,7 @@ def test_pruning_respects_min_width_and_validates():
 @pytest.mark.parametrize("widths,desc", ARCHS)
 def test_alternating_diagonalisation_is_exact(widths, desc, dtype, eigh32, monkeypatch):
     if eigh32:
-        float32_eigh_everywhere(monkeypatch)
+        count_float32_eigh(monkeypatch)
     model, x = make_model(widths, dtype), probe(dtype)
     rec, _ = assert_move_preserves(model, alternating_diagonalise, x)
     for j in rec.details["diagonal_layers"]:
@@ -348,7 +349,7 @@ def test_a_changed_layer_is_factorised_again():
 def test_bound_norms_equal_the_spectral_norms(dtype, eigh32, monkeypatch):
     from isocl.nn.moves import lipschitz_after
 
-    counts = float32_eigh_everywhere(monkeypatch) if eigh32 else None
+    counts = count_float32_eigh(monkeypatch) if eigh32 else None
     model = make_model([9, 13, 6], dtype)
     expected = 1.0
     for layer in model.backbone.layers[1:]:
@@ -367,12 +368,9 @@ def test_float32_diagonalisation_within_rounding_tolerance(rows, monkeypatch):
     FLOAT32_EIGH_MIN_ROWS the Gram matrix and eigh in float32 too, by default. The logits move by no more
     than the rounding an exact move may leave (isocl.bench.plasticity.rounding_tolerance), the rows are the
     sigmas and orthogonal to float32 precision, and the rank-deficient block keeps exact zero rows."""
-    import isocl.nn.factors as factors_mod
     from isocl.bench.plasticity import rounding_tolerance
 
-    kept = []
-    real = factors_mod._clear_cut
-    monkeypatch.setattr(factors_mod, "_clear_cut", lambda *a: kept.append(real(*a)) or kept[-1])
+    counts = count_float32_eigh(monkeypatch, everywhere=False)
     model, opt, x = _adam_model([rows, 64], torch.float32, in_features=3072)
     with torch.no_grad():
         w = model.backbone.layers[0].linear.weight
@@ -390,7 +388,8 @@ def test_float32_diagonalisation_within_rounding_tolerance(rows, monkeypatch):
         gram = w @ w.T
         assert float((gram - torch.diag(torch.diagonal(gram))).abs().max()) <= 1e-5 * float(sig[0]) ** 2
     assert int((model.backbone.layers[0].linear.weight.detach().abs().sum(dim=1) == 0).sum()) == rows // 2
-    assert kept == ([True] if rows >= FLOAT32_EIGH_MIN_ROWS else [])  # layer 0 only: layer 1 has 64 rows
+    # layer 0 only: layer 1 has 64 rows
+    assert counts == {"kept": int(rows >= FLOAT32_EIGH_MIN_ROWS), "redone": 0}
 
 
 def test_float32_eigh_near_the_rank_tolerance_is_redone_in_float64(monkeypatch):

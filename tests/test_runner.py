@@ -22,6 +22,7 @@ import isocl.bench.runner as runner
 from isocl.bench import registry, units
 from isocl.bench.config import ConfigError, load_benchmark, parse_benchmark
 from isocl.bench.context import StrategyContext
+from isocl.bench.provenance import EARLIER_RUN_KEYS
 from isocl.bench.registry import register_strategy
 from isocl.bench.results import METRICS_COLUMNS, STRUCTURE_COLUMNS, SUMMARY_COLUMNS
 from isocl.bench.scenarios import synthetic_tensors
@@ -154,6 +155,7 @@ def test_a_resumed_run_keeps_each_units_commit_and_the_earlier_runs(tmp_path, sy
     """A folder resumed at another commit says which units came from which commit, and keeps the earlier
     runs' commits, commands and times in its manifest."""
     out = tmp_path / "res"
+    real_manifest = runner.run_manifest
     monkeypatch.setattr(runner, "run_manifest", lambda *a: {**real_manifest(*a), "git_commit": "a" * 40})
     run(tiny_bench(), out, synthetic, strategies=["naive"])
     first = json.loads((out / "manifest.json").read_text())
@@ -164,10 +166,8 @@ def test_a_resumed_run_keeps_each_units_commit_and_the_earlier_runs(tmp_path, sy
     assert units == {"naive-seed0.json": "a" * 40, "replay-seed0.json": "b" * 40}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["git_commit"] == "b" * 40
-    assert manifest["earlier_runs"] == [{k: first[k] for k in ("git_commit", "command", "started", "finished", "jobs")}]
-
-
-real_manifest = runner.run_manifest
+    assert manifest["earlier_runs"] == [{k: first[k] for k in EARLIER_RUN_KEYS}]
+    assert set(EARLIER_RUN_KEYS) == {"git_commit", "command", "started", "finished", "jobs"}
 
 
 def test_interrupted_run_resumes_the_missing_unit(tmp_path, synthetic, monkeypatch):

@@ -3,7 +3,6 @@ commit, plug-ins and overrides of shipped strategies)."""
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 import torch
 
 from isocl.bench.config import Benchmark
+from isocl.bench.results import read_manifest
 
 __all__ = ["EARLIER_RUN_KEYS", "earlier_runs", "git_commit", "run_manifest", "strategy_sources"]
 
@@ -40,18 +40,15 @@ EARLIER_RUN_KEYS = ("git_commit", "command", "started", "finished", "jobs")
 """What a resumed run's manifest keeps of each run before it (``earlier_runs``)."""
 
 
-def earlier_runs(manifest_path: Path) -> list[dict[str, Any]]:
-    """The runs that wrote into a folder before this one, oldest first: the ``earlier_runs`` of its
-    manifest plus that manifest's own run (:data:`EARLIER_RUN_KEYS`); [] for a new folder or an unreadable
-    manifest (a folder isocl refused would not get here)."""
-    try:
-        old = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not isinstance(old, dict) or "started" not in old:  # a claimed folder whose run never started
-        return [r for r in old.get("earlier_runs", []) if isinstance(r, dict)] if isinstance(old, dict) else []
+def earlier_runs(folder: Path) -> list[dict[str, Any]]:
+    """The runs that wrote into ``folder`` before this one, oldest first: the ``earlier_runs`` of its manifest
+    plus that manifest's own run (:data:`EARLIER_RUN_KEYS`), unless it only claimed the folder and never
+    started; [] for a new folder or an unreadable manifest."""
+    old = read_manifest(Path(folder)) or {}
     runs = [r for r in old.get("earlier_runs", []) if isinstance(r, dict)]
-    return runs + [{k: old[k] for k in EARLIER_RUN_KEYS if k in old}]
+    if "started" in old:
+        runs.append({k: old[k] for k in EARLIER_RUN_KEYS if k in old})
+    return runs
 
 
 def strategy_sources(names: list[str]) -> dict[str, Any]:

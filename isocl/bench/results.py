@@ -37,6 +37,7 @@ __all__ = [
     "collate",
     "folder_kind",
     "load_units",
+    "read_manifest",
     "scan_units",
     "unit_path",
     "unit_stem",
@@ -96,7 +97,8 @@ _TMP = re.compile(r"\..+\.tmp|\.isocl\.lock")  # a temporary file of atomic_writ
 LOCK = ".isocl.lock"  # the writer's lock file in an output folder (lock_output_folder)
 
 
-def _read_manifest(path: Path) -> dict[str, Any] | None:
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The ``manifest.json`` of folder ``path`` as a dict, or None when there is none, it is unreadable, or isocl did not write it."""
     try:
         data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -139,7 +141,7 @@ def folder_kind(path: str | Path) -> str | None:
     entries = {n for n in os.listdir(path) if not _TMP.fullmatch(n)}
     if not entries:
         return ""
-    manifest = _read_manifest(path)
+    manifest = read_manifest(path)
     if manifest is not None:
         kind = manifest.get("kind")
         if kind is None and "benchmark" in manifest:
@@ -212,7 +214,7 @@ def claim_output_folder(path: str | Path, kind: str, argv: list[str] | None = No
         fd, probe = tempfile.mkstemp(dir=path, prefix=".isocl-probe.", suffix=".tmp")
         os.close(fd)
         os.unlink(probe)
-        if state != "resume" or _read_manifest(path) is None:
+        if state != "resume" or read_manifest(path) is None:
             atomic_write_text(path / MANIFEST, json.dumps({
                 "isocl": isocl.__version__, "kind": kind, "command": " ".join(argv if argv is not None else sys.argv),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}, indent=1))

@@ -490,7 +490,7 @@ def _write_and_run(bench: Benchmark, out: Path, state: str, units: list[tuple[st
     """Under the folder's lock: check the configuration again, write config and manifest, run the missing
     units (``done`` fills as they finish), write the CSVs; the summary frame."""
     _check_same_config(out, bench)  # again, now that no other process can write
-    earlier = earlier_runs(out / "manifest.json")  # before the claim, which writes a manifest of its own
+    earlier = earlier_runs(out)  # before the claim, which writes a manifest of its own
     claim_output_folder(out, "run", command, checked=state)
     atomic_write_text(out / "config.toml", to_toml(bench.to_dict()))
     manifest = run_manifest(bench, bench.training["device"], command)
