@@ -116,3 +116,18 @@ def test_learning_accuracy_is_the_diagonal_of_each_seeds_matrix(tmp_path):
 def test_an_interval_that_does_not_exist_is_not_printed_as_numbers():
     assert isocl_docs.interval({"ci_low": float("nan"), "ci_high": float("nan")}) == "[none]"
     assert isocl_docs.interval({"ci_low": -0.07, "ci_high": -0.037}) == "[\u22127.0, \u22123.7]"
+
+
+def test_an_empty_comparison_table_says_why_instead_of_printing_a_bare_header(tmp_path):
+    """A folder copied mid-run has no comparison yet; a verdict of ties has no win or loss to list."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    pd.DataFrame({"strategy": ["a"], "seed": [0], "status": ["ok"]}).to_csv(folder / "summary.csv", index=False)
+    columns = ["strategy", "reference", "metric", "n_seeds", "mean_diff", "ci_low", "ci_high", "verdict"]
+    pd.DataFrame(columns=columns).to_csv(folder / "comparisons.csv", index=False)
+    assert "No comparison yet" in isocl_docs.Folder("run", base=tmp_path).comparison_table()
+    pd.DataFrame([["a", "b", "final_accuracy", 3, 0.01, -0.02, 0.04, "no detectable difference"]],
+                 columns=columns).to_csv(folder / "comparisons.csv", index=False)
+    run = isocl_docs.Folder("run", base=tmp_path)
+    assert run.comparison_table(only_resolved=True) == "*No win or loss: every comparison is a tie.*"
+    assert "| a | b | final_accuracy | 3 | +1.0 | [−2.0, +4.0] | no detectable difference |" in run.comparison_table()

@@ -291,6 +291,9 @@ class Folder:
             c = c[c["metric"] == metric]
         if only_resolved:
             c = c[~c["verdict"].isin(["no detectable difference", "identical"])]
+        if c.empty:
+            return ("*No win or loss: every comparison is a tie.*" if only_resolved and not self.comparisons.empty
+                    else "*No comparison yet: no compared strategy has finished a seed beside its reference.*")
         lines = ["| strategy | reference | metric | seeds | difference (points) | simultaneous interval | verdict |",
                  "|---|---|---|---|---|---|---|"]
         for _, r in c.iterrows():
