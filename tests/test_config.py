@@ -203,3 +203,19 @@ def test_table_for_unknown_strategy_is_an_error(tmp_path):
     raw["strategy"]["no-such-strategy"] = {"x": 1}
     with pytest.raises(UnknownStrategy, match="no-such-strategy"):
         check_benchmark(load_benchmark(write(tmp_path, raw)))
+
+
+_SHIPPED = sorted((REPO / "benchmarks").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", [p for p in _SHIPPED if load_benchmark(p).scenario["setting"] == "task_il"],
+                         ids=lambda p: p.name)
+def test_every_shipped_task_il_file_runs_consolidation_exact(path):
+    """In task-IL, neuro-grow-prune-consolidate is doc §5's exact design, which the docs and the README call it;
+    a file that slips into the class-IL setting ("damp") would publish damp numbers under that name."""
+    from isocl.bench.units import resolve_unit
+
+    bench = load_benchmark(path)
+    names = [n for n in bench.strategies if n.split("@")[0] == "neuro-grow-prune-consolidate"]
+    for name in names:
+        assert resolve_unit(bench, name)[2]["consolidation"] == "exact", name

@@ -1,5 +1,7 @@
 """model.kind = "cnn" in benchmark files: validation, and every shipped strategy on a tiny CNN (synthetic data)."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -100,13 +102,11 @@ def test_twin_widths_set_conv_channels_and_dense_widths():
     assert ctx.make_model().widths == [5, 7, 9]
 
 
-@pytest.mark.parametrize("path", ["benchmarks/split_cifar10_class_il_cnn.toml", "benchmarks/split_cifar10_task_il_cnn.toml",
-                                  "benchmarks/split_cifar10_class_il_cnn_full.toml",
-                                  "benchmarks/split_cifar10_task_il_cnn_full.toml"])
+@pytest.mark.parametrize("path", sorted(p.name for p in (Path(__file__).parent.parent / "benchmarks").glob("*_cnn*.toml")))
 def test_shipped_cnn_benchmarks_validate(path):
     from conftest import REPO_ROOT
 
-    b = load_benchmark(REPO_ROOT / path)
+    b = load_benchmark(REPO_ROOT / "benchmarks" / path)
     assert b.model["kind"] == "cnn"
     check_benchmark(b)
 
