@@ -131,3 +131,21 @@ def test_an_empty_comparison_table_says_why_instead_of_printing_a_bare_header(tm
     run = isocl_docs.Folder("run", base=tmp_path)
     assert run.comparison_table(only_resolved=True) == "*No win or loss: every comparison is a tie.*"
     assert "| a | b | final_accuracy | 3 | +1.0 | [−2.0, +4.0] | no detectable difference |" in run.comparison_table()
+
+
+def test_a_relations_reference_is_read_from_the_comparisons(tmp_path):
+    """The page names the best baseline the statistics picked (the same reference on both metrics), and
+    stops with the missing relation named where there is none."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    pd.DataFrame({"strategy": ["x"], "seed": [0], "status": ["ok"]}).to_csv(folder / "summary.csv", index=False)
+    columns = ["strategy", "reference", "relation", "metric"]
+    pd.DataFrame([["x", "fixed-final:x", "fixed-final", "final_accuracy"],
+                  ["x", "der", "best-baseline", "final_accuracy"],
+                  ["x", "der", "best-baseline", "forgetting"]], columns=columns).to_csv(folder / "comparisons.csv",
+                                                                                       index=False)
+    run = isocl_docs.Folder("run", base=tmp_path)
+    assert run.reference("x", "best-baseline") == "der"
+    assert run.reference("x", "fixed-final") == "fixed-final:x"
+    with pytest.raises(isocl_docs.MissingResult, match="0 best-baseline-any references of x"):
+        run.reference("x", "best-baseline-any")

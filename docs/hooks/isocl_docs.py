@@ -257,6 +257,15 @@ class Folder:
             raise MissingResult(f"{self.name}: no comparison {strategy} vs {reference} on {metric}")
         return hit.iloc[0]
 
+    def reference(self, strategy: str, relation: str) -> str:
+        """The reference ``strategy`` is compared with under ``relation`` (``best-baseline``: the best
+        baseline on its backbone, as ``isocl.analysis.statistics`` picks it)."""
+        c = self.comparisons
+        hit = c[(c["strategy"] == strategy) & (c["relation"] == relation)]["reference"].unique()
+        if len(hit) != 1:
+            raise MissingResult(f"{self.name}: {len(hit)} {relation} references of {strategy}: {list(hit)}")
+        return str(hit[0])
+
     def diff(self, strategy: str, reference: str, metric: str = "final_accuracy", digits: int = 1) -> str:
         """The mean paired difference in points, signed (``−5.3``)."""
         return signed(self.comparison(strategy, reference, metric)["mean_diff"] * 100, digits)
