@@ -487,7 +487,14 @@ def environment() -> jinja2.Environment:
             return False
         return True
 
-    env.globals.update(run=run, has_run=has_run, tuning=Tuning, calibration=calibration, audit=audit, parity=parity,
+    def companion_labels() -> dict[str, str]:
+        """What the figures' legends call each companion kind (``fixed-max``: "fixed-max twin (its peak
+        widths, fixed)"), so that a page names them as its figures do."""
+        from isocl.analysis.plots.style import KIND_LOOK
+
+        return {kind: look.label for kind, look in KIND_LOOK.items() if kind}
+
+    env.globals.update(run=run, has_run=has_run, companion_labels=companion_labels, tuning=Tuning, calibration=calibration, audit=audit, parity=parity,
                        signed=signed, pct=pct, ratio=ratio, duration=duration)
     return env
 
